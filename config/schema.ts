@@ -1,0 +1,191 @@
+import { z } from "zod";
+import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
+import * as f from "./fields";
+
+/*
+ * The single source of truth for a stack's settings: the types the program uses,
+ * their defaults, the errors a bad stack file gets, and the README's config reference
+ * (generated from this file by `npm run docs`). Keys are read from the stack file's
+ * `config:` map under the `wepppy-cicd:` namespace, one top-level key per section.
+ */
+
+const deploy = z
+  .strictObject({
+    host: f.hostname("Host name of the environment's server (forest, forest1 or wepp1 in wepppy's LAN)."),
+    address: f
+      .address("Where SSH connects, when it differs from `host` (an IP, or a rig host's address).")
+      .optional(),
+    sshUser: f.unixUser("Deploy user on the host; must be in the docker group.").default("roger"),
+    sshPort: f.port("SSH port on the host.").default(22),
+    hostKey: f
+      .hostKey(
+        "The host's SSH public key, pinned: connections to any other key are refused. Required before the first `pulumi up` (get it on the host from /etc/ssh/ssh_host_ed25519_key.pub).",
+      )
+      .optional(),
+    auto: f.flag("Deploy automatically when master's CI passes (true) or only by hand (false)."),
+    rollback: f.oneOf(
+      ["none", "manual", "automatic"],
+      "What happens when a release goes bad: nothing, an operator's `wepppy-cicd rollback`, or an automatic switch back.",
+    ),
+  })
+  .meta({ description: "Where the environment runs and how it is updated." });
+
+const compose = z
+  .strictObject({
+    sourceDir: f
+      .localPath(
+        "Directory on the machine running Pulumi holding wepppy's docker/ files (compose files, defaults.env, caddy/); relative to this project.",
+      )
+      .default("../wepppy/docker"),
+    projectDir: f.absolutePath("Directory on the host the compose files are copied to.").default("/opt/wepppy/docker"),
+    files: f.list(f.fileName(), "compose file names", "Compose files, in `-f` order, relative to sourceDir."),
+    command: f
+      .oneOf(["docker compose", "docker-compose"], "Compose command on the host: v2 on wepppy's hosts, v1 where only that exists.")
+      .default("docker compose"),
+    projectName: f.serviceName("Compose project name (`-p`).").default("wepppy"),
+    appService: f.serviceName("The service running the weppcloud app: the health gate and the image swap target.").default("weppcloud"),
+  })
+  .meta({ description: "The wepppy compose stack on the host." });
+
+const site = z
+  .strictObject({
+    domain: f.hostname("Public domain; the environment's URL is https://<domain>."),
+    sitePrefix: f.urlPath("Path weppcloud is served under (SITE_PREFIX).").default("/weppcloud"),
+  })
+  .meta({ description: "How users reach the environment." });
+
+const DEFAULT_REPOSITORY = "ghcr.io/rogerlew/wepppy";
+
+const buildImage = z.strictObject({
+  source: z.literal("build", { error: 'expected "build"' }).meta({ expected: '"build"', description: "Build on the host from a checkout." }),
+  checkout: f.absolutePath("The wepppy checkout on the host that compose builds from."),
+  ref: f.gitRef("Git ref checked out before building.").default("master"),
+});
+
+const registryImage = z.strictObject({
+  source: z
+    .literal("registry", { error: 'expected "registry"' })
+    .meta({ expected: '"registry"', description: "Run a published image, pinned to the digest its tag has when deployed." }),
+  repository: f.imageRepository("Image repository.").default(DEFAULT_REPOSITORY),
+  tag: f.commitTag("Tag published by CI for a commit; CI sets it with `pulumi config set --path wepppy-cicd:image.tag ...`."),
+});
+
+const hotfix = z
+  .strictObject({
+    repository: f.imageRepository("Image repository of the hotfix.").default(DEFAULT_REPOSITORY),
+    tag: f.commitTag("Commit tag of the hotfix image."),
+    reason: f.prose("Why testprod is bypassed; written to the audit log."),
+  })
+  .meta({ description: "Run an image testprod has not run (Playbook 4). Recorded in the audit log." });
+
+const promotedImage = z.strictObject({
+  source: z
+    .literal("promoted", { error: 'expected "promoted"' })
+    .meta({ expected: '"promoted"', description: "Run the digest another stack has live (read through a StackReference)." }),
+  from: f.oneOf(STACKS, "Stack whose live digest is promoted.").default(PROMOTION_SOURCE),
+  hotfix: hotfix.optional(),
+});
+
+const image = z
+  .discriminatedUnion("source", [buildImage, registryImage, promotedImage], {
+    error: 'expected image.source to be one of "build", "registry", "promoted"',
+  })
+  .meta({ description: "Which weppcloud image the environment runs (WEPPCLOUD_IMAGE)." });
+
+const health = z
+  .strictObject({
+    required: f.flag("A failed health gate fails the deploy (false: reported only)."),
+    monitoring: f.flag("Keep watching after a release (analysis window) and feed automatic rollback.").default(false),
+    tries: f.count(1, 1000, "Health probes before the gate gives up.").default(30),
+    intervalSeconds: f.count(1, 600, "Seconds between health probes.").default(10),
+    smokePages: f
+      .list(f.urlPath(), "URL paths", "Pages fetched through Caddy (X-Forwarded-Proto: https) where the test-support API is off.")
+      .default(["/weppcloud/"]),
+    skipSmoke: f.flag("Skip the smoke test (hotfixes only); recorded in the audit log.").default(false),
+  })
+  .meta({ description: "The gate a deploy must pass (spec: 30 tries, 10 s apart)." });
+
+const backup = z
+  .strictObject({
+    schedule: f.oneOf(["none", "daily", "hourly"], "Scheduled pg_dump, installed as a timer on the host."),
+    preDeploy: f.flag("Dump and verify the database before every deploy; a failed backup blocks the deploy."),
+    keepCount: f.count(1, 10000, "Newest dumps kept.").default(48),
+    keepDays: f.count(1, 3650, "Dumps older than this many days are removed.").default(7),
+  })
+  .meta({ description: "Postgres backups (spec: none / daily / hourly + pre-deploy)." });
+
+const features = z
+  .strictObject({
+    TEST_SUPPORT_ENABLED: f.flag("Registers the /tests/api endpoints the smoke test uses."),
+    BATCH_RUNNER_ENABLED: f.flag("Enables the batch runner."),
+    DEBUG: f.flag("Flask debug mode; never in production."),
+  })
+  .meta({ description: "wepppy feature flags written to the environment's env file." });
+
+const ID = 2 ** 31 - 1;
+const runAs = z
+  .strictObject({
+    uid: f.count(0, ID, "UID the services run as."),
+    gid: f.count(0, ID, "GID the services run as; secret files are readable by this group."),
+  })
+  .meta({ description: "UID and GID written to the env file (wepppy's UID/GID)." });
+
+const secrets = z
+  .record(f.fileName(), z.string({ error: "expected a string" }).meta({ expected: "a string" }), {
+    error: "expected a map of secret file names to values",
+  })
+  .meta({
+    expected: "a map of secret file names to values",
+    description:
+      "Secrets issued elsewhere (OAuth client secrets, API keys), set with `pulumi config set --secret --path 'wepppy-cicd:secrets.<name>' <value>`. Every other secret is generated.",
+  });
+
+export const stackConfigShape = {
+  deploy,
+  compose,
+  site,
+  image,
+  health,
+  backup,
+  features,
+  runAs,
+  secrets: secrets.default({}),
+};
+
+/** Rules that span sections; each says why it exists in its message. */
+function crossChecks(config: z.output<z.ZodObject<typeof stackConfigShape>>, ctx: z.RefinementCtx, stack: StackName) {
+  if (stack === "prod" && config.image.source !== "promoted") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["image", "source"],
+      input: config.image.source,
+      message: `expected "promoted" for the prod stack: prod runs only what ${PROMOTION_SOURCE} ran (use image.hotfix to bypass, audited)`,
+    });
+  }
+  if (config.image.source === "promoted" && config.image.from === stack) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["image", "from"],
+      input: config.image.from,
+      message: "expected another stack: a stack cannot promote from itself",
+    });
+  }
+  if (config.deploy.rollback === "automatic" && !config.health.required) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["health", "required"],
+      input: config.health.required,
+      message: "expected true when deploy.rollback is \"automatic\": rollback is triggered by the health gate",
+    });
+  }
+}
+
+export function stackConfigSchema(stack: StackName) {
+  return z.strictObject(stackConfigShape).superRefine((config, ctx) => crossChecks(config, ctx, stack));
+}
+
+export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
+export type ImageConfig = StackConfig["image"];
+
+/** Config keys whose values are never echoed in an error. */
+export const SECRET_SECTIONS = new Set(["secrets"]);
