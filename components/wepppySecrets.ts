@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+/**
+ * Secrets another party issues (OAuth apps, e-mail, data APIs): they come only from
+ * secret config, and an unset one is written empty, which leaves that feature off.
+ * Every other secret wepppy's compose file names is generated here.
+ */
+export const ISSUED_ELSEWHERE = new Set([
+  "oauth_github_client_secret",
+  "oauth_google_client_secret",
+  "zoho_noreply_email_password",
+  "opentopography_api_key",
+  "climate_engine_api_key",
+  "discord_bot_token",
+]);
+
+export interface WepppySecretsArgs {
+  /** Secret names from the compose files' `secrets:` that live in the deployment's secrets/ dir. */
+  names: string[];
+  /** Values set with `pulumi config set --secret`; they win over generated ones. */
+  provided: Record<string, string>;
+}
+
+/** The value of every secret file the environment's compose stack mounts, all marked secret. */
+export class WepppySecrets extends pulumi.ComponentResource {
+  readonly values: pulumi.Output<Record<string, string>>;
+  readonly generated: string[];
+  readonly missing: string[];
+
+  constructor(name: string, args: WepppySecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wepppy-cicd:index:WepppySecrets", name, {}, opts);
+    const entries: Record<string, pulumi.Output<string>> = {};
+    this.generated = [];
+    this.missing = [];
+    for (const secret of args.names) {
+      if (secret in args.provided) {
+        entries[secret] = pulumi.secret(args.provided[secret]);
+      } else if (ISSUED_ELSEWHERE.has(secret)) {
+        this.missing.push(secret);
+        entries[secret] = pulumi.secret("");
+      } else {
+        this.generated.push(secret);
+        const password = new random.RandomPassword(
+          `${name}-${secret}`,
+          // Alphanumeric only: wepppy builds URLs and .pgpass lines from some of these.
+          { length: 48, special: false },
+          { parent: this },
+        );
+        entries[secret] = password.result;
+      }
+    }
+    if (this.missing.length > 0) {
+      pulumi.log.warn(
+        `secrets not set, written empty (feature off): ${this.missing.join(", ")}; set with pulumi config set --secret --path 'wepppy-cicd:secrets.<name>'`,
+        this,
+      );
+    }
+    this.values = pulumi.secret(pulumi.all(entries));
+    this.registerOutputs({ values: this.values });
+  }
+}

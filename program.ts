@@ -1,0 +1,51 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { ENVIRONMENTS, StackName } from "./config/environments";
+import { loadStackConfig } from "./config/fromPulumi";
+import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
+import { WepppySecrets } from "./components/wepppySecrets";
+import { readComposeDocument, secretsInDirectory } from "./lib/composeFile";
+import { PROJECT_ROOT } from "./lib/paths";
+
+/** What `pulumi stack output --json` shows; agents and the CLI read these names. */
+export interface WepppyStackOutputs {
+  environment: string;
+  title: string;
+  githubEnvironment: string | undefined;
+  url: string;
+  host: string;
+  composeFiles: string[];
+  imageSource: string;
+  [IMAGE_OUTPUTS.ref]: pulumi.Output<string>;
+  [IMAGE_OUTPUTS.digest]: pulumi.Output<string>;
+  promotedFrom: string | undefined;
+  hotfix: string | undefined;
+  generatedSecrets: string[];
+}
+
+/** One stack of the pipeline: everything an environment (dev, testprod, prod) declares. */
+export async function wepppyStack(): Promise<WepppyStackOutputs> {
+  const { stack, config } = loadStackConfig();
+  const facts = ENVIRONMENTS[stack as StackName];
+  const sourceDir = path.resolve(PROJECT_ROOT, config.compose.sourceDir);
+  const composeDocs = config.compose.files.map((f) => readComposeDocument(path.join(sourceDir, f)));
+  const secretNames = [...new Set(composeDocs.flatMap((doc) => secretsInDirectory(doc).map((s) => s.name)))];
+
+  const image = new WeppcloudImage("weppcloud-image", { image: config.image });
+  const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
+
+  return {
+    environment: stack,
+    title: facts.title,
+    githubEnvironment: facts.githubEnvironment,
+    url: `https://${config.site.domain}`,
+    host: config.deploy.host,
+    composeFiles: config.compose.files,
+    imageSource: image.source,
+    [IMAGE_OUTPUTS.ref]: image.ref,
+    [IMAGE_OUTPUTS.digest]: image.digest,
+    promotedFrom: image.promotedFrom,
+    hotfix: image.hotfixReason,
+    generatedSecrets: secrets.generated,
+  };
+}
