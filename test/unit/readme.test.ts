@@ -1,0 +1,33 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { REFERENCE_BEGIN, REFERENCE_END, renderConfigReference } from "../../config/reference";
+import { PROJECT_ROOT } from "../../lib/paths";
+
+const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+
+/** Shell lines of the fenced blocks under one heading of the README. */
+function commandsUnder(heading: string): string[] {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `README has no "## ${heading}" section`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n")).filter((l) => l.trim() !== "");
+}
+
+describe("README", () => {
+  it("has the config reference generated from the current schema (run `npm run docs`)", () => {
+    const begin = readme.indexOf(REFERENCE_BEGIN) + REFERENCE_BEGIN.length;
+    const end = readme.indexOf(REFERENCE_END);
+    assert.equal(readme.slice(begin, end).trim(), renderConfigReference().trim());
+  });
+
+  it("gives quick-start commands that .ci/run runs", () => {
+    const ci = fs.readFileSync(path.join(PROJECT_ROOT, ".ci/run"), "utf8");
+    const commands = commandsUnder("Quick start");
+    assert.ok(commands.length >= 2, "the quick start needs its commands");
+    for (const command of commands) {
+      assert.ok(ci.split("\n").some((line) => line.trim().startsWith(command.trim())), `.ci/run does not run "${command}"`);
+    }
+  });
+});
