@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../config/environments";
 import { RawConfig } from "../config/stackFile";
+import { createLocally } from "./localProviders";
 
 /*
  * Runs the Pulumi program for one stack under the SDK's mock runtime and records what
@@ -53,7 +54,7 @@ export interface EvaluateOptions {
   invoke?: (token: string, args: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Outputs of other stacks, by stack name, for StackReferences. */
   stackOutputs?: Record<string, Record<string, unknown>>;
-  /** Creates one resource; the default returns its inputs as its state. */
+  /** Creates one resource; the default does what local providers can and returns inputs as state otherwise. */
   create?: (request: ResourceRequest) => Promise<CreateResult>;
 }
 
@@ -100,7 +101,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   const failures: Error[] = [];
   const pending = new Map<string, Omit<ResourceRequest, "inputs" | "custom" | "provider">>();
 
-  const create = options.create ?? (async (r: ResourceRequest) => ({ state: r.inputs }));
+  const create = options.create ?? (async (r: ResourceRequest) => createLocally(r) ?? { state: r.inputs });
 
   await pulumi.runtime.setMocks(
     {
@@ -183,21 +184,36 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   (pulumi.log as any).warn = async (message: string) => {
     warnings.push(message);
   };
+  // A rejected apply leaves its resources waiting forever; the engine fails the program
+  // on it, and so does this, instead of hanging.
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  const onRejection = (err: unknown) => {
+    failures.push(err as Error);
+    fail(err);
+  };
+  process.on("unhandledRejection", onRejection);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const program: () => Promise<Record<string, unknown>> = require("../index");
-    const declared = await program();
-    const outputs: Record<string, unknown> = {};
-    const secretOutputs: string[] = [];
-    for (const [key, value] of Object.entries(declared)) {
-      const out = pulumi.output(value) as any;
-      outputs[key] = await out.promise();
-      if (await out.isSecret) secretOutputs.push(key);
-    }
-    await (pulumi.runtime as any).waitForRPCs();
+    const run = async () => {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const program: () => Promise<Record<string, unknown>> = require("../index");
+      const declared = await program();
+      const outputs: Record<string, unknown> = {};
+      const secretOutputs: string[] = [];
+      for (const [key, value] of Object.entries(declared)) {
+        const out = pulumi.output(value) as any;
+        outputs[key] = await out.promise();
+        if (await out.isSecret) secretOutputs.push(key);
+      }
+      await (pulumi.runtime as any).waitForRPCs();
+      return { outputs, secretOutputs };
+    };
+    const { outputs, secretOutputs } = await Promise.race([run(), failed]);
     if (failures.length > 0) throw failures[0];
     return { stack: options.stack, preview, resources, invokes, outputs, secretOutputs, warnings };
   } finally {
+    process.off("unhandledRejection", onRejection);
     (pulumi.log as any).warn = originalWarn;
   }
 }
