@@ -4,6 +4,7 @@ import { ENVIRONMENTS, StackName } from "./config/environments";
 import { loadStackConfig } from "./config/fromPulumi";
 import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
+import { ComposeDeployment } from "./components/composeDeployment";
 import { readComposeDocument, secretsInDirectory } from "./lib/composeFile";
 import { PROJECT_ROOT } from "./lib/paths";
 
@@ -21,6 +22,8 @@ export interface WepppyStackOutputs {
   promotedFrom: string | undefined;
   hotfix: string | undefined;
   generatedSecrets: string[];
+  /** The image the host reports live, or why nothing is deployed yet. */
+  deployed: pulumi.Output<string> | string;
 }
 
 /** One stack of the pipeline: everything an environment (dev, testprod, prod) declares. */
@@ -33,6 +36,27 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
 
   const image = new WeppcloudImage("weppcloud-image", { image: config.image });
   const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
+
+  let deployed: pulumi.Output<string> | string;
+  if (config.deploy.hostKey && config.deployKey) {
+    const deployment = new ComposeDeployment(`${stack}-compose`, {
+      stack: stack as StackName,
+      config,
+      sourceDir,
+      composeDocs,
+      imageRef: image.ref,
+      secretValues: secrets.values,
+      hotfixReason: image.hotfixReason,
+    });
+    deployed = deployment.liveImage;
+  } else if (pulumi.runtime.isDryRun()) {
+    deployed = "nothing: deploy.hostKey and deployKey are not set";
+    pulumi.log.warn(`${deployed}; \`pulumi up\` will refuse to run until they are (see README: With the Pulumi CLI)`);
+  } else {
+    throw new Error(
+      `${stack}: cannot deploy to ${config.deploy.host}: set wepppy-cicd:deploy.hostKey (the host's pinned SSH key) and wepppy-cicd:deployKey (secret) first`,
+    );
+  }
 
   return {
     environment: stack,
@@ -47,5 +71,6 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     promotedFrom: image.promotedFrom,
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
+    deployed,
   };
 }

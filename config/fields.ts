@@ -40,6 +40,8 @@ const GIT_REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const HOST_KEY = /^(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
 const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
 const HTTP_URL = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~\/-]*)?$/;
+// One word of a command line run inside the app container (no shell parses it).
+const ARGV_WORD = /^[A-Za-z0-9._\/:=@+,-]{1,200}$/;
 const PROSE = /^[^\x00-\x1f`$\\"']{1,200}$/;
 
 export const hostname = (description?: string) => text("a hostname", HOSTNAME, description);
@@ -67,6 +69,8 @@ export const hostKey = (description?: string) =>
   text('an SSH public host key line "<type> <base64>"', HOST_KEY, description);
 export const urlPath = (description?: string) => text("a URL path starting with /", URL_PATH, description);
 export const httpUrl = (description?: string) => text("an http(s) URL without query or credentials", HTTP_URL, description);
+export const argvWord = (description?: string) =>
+  text("a command word ([A-Za-z0-9._/:=@+,-])", ARGV_WORD, description);
 export const prose = (description?: string) =>
   text("plain text (1-200 characters, no quotes, backslashes, '$' or backticks)", PROSE, description);
 

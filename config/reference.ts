@@ -64,8 +64,10 @@ export function renderConfigReference(): string {
     lines.push("| key | expected | default | meaning |", "|---|---|---|---|");
     if (json.properties || json.oneOf || json.anyOf) {
       lines.push(...rows(key, json));
+    } else if (json.type === "object") {
+      lines.push(`| \`${key}.<name>\` | ${cell(json.additionalProperties === true ? "" : ((json.additionalProperties as JsonSchema)?.expected ?? ""))} | \`{}\` | secret |`);
     } else {
-      lines.push(`| \`${key}.<name>\` | ${cell(json.expected ?? "")} | \`{}\` | secret |`);
+      lines.push(`| \`${key}\` | ${cell(json.expected ?? "")} | unset | secret |`);
     }
     lines.push("");
   }

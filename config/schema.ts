@@ -27,6 +27,15 @@ const deploy = z
       ["none", "manual", "automatic"],
       "What happens when a release goes bad: nothing, an operator's `wepppy-cicd rollback`, or an automatic switch back.",
     ),
+    root: f
+      .absolutePath("Directory on the host for wepppy-cicd itself: bin/wepppy-deploy, deploy.conf, the lock, audit.log, backups/.")
+      .default("/opt/wepppy-cicd"),
+    lockWaitSeconds: f.count(0, 3600, "How long a deploy waits for another one to finish before failing.").default(0),
+    migrate: z
+      .array(f.argvWord(), { error: "expected a list of command words" })
+      .max(32, { error: "expected at most 32 command words" })
+      .meta({ expected: "a list of command words", description: "Migration run in a one-off container of the new image before `up` (argv, no shell); empty for none." })
+      .default([]),
   })
   .meta({ description: "Where the environment runs and how it is updated." });
 
@@ -44,6 +53,10 @@ const compose = z
       .default("docker compose"),
     projectName: f.serviceName("Compose project name (`-p`).").default("wepppy"),
     appService: f.serviceName("The service running the weppcloud app: the health gate and the image swap target.").default("weppcloud"),
+    appPort: f.port("Port the app listens on inside its container (gunicorn's --bind).").default(8000),
+    candidate: f
+      .flag("Gate a new build in a candidate container beside the running one before replacing it.")
+      .default(true),
   })
   .meta({ description: "The wepppy compose stack on the host." });
 
@@ -102,6 +115,8 @@ const health = z
       .list(f.urlPath(), "URL paths", "Pages fetched through Caddy (X-Forwarded-Proto: https) where the test-support API is off.")
       .default(["/weppcloud/"]),
     skipSmoke: f.flag("Skip the smoke test (hotfixes only); recorded in the audit log.").default(false),
+    smokeUrl: f.httpUrl("Where the host reaches Caddy for the smoke test (wepppy publishes it on CADDY_PORT, 8080).").default("http://127.0.0.1:8080"),
+    smokeRunConfig: f.fileName("wepppy configuration the test-support smoke test creates a run of.").default("dev_unit_1"),
   })
   .meta({ description: "The gate a deploy must pass (spec: 30 tries, 10 s apart)." });
 
@@ -140,6 +155,27 @@ const secrets = z
       "Secrets issued elsewhere (OAuth client secrets, API keys), set with `pulumi config set --secret --path 'wepppy-cicd:secrets.<name>' <value>`. Every other secret is generated.",
   });
 
+const registry = z
+  .strictObject({
+    username: f.unixUser("Registry user hosts log in as to pull (for ghcr.io: the GitHub user)."),
+    password: z.string({ error: "expected a string" }).min(1, { error: "expected a non-empty token" }).meta({
+      expected: "a token",
+      description: "Registry token; set with `pulumi config set --secret --path 'wepppy-cicd:registry.password'`.",
+    }),
+  })
+  .meta({ description: "Credentials hosts use to pull the image (secret: the whole section is never echoed)." });
+
+const deployKey = z
+  .string({ error: "expected an OpenSSH private key" })
+  .regex(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+\n-----END OPENSSH PRIVATE KEY-----\n?$/, {
+    error: "expected an OpenSSH private key",
+  })
+  .meta({
+    expected: "an OpenSSH private key",
+    description:
+      "The runner's deploy key (GITHUB_RUNNER_DEPLOY_KEY); set with `pulumi config set --secret wepppy-cicd:deployKey < key`. Required before the first `pulumi up`.",
+  });
+
 export const stackConfigShape = {
   deploy,
   compose,
@@ -150,6 +186,8 @@ export const stackConfigShape = {
   features,
   runAs,
   secrets: secrets.default({}),
+  registry: registry.optional(),
+  deployKey: deployKey.optional(),
 };
 
 /** Rules that span sections; each says why it exists in its message. */
@@ -188,4 +226,4 @@ export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
 export type ImageConfig = StackConfig["image"];
 
 /** Config keys whose values are never echoed in an error. */
-export const SECRET_SECTIONS = new Set(["secrets"]);
+export const SECRET_SECTIONS = new Set(["secrets", "registry", "deployKey"]);

@@ -12,6 +12,23 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
   return withOverrides(readStackFile(stack), { "compose.sourceDir": WEPPPY_REFERENCE_DIR, ...overrides }, NAMESPACE);
 }
 
+/** Recognisable stand-ins: a test that finds one in a plain output or a command line has found a leak. */
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXVuaXQtdGVzdHM";
+export const PLACEHOLDER_DEPLOY_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-DEPLOY-KEY-0f3a\n-----END OPENSSH PRIVATE KEY-----\n";
+export const PLACEHOLDER_REGISTRY_TOKEN = "PLACEHOLDER-REGISTRY-TOKEN-77c1";
+
+/** A stack file plus what only an operator can add (pinned host key, deploy key, registry token). */
+export function deployableConfig(stack: string, overrides: Record<string, unknown> = {}): RawConfig {
+  const raw = stackConfig(stack, {
+    "deploy.hostKey": TEST_HOST_KEY,
+    deployKey: PLACEHOLDER_DEPLOY_KEY,
+    registry: { username: "rogerlew", password: PLACEHOLDER_REGISTRY_TOKEN },
+    ...overrides,
+  });
+  return { ...raw, secretKeys: [...raw.secretKeys, `${NAMESPACE}:deployKey`, `${NAMESPACE}:registry`] };
+}
+
 /** The unit tier has no registry: a digest is derived from the reference, so each tag has its own. */
 export function fakeDigest(name: string): string {
   return `sha256:${createHash("sha256").update(name).digest("hex")}`;
@@ -22,6 +39,8 @@ export function registryAnswer(token: string, args: Record<string, unknown>): Re
   return { id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) };
 }
 
+/** Evaluates a stack; an update (preview: false) needs the operator's keys, so those are added. */
 export function evaluate(stack: string, options: Partial<EvaluateOptions> = {}): Promise<Evaluation> {
-  return evaluateStack({ stack, config: stackConfig(stack), invoke: registryAnswer, ...options });
+  const config = options.preview === false ? deployableConfig(stack) : stackConfig(stack);
+  return evaluateStack({ stack, config, invoke: registryAnswer, ...options });
 }

@@ -6,7 +6,7 @@ import { ENVIRONMENTS, NAMESPACE, PROJECT, STACKS, StackName } from "../../confi
 import { ISSUED_ELSEWHERE } from "../../components/wepppySecrets";
 import { Evaluation, ResourceRequest } from "../../lib/evaluate";
 import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../lib/paths";
-import { evaluate, fakeDigest, stackConfig } from "./helpers";
+import { deployableConfig, evaluate, fakeDigest } from "./helpers";
 
 /** The stack file read independently of the program's own loader. */
 function stackFile(stack: string): Record<string, any> {
@@ -170,6 +170,6 @@ describe("the three stacks under the mock engine", () => {
 function evaluateHotfix(tag: string, reason: string) {
   return evaluate("prod", {
     preview: false,
-    config: stackConfig("prod", { "image.hotfix": { tag, reason } }),
+    config: deployableConfig("prod", { "image.hotfix": { tag, reason } }),
   });
 }
