@@ -1,4 +1,5 @@
 import { Subcommand } from "./command";
+import { rigCommand } from "./rig";
 
 /** Each subcommand lives in its own file; adding one means adding it here. */
-export const subcommands: Subcommand[] = [];
+export const subcommands: Subcommand[] = [rigCommand];
