@@ -5,6 +5,7 @@ import { loadStackConfig } from "./config/fromPulumi";
 import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
 import { ComposeDeployment } from "./components/composeDeployment";
+import { GithubStackOutput, githubSide } from "./components/github";
 import { readComposeDocument, secretsInDirectory } from "./lib/composeFile";
 import { PROJECT_ROOT } from "./lib/paths";
 
@@ -22,6 +23,7 @@ export interface WepppyStackOutputs {
   promotedFrom: string | undefined;
   hotfix: string | undefined;
   generatedSecrets: string[];
+  github: GithubStackOutput;
   /** The image the host reports live, or why nothing is deployed yet. */
   deployed: pulumi.Output<string> | string;
 }
@@ -36,6 +38,12 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
 
   const image = new WeppcloudImage("weppcloud-image", { image: config.image });
   const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
+  const github = githubSide({
+    stack: stack as StackName,
+    github: config.github,
+    hostSecrets: secrets.values,
+    secretConfig: { deployKey: config.deployKey, registry: config.registry, secrets: config.secrets },
+  });
 
   let deployed: pulumi.Output<string> | string;
   if (config.deploy.hostKey && config.deployKey) {
@@ -71,6 +79,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     promotedFrom: image.promotedFrom,
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
+    github,
     deployed,
   };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
 import * as f from "./fields";
+import { github } from "./sections/github";
 
 /*
  * The single source of truth for a stack's settings: the types the program uses,
@@ -188,6 +189,7 @@ export const stackConfigShape = {
   secrets: secrets.default({}),
   registry: registry.optional(),
   deployKey: deployKey.optional(),
+  github: github.prefault({}),
 };
 
 /** Rules that span sections; each says why it exists in its message. */

@@ -34,9 +34,20 @@ export function fakeDigest(name: string): string {
   return `sha256:${createHash("sha256").update(name).digest("hex")}`;
 }
 
+/** The GitHub API cannot be reached here: a login's id is derived from the login. */
+export function fakeGithubId(login: string): number {
+  return parseInt(fakeDigest(login).slice(7, 15), 16);
+}
+
+/** Answers the provider functions the program calls: registry digests and GitHub user ids. */
 export function registryAnswer(token: string, args: Record<string, unknown>): Record<string, unknown> {
-  if (token !== "docker:index/getRegistryImage:getRegistryImage") throw new Error(`unexpected invoke ${token}`);
-  return { id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) };
+  if (token === "docker:index/getRegistryImage:getRegistryImage") {
+    return { id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) };
+  }
+  if (token === "github:index/getUser:getUser") {
+    return { id: String(fakeGithubId(String(args.username))), login: args.username, username: args.username };
+  }
+  throw new Error(`unexpected invoke ${token}`);
 }
 
 /** Evaluates a stack; an update (preview: false) needs the operator's keys, so those are added. */
