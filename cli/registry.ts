@@ -1,5 +1,6 @@
 import { Subcommand } from "./command";
+import { rehearseCommand } from "./rehearse";
 import { rigCommand } from "./rig";
 
 /** Each subcommand lives in its own file; adding one means adding it here. */
-export const subcommands: Subcommand[] = [rigCommand];
+export const subcommands: Subcommand[] = [rigCommand, rehearseCommand];

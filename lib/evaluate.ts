@@ -26,6 +26,8 @@ export interface ResourceRequest {
   /** URNs of the resources this one waits for (inputs and dependsOn). */
   dependencies: string[];
   additionalSecretOutputs: string[];
+  /** Replacement deletes the old resource first (default: the new one is created first). */
+  deleteBeforeReplace: boolean;
   provider: string;
 }
 
@@ -116,6 +118,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
           parent: meta?.parent ?? "",
           dependencies: meta?.dependencies ?? [],
           additionalSecretOutputs: meta?.additionalSecretOutputs ?? [],
+          deleteBeforeReplace: meta?.deleteBeforeReplace ?? false,
           provider: args.provider ?? "",
         };
         try {
@@ -168,6 +171,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
         parent: req.getParent(),
         dependencies: req.getDependenciesList(),
         additionalSecretOutputs: reading ? [] : req.getAdditionalsecretoutputsList(),
+        deleteBeforeReplace: reading ? false : req.getDeletebeforereplace(),
       });
       const done = (err: unknown, response: any) => {
         const urn = response?.getUrn?.();

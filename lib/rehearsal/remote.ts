@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/*
+ * Runs what a @pulumi/command connection describes, with OpenSSH: the same host, port,
+ * user, key and pinned host key the program declared. A connection without a host key
+ * is refused here, as it must be everywhere (the provider would skip the check).
+ */
+
+export interface Connection {
+  host: string;
+  port?: number;
+  user?: string;
+  privateKey?: string;
+  hostKey?: string;
+}
+
+export interface RemoteResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class RemoteError extends Error {}
+
+async function withSshFiles<T>(c: Connection, fn: (options: string[]) => Promise<T>): Promise<T> {
+  if (!c.hostKey) throw new RemoteError(`refusing to connect to ${c.host}: no pinned host key`);
+  if (!c.privateKey) throw new RemoteError(`no private key to connect to ${c.host} with`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wepppy-ssh-"));
+  try {
+    const key = path.join(dir, "key");
+    const knownHosts = path.join(dir, "known_hosts");
+    fs.writeFileSync(key, c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+    const port = c.port ?? 22;
+    fs.writeFileSync(knownHosts, `${port === 22 ? c.host : `[${c.host}]:${port}`} ${c.hostKey}\n`, { mode: 0o600 });
+    return await fn([
+      "-i", key,
+      "-o", "IdentitiesOnly=yes",
+      "-o", `UserKnownHostsFile=${knownHosts}`,
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", "BatchMode=yes",
+      "-o", "ConnectTimeout=10",
+      "-o", "LogLevel=ERROR",
+    ]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function spawnCollect(argv: string[], stdin: string | undefined, onStderrLine?: (line: string) => void): Promise<RemoteResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (!onStderrLine) return;
+      partial += d;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      lines.forEach(onStderrLine);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+/** Why ssh itself failed (exit 255), in words an operator can act on. */
+function sshFailure(c: Connection, stderr: string): string {
+  const where = `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`;
+  if (/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(stderr)) {
+    return `${where}: the host's key is not the pinned one (wepppy-cicd:deploy.hostKey); refusing to connect`;
+  }
+  if (/connection refused|timed out|no route to host|could not resolve|network is unreachable/i.test(stderr)) {
+    return `${where}: host unreachable (${stderr.trim().split("\n").pop()})`;
+  }
+  if (/permission denied/i.test(stderr)) return `${where}: the deploy key was refused`;
+  return `${where}: ssh failed: ${stderr.trim().split("\n").pop()}`;
+}
+
+/** Runs one command line through the login shell of the connection's user, as the provider does. */
+export async function runRemote(
+  c: Connection,
+  command: string,
+  stdin?: string,
+  onStderrLine?: (line: string) => void,
+): Promise<RemoteResult> {
+  return withSshFiles(c, async (options) => {
+    const target = `${c.user ?? "root"}@${c.host}`;
+    const result = await spawnCollect(["ssh", ...options, "-p", String(c.port ?? 22), target, "--", command], stdin, onStderrLine);
+    if (result.code === 255) throw new RemoteError(sshFailure(c, result.stderr));
+    return result;
+  });
+}
+
+/** Copies one local file to a path on the host (scp over the same pinned connection). */
+export async function copyToRemote(c: Connection, localPath: string, remotePath: string): Promise<void> {
+  await withSshFiles(c, async (options) => {
+    const target = `${c.user ?? "root"}@${c.host}:${remotePath}`;
+    const result = await spawnCollect(["scp", "-q", ...options, "-P", String(c.port ?? 22), localPath, target], undefined);
+    if (result.code !== 0) throw new RemoteError(`copy of ${localPath} to ${c.host}:${remotePath} failed: ${sshFailure(c, result.stderr)}`);
+  });
+}
