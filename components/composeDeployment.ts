@@ -31,6 +31,12 @@ function sha256(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** `registry[:port]` of an image reference (Docker Hub when the first part is not a host). */
+export function registryOf(ref: string): string {
+  const first = ref.split("/")[0];
+  return ref.includes("/") && /[.:]/.test(first) ? first : "docker.io";
+}
+
 function resourceName(file: string): string {
   return file.replace(/[^A-Za-z0-9.-]/g, "-");
 }
@@ -134,14 +140,15 @@ export class ComposeDeployment extends pulumi.ComponentResource {
 
     const before: pulumi.Resource[] = [confCommand, envCommand, secretsCommand, ...copies];
     if (config.registry && config.image.source !== "build") {
-      const repository = config.image.source === "registry" ? config.image.repository : (config.image.hotfix?.repository ?? "");
-      const server = (repository || "ghcr.io").split("/")[0];
+      // The registry of the image actually pulled: for prod, the one testprod's digest lives in.
+      const server = args.imageRef.apply(registryOf);
+      const username = config.registry.username;
       before.push(
         new remote.Command(
           `${name}-registry-login`,
           {
             connection,
-            create: host.registryLoginCommand(server, config.registry.username),
+            create: server.apply((s) => host.registryLoginCommand(s, username)),
             stdin: pulumi.secret(config.registry.password),
             logging: "none",
           },

@@ -1,0 +1,227 @@
+import { strict as assert } from "node:assert";
+import { spawn, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { sshRun } from "../../rig";
+import { RehearsalResult, rehearsalStateFile, rehearse } from "../../lib/rehearsal/rehearse";
+import { registryDigest, rigRepository } from "../../lib/rehearsal/rigTarget";
+import { PROJECT_ROOT } from "../../lib/paths";
+import { curl, ensureRig } from "./helpers";
+
+/*
+ * Issue 4's promises, shown on the rig's real hosts: deployments of testprod and prod
+ * rehearsed exactly as `pulumi up` would run them, and what happens when things go wrong.
+ * The tests run in order; each starts from what the previous one left, as releases do.
+ */
+
+const SCRIPT = "/opt/wepppy-cicd/bin/wepppy-deploy";
+const FAST_GATE = { "health.tries": 6, "health.intervalSeconds": 2 };
+let tagCounter = 0;
+/** A fresh commit tag for each release of this run. */
+function newTag(): string {
+  tagCounter++;
+  return `sha-${Date.now().toString(16)}${String(tagCounter).padStart(4, "0")}`.padEnd(44, "0").slice(0, 44);
+}
+
+async function onHost(host: string, script: string) {
+  const r = await sshRun(host, { script }, { timeoutMs: 300_000 });
+  return r;
+}
+
+async function ok(host: string, script: string): Promise<string> {
+  const r = await onHost(host, script);
+  assert.equal(r.code, 0, `${script} on ${host} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** What Caddy serves for weppcloud on a host, asked as the public proxy asks. */
+async function servedBuild(address: string): Promise<string> {
+  const r = await curl(["-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/version`]);
+  return r.code === 0 ? (JSON.parse(r.stdout).build as string) : `unreachable (${r.stderr.trim()})`;
+}
+
+function auditLines(text: string): Array<Record<string, any>> {
+  return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const PSQL = `docker exec -i "$(docker ps -q -f label=com.docker.compose.project=wepppy -f label=com.docker.compose.service=postgres)" psql -qtA -U wepppy -d`;
+
+/** Removes a deployment and everything wepppy-cicd put on a host. */
+async function clearHost(host: string) {
+  await onHost(
+    host,
+    `cd /opt/wepppy/docker 2>/dev/null && ls docker-compose.prod.yml >/dev/null 2>&1 && docker-compose -p wepppy -f docker-compose.prod.yml down -v --remove-orphans >/dev/null 2>&1;
+     docker rm -f wepppy_weppcloud_candidate >/dev/null 2>&1;
+     sudo umount /opt/wepppy-cicd/backups 2>/dev/null;
+     sudo rm -rf /opt/wepppy/docker /opt/wepppy-cicd /etc/cron.d/wepppy-backup; true`,
+  );
+}
+
+describe("deployments rehearsed on the rig", function () {
+  this.timeout(900_000);
+  const logs: string[] = [];
+  const log = (line: string) => logs.push(line);
+  let forest1 = "";
+  let wepp1 = "";
+  let registry = "";
+  let first: RehearsalResult;
+
+  async function release(stack: string, set: Record<string, unknown> = {}, publish?: string) {
+    logs.length = 0;
+    const result = await rehearse({ stack, set, publish, log });
+    return result;
+  }
+
+  before(async () => {
+    const status = await ensureRig();
+    forest1 = status.hosts.find((h) => h.name === "forest1")!.address;
+    wepp1 = status.hosts.find((h) => h.name === "wepp1")!.address;
+    registry = rigRepository(status);
+    for (const host of ["forest1", "wepp1"]) await clearHost(host);
+    for (const stack of ["testprod", "prod"]) fs.rmSync(rehearsalStateFile(stack), { force: true });
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") process.stderr.write(`rehearsal log:\n${logs.join("\n")}\n`);
+  });
+
+  after(async () => {
+    for (const host of ["forest1", "wepp1"]) await clearHost(host);
+    for (const stack of ["testprod", "prod"]) fs.rmSync(rehearsalStateFile(stack), { force: true });
+  });
+
+  it("testprod: deploys the digest its tag has in the registry, passes the gate and smoke test, serves through Caddy", async () => {
+    // Through the CLI, as an operator runs it, with --json.
+    const out = execFileSync("node", [path.join(PROJECT_ROOT, "bin", "wepppy-cicd.js"), "rehearse", "testprod", "--json"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    first = JSON.parse(out);
+    assert.equal(first.ok, true, first.error);
+    assert.deepEqual(Object.keys(first).sort(), ["digest", "hostCommandsRun", "image", "ok", "stack", "steps", "url"]);
+    const tag = /tag: (sha-[0-9a-f]+)/.exec(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.testprod.yaml"), "utf8"))![1];
+    assert.equal(first.digest, await registryDigest(`${registry}:${tag}`));
+    assert.equal(first.image, `${registry}@${first.digest}`);
+    const deploy = first.steps.find((s) => s.name === "testprod-compose-deploy")!;
+    assert.ok(deploy.ok && !deploy.skipped && deploy.host === "forest1");
+    assert.ok(first.hostCommandsRun >= 10);
+    assert.equal(await servedBuild(forest1), "rig-a");
+    const running = await ok("forest1", `docker image inspect -f '{{json .RepoDigests}}' "$(docker inspect -f '{{.Image}}' wepppy_weppcloud_1)"`);
+    assert.ok(running.includes(first.digest), `weppcloud runs ${running}, not ${first.digest}`);
+  });
+
+  it("a second rehearsal with nothing changed runs no host command", async () => {
+    const again = await release("testprod");
+    assert.equal(again.ok, true, again.error);
+    assert.equal(again.hostCommandsRun, 0);
+    assert.ok(again.steps.filter((s) => s.host === "forest1").every((s) => s.skipped));
+  });
+
+  it("prod runs the digest testprod has live, and serves it", async () => {
+    const prod = await release("prod");
+    assert.equal(prod.ok, true, prod.error);
+    assert.equal(prod.digest, first.digest);
+    assert.equal(await servedBuild(wepp1), "rig-a");
+    const audit = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`));
+    const deployed = audit.filter((a) => a.action === "deploy" && a.result === "ok");
+    assert.equal(deployed.length, 1);
+    assert.equal(deployed[0].digest, first.digest);
+    assert.equal(deployed[0].env, "prod");
+    assert.ok(audit.some((a) => a.action === "backup" && a.detail.includes("pre-deploy")), "prod's pre-deploy backup is not audited");
+  });
+
+  it("a new testprod release replaces the build", async () => {
+    const r = await release("testprod", { "image.tag": newTag() }, "rig-b");
+    assert.equal(r.ok, true, r.error);
+    assert.notEqual(r.digest, first.digest);
+    assert.equal(await servedBuild(forest1), "rig-b");
+  });
+
+  it("an image that never becomes healthy fails the deploy with its log lines; the previous build still serves", async () => {
+    const liveBefore = await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env");
+    const r = await release("testprod", { "image.tag": newTag(), ...FAST_GATE }, "rig-never-healthy");
+    assert.equal(r.ok, false);
+    assert.match(r.error!, /new build failed its health gate, previous release still serving/);
+    assert.match(r.error!, /last log lines: .+/);
+    assert.equal(await servedBuild(forest1), "rig-b");
+    assert.equal(await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env"), liveBefore, ".env no longer names the last good release");
+    const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 1`))[0];
+    assert.equal(last.action, "deploy");
+    assert.equal(last.result, "failed");
+  });
+
+  describe("the deploy lock", () => {
+    let holder: ReturnType<typeof spawn> | undefined;
+    after(() => holder?.kill("SIGKILL"));
+
+    it("refuses a concurrent deploy, naming the holder and since when", async () => {
+      // A deploy by hand of the slow-starting build holds the lock for ~45 s.
+      const slow = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ".rig", "state.json"), "utf8")).standins.weppcloud["rig-slow-start"];
+      const status = await ensureRig();
+      const host = status.hosts.find((h) => h.name === "forest1")!;
+      holder = spawn("ssh", ["-i", host.privateKey, "-o", `UserKnownHostsFile=${host.knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", `roger@${host.address}`, "--", `bash ${SCRIPT} deploy --image ${slow}`], { stdio: "ignore" });
+      let held = "";
+      for (let i = 0; i < 60 && !held.startsWith("held"); i++) {
+        await new Promise((res) => setTimeout(res, 500));
+        held = (await onHost("forest1", `bash ${SCRIPT} lock-status`)).stdout.trim();
+      }
+      assert.match(held, /^held: who=roger action=deploy since=\S+ pid=\d+/);
+      const r = await release("testprod", { "image.tag": newTag() }, "rig-a");
+      assert.equal(r.ok, false);
+      assert.match(r.error!, /another deploy holds the lock: who=roger action=deploy since=20\d\d-\d\d-\d\dT/);
+    });
+
+    it("a deploy killed mid-way leaves a lock that the next deploy reports; break-lock clears it", async () => {
+      await ok("forest1", `kill -9 "$(sed -n 's/.*pid=\\([0-9]*\\).*/\\1/p' /opt/wepppy-cicd/lock/holder)"`);
+      holder?.kill("SIGKILL");
+      assert.match(await ok("forest1", `bash ${SCRIPT} lock-status`), /^stale: who=roger action=deploy/);
+      const refused = await release("testprod");
+      assert.equal(refused.ok, false);
+      assert.match(refused.error!, /stale lock left by a deploy that did not finish: who=roger action=deploy since=\S+.*wepppy-deploy break-lock/);
+      await ok("forest1", `bash ${SCRIPT} break-lock`);
+      const r = await release("testprod");
+      assert.equal(r.ok, true, r.error);
+      assert.equal(await servedBuild(forest1), "rig-a");
+    });
+  });
+
+  describe("backups", () => {
+    it("a pre-deploy dump restores into a scratch database with equal row counts", async () => {
+      await ok("forest1", `${PSQL} wepppy -c "create table if not exists runs (id serial primary key, note text); insert into runs (note) select md5(g::text) from generate_series(1, 5000) g;"`);
+      const r = await release("testprod", { "image.tag": newTag(), "backup.preDeploy": true }, "rig-b");
+      assert.equal(r.ok, true, r.error);
+      const dump = (await ok("forest1", `bash ${SCRIPT} backups`)).trim().split("\n")[0];
+      assert.match(dump, /^\/opt\/wepppy-cicd\/backups\/pre-deploy-\d{8}T\d{6}Z\.dump$/);
+      await ok("forest1", `bash ${SCRIPT} restore ${dump} --into scratch_restore`);
+      const live = (await ok("forest1", `${PSQL} wepppy -c "select count(*) from runs"`)).trim();
+      const restored = (await ok("forest1", `${PSQL} scratch_restore -c "select count(*) from runs"`)).trim();
+      assert.equal(restored, live);
+      assert.equal(live, "5000");
+    });
+
+    it("a truncated dump is detected: pg_restore --list passes it, the verification does not", async () => {
+      const dump = (await ok("forest1", `bash ${SCRIPT} backups`)).trim().split("\n")[0];
+      await ok("forest1", `head -c "$(( $(stat -c %s ${dump}) / 2 ))" ${dump} > /tmp/truncated.dump`);
+      const list = await onHost("forest1", `docker exec -i "$(docker ps -q -f label=com.docker.compose.service=postgres -f label=com.docker.compose.project=wepppy)" pg_restore --list < /tmp/truncated.dump`);
+      assert.equal(list.code, 0, "pg_restore --list now rejects a truncated dump; the test's premise changed");
+      const verify = await onHost("forest1", `bash ${SCRIPT} verify-backup /tmp/truncated.dump`);
+      assert.notEqual(verify.code, 0);
+      assert.match(verify.stderr, /does not read back whole/);
+    });
+
+    it("a backup that cannot be written whole blocks the deploy, and the previous build keeps serving", async () => {
+      // Enough data that the dump outgrows a 64 KiB backup filesystem.
+      await ok("forest1", `${PSQL} wepppy -c "insert into runs (note) select md5(g::text) || md5((g*7)::text) from generate_series(1, 60000) g;"`);
+      await ok("forest1", "sudo mount -t tmpfs -o size=64k,mode=0777 tmpfs /opt/wepppy-cicd/backups");
+      try {
+        const r = await release("testprod", { "image.tag": newTag(), "backup.preDeploy": true }, "rig-a");
+        assert.equal(r.ok, false);
+        assert.match(r.error!, /pre-deploy backup failed, nothing deployed/);
+        assert.equal(await servedBuild(forest1), "rig-b");
+      } finally {
+        await onHost("forest1", "sudo umount /opt/wepppy-cicd/backups");
+      }
+    });
+  });
+});
