@@ -25,7 +25,10 @@ describe("README", () => {
   it("gives quick-start commands that .ci/run runs", () => {
     const ci = fs.readFileSync(path.join(PROJECT_ROOT, ".ci/run"), "utf8");
     const commands = commandsUnder("Quick start");
-    assert.ok(commands.length >= 2, "the quick start needs its commands");
+    assert.equal(commands.length, 2, "the quick start gives two commands: set-up plus tests, and the main job");
+    assert.match(commands[0], /npm test/);
+    assert.match(commands[0], /npm run test:rig/);
+    assert.match(commands[1], /wepppy-cicd rehearse/);
     for (const command of commands) {
       assert.ok(ci.split("\n").some((line) => line.trim().startsWith(command.trim())), `.ci/run does not run "${command}"`);
     }
