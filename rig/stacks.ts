@@ -7,6 +7,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { secretsInDirectory } from "../lib/composeFile";
 import { imagesDir, referenceDir } from "./config";
 import { shellJoin } from "./commands";
 import { parseCompose, transformCompose, TransformResult } from "./compose-transform";
@@ -32,11 +33,7 @@ export interface StagedStack {
 
 /** Names of the file-backed secrets under ./secrets/ that a compose file needs. */
 export function secretFiles(doc: Record<string, unknown>): string[] {
-  const secrets = (doc.secrets ?? {}) as Record<string, { file?: string }>;
-  return Object.values(secrets)
-    .map((s) => s?.file)
-    .filter((f): f is string => typeof f === "string" && f.startsWith("./secrets/"))
-    .map((f) => f.slice("./secrets/".length));
+  return secretsInDirectory(doc).map((s) => s.file.slice("./secrets/".length));
 }
 
 export function rigStandins(): StandinImages {
