@@ -215,7 +215,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
   const result: RehearsalResult = {
     stack,
     ok: error === undefined,
-    url: `http://${host.address}:8080${config.site.sitePrefix}/`,
+    // Caddy's port on the host is the one the smoke test uses.
+    url: `http://${host.address}:${new URL(config.health.smokeUrl).port || 80}${config.site.sitePrefix}/`,
     image,
     digest: String(outputs.imageDigest ?? previous.outputs.imageDigest ?? ""),
     steps,

@@ -6,7 +6,7 @@ import { sshRun } from "../../rig";
 import { RehearsalResult, rehearsalStateFile, rehearse } from "../../lib/rehearsal/rehearse";
 import { registryDigest, rigRepository } from "../../lib/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { curl, ensureRig } from "./helpers";
+import { curl, ensureRig, waitFor } from "./helpers";
 
 /*
  * Issue 4's promises, shown on the rig's real hosts: deployments of testprod and prod
@@ -37,7 +37,11 @@ async function ok(host: string, script: string): Promise<string> {
 /** What Caddy serves for weppcloud on a host, asked as the public proxy asks. */
 async function servedBuild(address: string): Promise<string> {
   const r = await curl(["-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/version`]);
-  return r.code === 0 ? (JSON.parse(r.stdout).build as string) : `unreachable (${r.stderr.trim()})`;
+  try {
+    return JSON.parse(r.stdout).build as string;
+  } catch {
+    return `not served (${r.stderr.trim() || r.stdout.slice(0, 80)})`;
+  }
 }
 
 function auditLines(text: string): Array<Record<string, any>> {
@@ -109,6 +113,11 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(await servedBuild(forest1), "rig-a");
     const running = await ok("forest1", `docker image inspect -f '{{json .RepoDigests}}' "$(docker inspect -f '{{.Image}}' wepppy_weppcloud_1)"`);
     assert.ok(running.includes(first.digest), `weppcloud runs ${running}, not ${first.digest}`);
+    // Secret files as wepppy mounts them: 0640 root:docker, every one of the compose file's.
+    const modes = (await ok("forest1", "sudo stat -c '%n %a %U:%G' /opt/wepppy/docker/secrets/*")).trim().split("\n");
+    assert.ok(modes.length >= 15, modes.join("\n"));
+    for (const line of modes) assert.match(line, / 640 root:docker$/);
+    assert.match(await ok("forest1", "cat /etc/cron.d/wepppy-backup"), /^30 3 \* \* \* roger .*wepppy-deploy backup --reason scheduled$/m);
   });
 
   it("a second rehearsal with nothing changed runs no host command", async () => {
@@ -138,13 +147,29 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(await servedBuild(forest1), "rig-b");
   });
 
+  it("with the test-support API on, the smoke test creates, fetches and deletes a run", async () => {
+    const r = await release("testprod", { "features.TEST_SUPPORT_ENABLED": true });
+    assert.equal(r.ok, true, r.error);
+    assert.ok(logs.some((l) => /smoke: created, fetched and deleted run \S+/.test(l)), logs.join("\n"));
+  });
+
+  it("a hotfix's skipped smoke test is recorded in the audit log", async () => {
+    const r = await release("testprod", { "health.skipSmoke": true });
+    assert.equal(r.ok, true, r.error);
+    const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 1`))[0];
+    assert.equal(last.action, "deploy");
+    assert.match(last.detail, /smoke test skipped/);
+  });
+
   it("an image that never becomes healthy fails the deploy with its log lines; the previous build still serves", async () => {
     const liveBefore = await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env");
+    const servedBefore = await servedBuild(forest1);
+    assert.match(servedBefore, /^rig-[ab]$/);
     const r = await release("testprod", { "image.tag": newTag(), ...FAST_GATE }, "rig-never-healthy");
     assert.equal(r.ok, false);
     assert.match(r.error!, /new build failed its health gate, previous release still serving/);
     assert.match(r.error!, /last log lines: .+/);
-    assert.equal(await servedBuild(forest1), "rig-b");
+    assert.equal(await servedBuild(forest1), servedBefore);
     assert.equal(await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env"), liveBefore, ".env no longer names the last good release");
     const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 1`))[0];
     assert.equal(last.action, "deploy");
@@ -198,6 +223,17 @@ describe("deployments rehearsed on the rig", function () {
       const restored = (await ok("forest1", `${PSQL} scratch_restore -c "select count(*) from runs"`)).trim();
       assert.equal(restored, live);
       assert.equal(live, "5000");
+    });
+
+    it("restores the live database for a DB rollback, stopping and restarting what uses it", async () => {
+      const dump = (await ok("forest1", `bash ${SCRIPT} backups`)).trim().split("\n")[0];
+      await ok("forest1", `${PSQL} wepppy -c "delete from runs where id > 100"`);
+      await ok("forest1", `bash ${SCRIPT} restore ${dump}`);
+      assert.equal((await ok("forest1", `${PSQL} wepppy -c "select count(*) from runs"`)).trim(), "5000");
+      const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 1`))[0];
+      assert.equal(last.action, "restore");
+      assert.match(last.detail, /restarted .*weppcloud/);
+      await waitFor("weppcloud to serve again after the restore", async () => (await servedBuild(forest1)) === "rig-b", 120_000, 1000);
     });
 
     it("a truncated dump is detected: pg_restore --list passes it, the verification does not", async () => {
