@@ -71,11 +71,16 @@ export interface Evaluation {
   warnings: string[];
 }
 
+/** Whether a value as sent on the wire is wrapped as a secret. */
+export function isWireSecret(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
 function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (typeof value === "object" && value !== null) {
     const record = value as Record<string, unknown>;
-    if (record[SIG_KEY] === SECRET_SIG) return unwrapSecrets(record.value);
+    if (isWireSecret(record)) return unwrapSecrets(record.value);
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
   }
   return value;

@@ -129,6 +129,17 @@ describe("stack config schema", () => {
     for (const p of problems) assert.ok(!p.includes("hunter2") && !p.includes("42"), p);
   });
 
+  it("never echoes a deploy key or registry credentials in an error", () => {
+    const problems = problemsOf("testprod", {
+      deployKey: "not-a-key hunter2-deploy-key",
+      registry: { username: "roger lew", password: "hunter2-registry-token" },
+    });
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.match(problems.join("\n"), /wepppy-cicd:deployKey: expected an OpenSSH private key/);
+    assert.match(problems.join("\n"), /wepppy-cicd:registry\.username: expected a Unix user name/);
+    for (const p of problems) assert.ok(!p.includes("hunter2") && !p.includes("roger lew"), p);
+  });
+
   it("never echoes the value of a key Pulumi holds as secret", () => {
     const problems = problemsOf("dev", { "deploy.host": "s3cr3t;value" }, [`${NAMESPACE}:deploy`]);
     assert.equal(problems.length, 1);
