@@ -116,8 +116,16 @@ describe("wepppy stacks on the rig", function () {
       const ps = await sshRun(host, ["docker", "ps", "--filter", "label=com.docker.compose.project=wepppy", "--format", "{{.Label \"com.docker.compose.service\"}}"]);
       const running = new Set(ps.stdout.trim().split("\n"));
       for (const s of services) assert.ok(running.has(s), `${s} is running`);
+      // Only some services are gated by depends_on: service_healthy, so the rest may still be
+      // "starting" when `up` returns; wait, but fail at once on "unhealthy".
       for (const s of ["weppcloud", "postgres", "redis", "download", "cap"]) {
-        assert.equal(await health(host, await containerOf(stack, s)), "healthy", s);
+        const id = await containerOf(stack, s);
+        let last = "";
+        await waitFor(`${s} healthy (last: ${last})`, async () => {
+          last = await health(host, id);
+          assert.notEqual(last, "unhealthy", s);
+          return last === "healthy";
+        }, 90_000, 1000);
       }
     });
 
