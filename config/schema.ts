@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
 import * as f from "./fields";
+import { bluegreen, notify, promotion, release } from "./sections/bluegreen";
 import { github } from "./sections/github";
 
 /*
@@ -190,6 +191,10 @@ export const stackConfigShape = {
   registry: registry.optional(),
   deployKey: deployKey.optional(),
   github: github.prefault({}),
+  bluegreen: bluegreen.prefault({ enabled: false }),
+  release: release.optional(),
+  notify: notify.prefault({}),
+  promotion: promotion.prefault({}),
 };
 
 /** Rules that span sections; each says why it exists in its message. */
@@ -220,12 +225,37 @@ function crossChecks(config: z.output<z.ZodObject<typeof stackConfigShape>>, ctx
   }
 }
 
+function blueGreenChecks(config: z.output<z.ZodObject<typeof stackConfigShape>>, ctx: z.RefinementCtx, stack: StackName) {
+  if (config.bluegreen.enabled && config.image.source === "build") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["bluegreen", "enabled"],
+      input: true,
+      message: "expected false when image.source is \"build\": colours run published digests",
+    });
+  }
+  if (config.bluegreen.enabled && config.compose.files.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["compose", "files"],
+      input: config.compose.files,
+      message: "expected exactly one compose file when bluegreen.enabled: the colours are derived from its app service",
+    });
+  }
+  if (config.release?.tag && stack !== "prod") {
+    ctx.addIssue({ code: "custom", path: ["release", "tag"], input: config.release.tag, message: "expected no release tag outside prod" });
+  }
+}
+
 export function stackConfigSchema(stack: StackName) {
-  return z.strictObject(stackConfigShape).superRefine((config, ctx) => crossChecks(config, ctx, stack));
+  return z.strictObject(stackConfigShape).superRefine((config, ctx) => {
+    crossChecks(config, ctx, stack);
+    blueGreenChecks(config, ctx, stack);
+  });
 }
 
 export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
 export type ImageConfig = StackConfig["image"];
 
 /** Config keys whose values are never echoed in an error. */
-export const SECRET_SECTIONS = new Set(["secrets", "registry", "deployKey"]);
+export const SECRET_SECTIONS = new Set(["secrets", "registry", "deployKey", "notify"]);

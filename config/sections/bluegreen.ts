@@ -1,0 +1,91 @@
+import { z } from "zod";
+import * as f from "../fields";
+
+/*
+ * Blue/green, release records, notifications and promotion rules. The release CLI
+ * (`wepppy-cicd release|promote|rollback`) writes `bluegreen.live`, `bluegreen.images`
+ * and `release`; an operator sets the rest once.
+ */
+
+const DIGEST_REF = /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+@sha256:[0-9a-f]{64}$/;
+
+export const digestRef = (description?: string) => {
+  const expected = "an image reference pinned to a digest (<repository>@sha256:<64 hex digits>)";
+  const error = `expected ${expected}`;
+  return z.string({ error }).regex(DIGEST_REF, { error }).meta({ expected, description });
+};
+
+const canaryPercent = z
+  .number({ error: "expected a whole number 5-95, a multiple of 5" })
+  .int({ error: "expected a whole number 5-95, a multiple of 5" })
+  .min(5, { error: "expected a whole number 5-95, a multiple of 5" })
+  .max(95, { error: "expected a whole number 5-95, a multiple of 5" })
+  .refine((n) => n % 5 === 0, { error: "expected a whole number 5-95, a multiple of 5" });
+
+const analysis = z
+  .strictObject({
+    seconds: f.count(0, 3600, "How long the new colour is watched after the switch before the release counts as done (spec: 10 minutes).").default(600),
+    intervalSeconds: f.count(1, 60, "Seconds between checks during the analysis window.").default(2),
+    maxErrorPercent: f.count(0, 100, "5xx responses in Caddy's access log above this share of requests switch back (spec: 5 %).").default(5),
+    minRequests: f.count(1, 1_000_000, "Requests needed in the window before the 5xx share is judged.").default(20),
+    stepSeconds: f.count(0, 3600, "Analysis between canary steps.").default(60),
+  })
+  .meta({ description: "What decides an automatic switch back after a release." });
+
+export const bluegreen = z
+  .strictObject({
+    enabled: f.flag("Run weppcloud as two colours behind Caddy and release by switching traffic (prod; testprod optional)."),
+    live: f.oneOf(["blue", "green"], "The colour Caddy sends traffic to. Written by `wepppy-cicd release` and `rollback`.").default("blue"),
+    images: z
+      .strictObject({
+        blue: digestRef("Image on the blue colour; unset: the stack's resolved image.").optional(),
+        green: digestRef("Image on the green colour; unset: the stack's resolved image.").optional(),
+      })
+      .meta({ description: "The digest each colour runs. Written by `wepppy-cicd release`, `promote` and `rollback`." })
+      .default({}),
+    warmSeconds: f.count(0, 7 * 86400, "How long the previous colour stays up after a release, so that a rollback is only a switch.").default(1800),
+    canary: z
+      .array(canaryPercent, { error: "expected a list of percentages" })
+      .max(5, { error: "expected at most 5 canary steps" })
+      .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]), { error: "expected rising percentages" })
+      .meta({ expected: "a list of rising percentages (multiples of 5)", description: "Canary steps before all traffic moves (e.g. [10, 50]); empty: switch at once." })
+      .default([]),
+    analysis: analysis.prefault({}),
+  })
+  .meta({ description: "Blue/green releases (spec: Blue-Green Deployment, Automatic Rollback Triggers)." });
+
+const RELEASE_TAG = /^prod-[0-9]{8}-[0-9]{6}$/;
+const VERSION = /^[0-9]{4}\.[0-9]{2}\.[0-9]{1,4}$/;
+
+export const release = z
+  .strictObject({
+    id: z
+      .string({ error: "expected a release id ([A-Za-z0-9._:-], at most 64)" })
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: "expected a release id ([A-Za-z0-9._:-], at most 64)" })
+      .meta({ expected: "a release id", description: "Written by `wepppy-cicd release|promote|rollback`; recorded in the audit log." }),
+    tag: z.string().regex(RELEASE_TAG, { error: "expected prod-YYYYMMDD-HHMMSS" }).meta({ expected: "prod-YYYYMMDD-HHMMSS", description: "Prod release tag." }).optional(),
+    version: z.string().regex(VERSION, { error: "expected YYYY.MM.PATCH" }).meta({ expected: "YYYY.MM.PATCH", description: "Prod release version." }).optional(),
+    actor: f.unixUser("Who ran the release.").optional(),
+  })
+  .meta({ description: "The release this update carries; written by the release CLI, never by hand." });
+
+export const notify = z
+  .strictObject({
+    webhook: z
+      .string({ error: "expected an http(s) URL" })
+      .regex(/^https?:\/\/[^\s]+$/, { error: "expected an http(s) URL" })
+      .meta({ expected: "an http(s) URL", description: "Receives a JSON POST on every release, rollback and failure (Discord/Slack-style webhook; secret: it holds a token)." })
+      .optional(),
+  })
+  .meta({ description: "Where releases are announced (secret: the whole section is never echoed)." });
+
+export const promotion = z
+  .strictObject({
+    windowHours: f.count(1, 24 * 30, "How recent testprod's passing validation of a digest must be for `promote`.").default(72),
+    runConfigs: z
+      .array(f.fileName(), { error: "expected a list of configuration names" })
+      .meta({ expected: "a list of configuration names", description: "wepppy configurations the validation creates a run of (test-support API)." })
+      .default(["dev_unit_1"]),
+    pages: f.list(f.urlPath(), "URL paths", "Pages the validation fetches through Caddy.").default(["/weppcloud/"]),
+  })
+  .meta({ description: "Functional validation on testprod that `wepppy-cicd promote` requires (spec: Release Process step 4)." });
