@@ -66,6 +66,7 @@ export const release = z
     tag: z.string().regex(RELEASE_TAG, { error: "expected prod-YYYYMMDD-HHMMSS" }).meta({ expected: "prod-YYYYMMDD-HHMMSS", description: "Prod release tag." }).optional(),
     version: z.string().regex(VERSION, { error: "expected YYYY.MM.PATCH" }).meta({ expected: "YYYY.MM.PATCH", description: "Prod release version." }).optional(),
     actor: f.unixUser("Who ran the release.").optional(),
+    note: f.prose("Recorded with the deploy in the audit log (e.g. a promotion forced past validation).").optional(),
   })
   .meta({ description: "The release this update carries; written by the release CLI, never by hand." });
 
