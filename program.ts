@@ -6,6 +6,8 @@ import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
 import { ComposeDeployment } from "./components/composeDeployment";
 import { GithubStackOutput, githubSide } from "./components/github";
+import { colourImages, digestOf } from "./lib/bluegreen/colours";
+import { blueGreenFiles } from "./lib/bluegreen/files";
 import { readComposeDocument, secretsInDirectory } from "./lib/composeFile";
 import { PROJECT_ROOT } from "./lib/paths";
 
@@ -26,6 +28,10 @@ export interface WepppyStackOutputs {
   github: GithubStackOutput;
   /** The image the host reports live, or why nothing is deployed yet. */
   deployed: pulumi.Output<string> | string;
+  /** Blue/green: the live colour and each colour's image; null when off. */
+  bluegreen: pulumi.Output<{ live: string; images: { blue: string; green: string } }> | null;
+  /** The release this update carried (id, and for prod its tag and version). */
+  release: { id: string; tag?: string; version?: string } | null;
 }
 
 /** One stack of the pipeline: everything an environment (dev, testprod, prod) declares. */
@@ -45,6 +51,12 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     secretConfig: { deployKey: config.deployKey, registry: config.registry, secrets: config.secrets },
   });
 
+  const bg = config.bluegreen.enabled ? blueGreenFiles(config, sourceDir, composeDocs[0]) : undefined;
+  const colours = bg ? image.ref.apply((ref) => colourImages(config.bluegreen, ref)) : undefined;
+  // What the stack runs is its live colour's image; promotion reads these outputs.
+  const liveRef = colours ? colours.liveImage : image.ref;
+  const liveDigest = colours ? colours.liveImage.apply(digestOf) : image.digest;
+
   let deployed: pulumi.Output<string> | string;
   if (config.deploy.hostKey && config.deployKey) {
     const deployment = new ComposeDeployment(`${stack}-compose`, {
@@ -52,9 +64,10 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
       config,
       sourceDir,
       composeDocs,
-      imageRef: image.ref,
+      imageRef: liveRef,
       secretValues: secrets.values,
       hotfixReason: image.hotfixReason,
+      bluegreen: bg && colours ? { ...bg, images: colours } : undefined,
     });
     deployed = deployment.liveImage;
   } else if (pulumi.runtime.isDryRun()) {
@@ -74,12 +87,14 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     host: config.deploy.host,
     composeFiles: config.compose.files,
     imageSource: image.source,
-    [IMAGE_OUTPUTS.ref]: image.ref,
-    [IMAGE_OUTPUTS.digest]: image.digest,
+    [IMAGE_OUTPUTS.ref]: liveRef,
+    [IMAGE_OUTPUTS.digest]: liveDigest,
     promotedFrom: image.promotedFrom,
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
     github,
     deployed,
+    bluegreen: colours ? colours.apply((c) => ({ live: c.live, images: { blue: c.blue, green: c.green } })) : null,
+    release: config.release ? { id: config.release.id, tag: config.release.tag, version: config.release.version } : null,
   };
 }

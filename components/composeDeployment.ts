@@ -3,9 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, types } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { StackName } from "../config/environments";
+import { PROMOTION_SOURCE, StackName } from "../config/environments";
 import { StackConfig } from "../config/schema";
 import { relativeMounts, servicesWithSecret, serviceNames } from "../lib/composeFile";
+import { ColourImages } from "../lib/bluegreen/colours";
+import { BlueGreenFiles } from "../lib/bluegreen/files";
+import { BLUEGREEN, accessLogPath } from "../lib/bluegreen/constants";
 import * as host from "../lib/hostCommands";
 import { PROJECT_ROOT } from "../lib/paths";
 
@@ -25,7 +28,12 @@ export interface ComposeDeploymentArgs {
   secretValues: pulumi.Output<Record<string, string>>;
   /** Set when prod runs a hotfix testprod has not run; recorded by the deploy. */
   hotfixReason?: string;
+  /** Blue/green: what each colour runs, and the generated compose file and Caddyfile. */
+  bluegreen?: BlueGreenFiles & { images: pulumi.Output<ColourImages> };
 }
+
+/** The generated compose file the host runs instead of wepppy's when blue/green is on. */
+export const BLUEGREEN_COMPOSE_FILE = "docker-compose.bluegreen.yml";
 
 function sha256(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
@@ -89,7 +97,8 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       path.posix.join(layout.projectDir, d),
     );
 
-    const setup = new remote.Command(`${name}-setup`, { connection, create: host.setupCommand(layout, deploy.sshUser, subdirs) }, child);
+    const bgDirs = args.bluegreen ? [layout.markerDir, layout.accessLogDir] : [];
+    const setup = new remote.Command(`${name}-setup`, { connection, create: host.setupCommand(layout, deploy.sshUser, [...subdirs, ...bgDirs]) }, child);
     const scriptText = fs.readFileSync(HOST_SCRIPT);
     const script = new remote.CopyToRemote(
       `${name}-script`,
@@ -120,7 +129,9 @@ export class ComposeDeployment extends pulumi.ComponentResource {
 
     const defaults = path.join(args.sourceDir, "defaults.env");
     const defaultsText = building || !fs.existsSync(defaults) ? "" : fs.readFileSync(defaults, "utf8");
-    const envText = args.imageRef.apply((image) => host.renderEnvFile(defaultsText, envValues(args, image)));
+    const envText = args.bluegreen
+      ? args.bluegreen.images.apply((images) => host.renderEnvFile(defaultsText, envValues(args, images.liveImage, images)))
+      : args.imageRef.apply((image) => host.renderEnvFile(defaultsText, envValues(args, image)));
     const envCommand = new remote.Command(
       `${name}-env`,
       { connection, create: host.installFileCommand(layout, layout.envNext), stdin: envText },
@@ -139,6 +150,23 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     );
 
     const before: pulumi.Resource[] = [confCommand, envCommand, secretsCommand, ...copies];
+    const generatedHashes: string[] = [];
+    if (args.bluegreen) {
+      const files = [
+        { id: "bluegreen-compose", target: path.posix.join(layout.projectDir, BLUEGREEN_COMPOSE_FILE), text: args.bluegreen.composeYaml },
+        { id: "bluegreen-caddyfile", target: path.posix.join(layout.projectDir, args.bluegreen.caddyfilePath), text: args.bluegreen.caddyfile },
+      ];
+      for (const file of files) {
+        generatedHashes.push(`${file.id}:${sha256(file.text)}`);
+        before.push(
+          new remote.Command(
+            `${name}-${file.id}`,
+            { connection, create: host.installFileCommand(layout, file.target), stdin: file.text },
+            { ...child, dependsOn: [script, ...copies] },
+          ),
+        );
+      }
+    }
     if (config.registry && config.image.source !== "build") {
       // The registry of the image actually pulled: for prod, the one testprod's digest lives in.
       const server = args.imageRef.apply(registryOf);
@@ -185,11 +213,8 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       `${name}-deploy`,
       {
         connection,
-        create: host.deployCommand(layout, {
-          skipSmoke: config.health.skipSmoke,
-          note: args.hotfixReason ? `hotfix: ${args.hotfixReason}` : undefined,
-        }),
-        triggers: [args.imageRef, sha256(conf), envText.apply(sha256), secretsCommand.id, sha256(scriptText), built, ...fileHashes],
+        create: host.deployCommand(layout, { skipSmoke: config.health.skipSmoke, note: deployNote(config, args.hotfixReason) }),
+        triggers: [args.imageRef, sha256(conf), envText.apply(sha256), secretsCommand.id, sha256(scriptText), built, ...fileHashes, ...generatedHashes],
       },
       // Logs of a failed gate may quote the app: kept out of plain outputs.
       { ...child, dependsOn: before, additionalSecretOutputs: ["stderr"] },
@@ -200,8 +225,21 @@ export class ComposeDeployment extends pulumi.ComponentResource {
 }
 
 /** Settings of the host script (deploy.conf), derived from the stack and the compose files. */
-export function deployConf(args: Pick<ComposeDeploymentArgs, "stack" | "config" | "composeDocs">): Record<string, string | number | boolean> {
-  const { config, composeDocs } = args;
+/** What the deploy records with the release in the audit log: release id, tag, version, hotfix reason, note. */
+export function deployNote(config: StackConfig, hotfixReason?: string): string | undefined {
+  const r = config.release;
+  const parts = [
+    r ? ["release", r.id, r.tag, r.version, r.actor ? `by ${r.actor}` : undefined].filter(Boolean).join(" ") : "",
+    hotfixReason ? `hotfix: ${hotfixReason}` : "",
+    r?.note ?? "",
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join("; ") : undefined;
+}
+
+export function deployConf(args: Pick<ComposeDeploymentArgs, "stack" | "config" | "composeDocs" | "bluegreen">): Record<string, string | number | boolean> {
+  const { config } = args;
+  // With blue/green the host runs the generated file: its services are the ones that exist.
+  const composeDocs = args.bluegreen ? [args.bluegreen.composeDoc] : args.composeDocs;
   const services = new Set(composeDocs.flatMap(serviceNames));
   const db = services.has("postgres") ? "postgres" : "";
   // Everything that holds the Postgres password talks to the database: stopped for a restore.
@@ -236,11 +274,49 @@ export function deployConf(args: Pick<ComposeDeploymentArgs, "stack" | "config" 
     BACKUP_KEEP_DAYS: config.backup.keepDays,
     STOP_FOR_RESTORE: (usesDb.length > 0 ? usesDb : [config.compose.appService]).join(" "),
     DEPLOY_USER: config.deploy.sshUser,
+    VALIDATE: args.stack === PROMOTION_SOURCE,
+    VALIDATE_RUN_CONFIGS: config.promotion.runConfigs.join(" "),
+    VALIDATE_PAGES: config.promotion.pages.join(" "),
+    ...(args.bluegreen ? blueGreenConf(config, args.bluegreen.composeDoc) : { BLUEGREEN: false }),
+  };
+}
+
+/** Services `up` starts (no profile) that are neither a colour nor Caddy: they follow a release after the switch. */
+function otherServices(doc: Record<string, unknown>): string[] {
+  const skip = new Set<string>([BLUEGREEN.services.blue, BLUEGREEN.services.green, BLUEGREEN.caddyService]);
+  return Object.entries((doc.services ?? {}) as Record<string, Record<string, unknown>>)
+    .filter(([name, svc]) => !skip.has(name) && !("profiles" in svc))
+    .map(([name]) => name);
+}
+
+function blueGreenConf(config: StackConfig, doc: Record<string, unknown>): Record<string, string | number | boolean> {
+  const layout = host.hostLayout(config.deploy.root, config.compose.projectDir);
+  const bg = config.bluegreen;
+  return {
+    BLUEGREEN: true,
+    COMPOSE_FILES: BLUEGREEN_COMPOSE_FILE,
+    BG_MARKER_DIR: layout.markerDir,
+    BG_BLUE_SERVICE: BLUEGREEN.services.blue,
+    BG_GREEN_SERVICE: BLUEGREEN.services.green,
+    BG_BLUE_VAR: BLUEGREEN.imageVariables.blue,
+    BG_GREEN_VAR: BLUEGREEN.imageVariables.green,
+    BG_LIVE_VAR: BLUEGREEN.liveVariable,
+    BG_CADDY_SERVICE: BLUEGREEN.caddyService,
+    BG_ACCESS_LOG: accessLogPath(),
+    BG_WARM_SECONDS: bg.warmSeconds,
+    BG_CANARY: bg.canary.join(" "),
+    // health.monitoring off: the release is judged by its gate and smoke test alone.
+    BG_ANALYSIS_SECONDS: config.health.monitoring ? bg.analysis.seconds : 0,
+    BG_ANALYSIS_INTERVAL: bg.analysis.intervalSeconds,
+    BG_MAX_ERROR_PERCENT: bg.analysis.maxErrorPercent,
+    BG_MIN_REQUESTS: bg.analysis.minRequests,
+    BG_STEP_SECONDS: bg.analysis.stepSeconds,
+    BG_OTHER_SERVICES: otherServices(doc).join(" "),
   };
 }
 
 /** The environment's values over wepppy's defaults.env (spec: Environment-Specific Configuration). */
-export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: string): Record<string, string> {
+export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: string, colours?: ColourImages): Record<string, string> {
   const { config } = args;
   const values: Record<string, string> = {
     UID: String(config.runAs.uid),
@@ -255,5 +331,10 @@ export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: st
     WEPPPY_ENV_FILE: ".env",
   };
   if (config.image.source !== "build") values.WEPPCLOUD_IMAGE = image;
+  if (colours) {
+    values[BLUEGREEN.imageVariables.blue] = colours.blue;
+    values[BLUEGREEN.imageVariables.green] = colours.green;
+    values[BLUEGREEN.liveVariable] = colours.live;
+  }
   return values;
 }

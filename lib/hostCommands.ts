@@ -25,6 +25,9 @@ export interface HostLayout {
   secretsDir: string;
   /** The release being deployed; it becomes `.env` once it passes its gates. */
   envNext: string;
+  /** Blue/green: the marker directory Caddy mounts read-only, and where it writes its access log. */
+  markerDir: string;
+  accessLogDir: string;
 }
 
 export function hostLayout(root: string, projectDir: string): HostLayout {
@@ -36,6 +39,8 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     projectDir,
     secretsDir: path.join(projectDir, "secrets"),
     envNext: path.join(projectDir, ".env.next"),
+    markerDir: path.join(root, "bluegreen"),
+    accessLogDir: path.join(root, "caddy-log"),
   };
 }
 
@@ -92,6 +97,10 @@ export function auditCommand(layout: HostLayout, lines = 50): string {
 
 export function statusCommand(layout: HostLayout): string {
   return script(layout, ["status"]);
+}
+
+export function validateCommand(layout: HostLayout): string {
+  return script(layout, ["validate"]);
 }
 
 /** Secret values as the host script reads them on stdin: `<name> <base64>` per line. */

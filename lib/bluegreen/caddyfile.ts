@@ -28,6 +28,12 @@ export interface BlueGreenOptions {
   markerDir?: string;
   /** Canary percentages (multiples of 5) to support, in both directions. Default none. */
   canaryPercents?: readonly number[];
+  /**
+   * A file inside the Caddy container (e.g. accessLogPath()) that receives a JSON access
+   * log of every site the transformation touched: the host counts 5xx responses in it
+   * after a switch. Default: no log added.
+   */
+  accessLog?: string;
 }
 
 const PROXY_DIRECTIVES = new Set(["reverse_proxy", "forward_auth"]);
@@ -121,6 +127,36 @@ function stateLines(indent: string, states: TrafficState[], markerDir: string): 
   return out;
 }
 
+/**
+ * The access log block. Rolled at a small size: the host reads only what was written since
+ * a switch, and the file lives in a directory the host keeps, not in the container.
+ */
+function accessLogLines(indent: string, file: string): string[] {
+  const unit = indent === "" ? "\t" : indent;
+  return [
+    `${indent}# blue/green (wepppy-cicd): the host counts 5xx responses in this log after a switch.`,
+    `${indent}log {`,
+    `${indent}${unit}output file ${file} {`,
+    `${indent}${unit}${unit}roll_size 20MiB`,
+    `${indent}${unit}${unit}roll_keep 2`,
+    `${indent}${unit}}`,
+    `${indent}${unit}format json`,
+    `${indent}}`,
+  ];
+}
+
+/** Whether the block from `start` (its opening line) to `end` (its closing line) has `name` at its own level. */
+function hasDirective(lines: string[], start: number, end: number, name: string): boolean {
+  let depth = 0;
+  for (let i = start + 1; i < end; i++) {
+    const t = lineTokens(lines[i]);
+    if (closesBlock(t)) depth--;
+    if (depth === 0 && t[0] === name) return true;
+    if (opensBlock(t)) depth++;
+  }
+  return false;
+}
+
 export interface TransformResult {
   caddyfile: string;
   /** One entry per replaced directive: its line (1-based, in the input) and name. */
@@ -128,6 +164,8 @@ export interface TransformResult {
   /** The site addresses that received the state lines. */
   sites: string[];
   states: string[];
+  /** What an operator should look at: e.g. a site whose own log directive was kept instead of the access log. */
+  warnings: string[];
 }
 
 /**
@@ -141,12 +179,18 @@ export function blueGreenCaddyfile(input: string, options: BlueGreenOptions = {}
   const upstreams = options.upstreams ?? { blue: colourUpstream("blue"), green: colourUpstream("green") };
   const markerDir = options.markerDir ?? BLUEGREEN.markerDir;
   const states = allStates(options.canaryPercents ?? []);
+  const accessLog = options.accessLog;
+  // A Caddyfile token ends at whitespace; a relative path would follow Caddy's working directory.
+  if (accessLog !== undefined && !/^\/[^\s{}"`#]*$/.test(accessLog)) {
+    throw new Error(`access log '${accessLog}': expected an absolute path without spaces, quotes, braces or '#'`);
+  }
   if (input.includes(BLUEGREEN.matcherPrefix + "marker_")) throw new Error("Caddyfile: already transformed for blue/green");
   const eol = input.includes("\r\n") ? "\r\n" : "\n";
   const lines = input.split(/\r?\n/);
   const out: string[] = [];
   const replaced: TransformResult["replaced"] = [];
   const sites: string[] = [];
+  const warnings: string[] = [];
 
   // Emit lines[from..to] (inclusive), rewriting app proxies; `depth` is the block depth at `from`.
   const emitBody = (from: number, to: number, site: string | null): void => {
@@ -211,7 +255,17 @@ export function blueGreenCaddyfile(input: string, options: BlueGreenOptions = {}
       if (replaced.length > before) {
         const firstBody = lines.slice(i + 1, end).find((l) => l.trim() !== "");
         const indent = firstBody ? indentOf(firstBody) : "\t";
-        out.splice(start + 1, 0, ...stateLines(indent, states, markerDir), "");
+        const log: string[] = [];
+        if (accessLog !== undefined) {
+          // Of two log directives in one site Caddy 2.6 uses only the last as the site's logger (the
+          // other silently logs nothing), so adding ours would switch the operator's log off.
+          if (hasDirective(lines, i, end, "log")) {
+            warnings.push(`${site}: has its own log directive, so no access log was added; the analysis window reads ${accessLog}: make that log write JSON there`);
+          } else {
+            log.push(...accessLogLines(indent, accessLog), "");
+          }
+        }
+        out.splice(start + 1, 0, ...stateLines(indent, states, markerDir), "", ...log);
         sites.push(site);
       }
     }
@@ -221,7 +275,7 @@ export function blueGreenCaddyfile(input: string, options: BlueGreenOptions = {}
   const left = result.split(/\r?\n/).flatMap(lineTokens).filter((x) => bareAddress(x) === app);
   if (left.length > 0) throw new Error(`Caddyfile: ${app} is still used after the transformation (${left.length} time(s)), in a form not rewritten`);
   if (replaced.length === 0) throw new Error(`Caddyfile: no reverse_proxy or forward_auth to ${app} found`);
-  return { caddyfile: result, replaced, sites, states: states.map(stateId) };
+  return { caddyfile: result, replaced, sites, states: states.map(stateId), warnings };
 }
 
 /**

@@ -14,6 +14,20 @@ export const BLUEGREEN = {
    * inside the container).
    */
   markerDir: "/srv/bluegreen",
+  /**
+   * Where Caddy writes its JSON access log, as Caddy sees it (a read-write bind mount of a
+   * host directory); the host's analysis window counts 5xx responses in it after a switch.
+   */
+  accessLogDir: "/var/log/caddy-bluegreen",
+  accessLogFile: "access.log",
+  /** Compose variables holding each colour's image (required: compose refuses to run without them). */
+  imageVariables: { blue: "WEPPCLOUD_BLUE_IMAGE", green: "WEPPCLOUD_GREEN_IMAGE" },
+  /** Compose variable (in the project's .env) naming the colour that serves; the host script reads it. */
+  liveVariable: "WEPPCLOUD_LIVE_COLOUR",
+  /** The compose service running Caddy, which mounts the marker and access-log directories. */
+  caddyService: "caddy",
+  /** Set in each colour's environment, so that the app (and its logs) can tell which colour it is. */
+  colourVariable: "WEPPCLOUD_COLOUR",
   /** The request variable that carries the traffic state through one request. */
   variable: "bluegreen_state",
   /** Prefix of every named matcher the transformation adds. */
@@ -91,4 +105,9 @@ export function allStates(canaryPercents: readonly number[] = []): TrafficState[
 /** host:port of a colour's app container. */
 export function colourUpstream(c: Colour): string {
   return `${BLUEGREEN.services[c]}:${BLUEGREEN.app.port}`;
+}
+
+/** The access log's path inside the Caddy container. */
+export function accessLogPath(): string {
+  return `${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`;
 }

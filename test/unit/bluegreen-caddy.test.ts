@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { blueGreenCaddyfile } from "../../lib/bluegreen/caddyfile";
+import { accessLogPath } from "../../lib/bluegreen/constants";
 import { WEPPPY_REFERENCE_DIR } from "../../lib/paths";
 
 /**
@@ -114,6 +115,51 @@ describe("blue/green Caddyfile under Caddy (caddy adapt)", function () {
       assert.equal(p.policy, "random");
       assert.equal(p.dials.length, 10);
       assert.equal(p.dials.filter((d) => d === "weppcloud-green:8000").length, 1);
+    }
+  });
+
+  it("adapts the access log: the site logs every request as JSON to the file, rolled", () => {
+    const json = adapt(blueGreenCaddyfile(prod(), { accessLog: accessLogPath() }).caddyfile);
+    const logs = (json.logging as Json).logs as Record<string, Json>;
+    const file = Object.entries(logs).filter(([, l]) => (l.writer as Json | undefined)?.output === "file");
+    assert.equal(file.length, 1);
+    const [name, log] = file[0];
+    assert.deepEqual(log.writer, { output: "file", filename: "/var/log/caddy-bluegreen/access.log", roll_size_mb: 20, roll_keep: 2 });
+    assert.deepEqual(log.encoder, { format: "json" });
+    assert.deepEqual(log.include, [`http.log.access.${name}`]);
+    const servers = ((json.apps as Json).http as Json).servers as Record<string, Json>;
+    assert.deepEqual(Object.values(servers)[0].logs, { default_logger_name: name });
+  });
+});
+
+describe("blue/green Caddyfile access log (text)", () => {
+  const site = (body: string) => `{\n\tauto_https off\n}\n:8080 {\n${body}\n}\n:9090 {\n\treverse_proxy other:1\n}\n`;
+
+  it("adds one log block to each site it touched, none without the option", () => {
+    const r = blueGreenCaddyfile(site("\treverse_proxy weppcloud:8000"), { accessLog: "/var/log/x/access.log" });
+    assert.deepEqual(r.warnings, []);
+    assert.equal(r.caddyfile.split("\tlog {").length - 1, 1);
+    assert.match(r.caddyfile, /:8080 \{\n(?:.*\n)*?\tlog \{\n\t\toutput file \/var\/log\/x\/access\.log \{\n\t\t\troll_size 20MiB\n\t\t\troll_keep 2\n\t\t\}\n\t\tformat json\n\t\}\n/);
+    assert.match(r.caddyfile, /:9090 \{\n\treverse_proxy other:1\n\}/);
+    const plain = blueGreenCaddyfile(site("\treverse_proxy weppcloud:8000"));
+    assert.doesNotMatch(plain.caddyfile, /\blog\b/);
+    assert.deepEqual(plain.warnings, []);
+  });
+
+  it("keeps a site's own log directive and warns instead of adding a second", () => {
+    const body = "\tlog {\n\t\toutput stdout\n\t}\n\thandle {\n\t\treverse_proxy weppcloud:8000\n\t}";
+    const r = blueGreenCaddyfile(site(body), { accessLog: "/var/log/x/access.log" });
+    assert.equal(r.caddyfile.split("log {").length - 1, 1);
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0], /^:8080: has its own log directive.*\/var\/log\/x\/access\.log/);
+    // log_skip is another directive, not a log of the site's own.
+    const nested = blueGreenCaddyfile(site("\thandle {\n\t\tlog_skip\n\t\treverse_proxy weppcloud:8000\n\t}"), { accessLog: "/l" });
+    assert.deepEqual(nested.warnings, []);
+  });
+
+  it("refuses a log path Caddy would read differently", () => {
+    for (const bad of ["access.log", "/var/log/a b.log", "/x/{y}"]) {
+      assert.throws(() => blueGreenCaddyfile(site("\treverse_proxy weppcloud:8000"), { accessLog: bad }), /absolute path/);
     }
   });
 });

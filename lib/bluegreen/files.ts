@@ -1,0 +1,61 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "../../config/schema";
+import { hostLayout } from "../hostCommands";
+import { blueGreenCaddyfile } from "./caddyfile";
+import { blueGreenCompose, composeYaml, parseVolume } from "./compose";
+import { BLUEGREEN, accessLogPath } from "./constants";
+
+/** Where the generated Caddyfile goes, relative to the project directory (beside wepppy's). */
+export const BLUEGREEN_CADDYFILE = "caddy/Caddyfile.bluegreen";
+
+export interface BlueGreenFiles {
+  composeDoc: Record<string, unknown>;
+  composeYaml: string;
+  caddyfilePath: string;
+  caddyfile: string;
+}
+
+/** `${CADDY_FILE:-./caddy/Caddyfile}` -> ./caddy/Caddyfile: the file compose mounts by default. */
+function defaultOf(source: string): string {
+  const m = /^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$/.exec(source);
+  return m ? m[1] : source;
+}
+
+/** The Caddyfile wepppy's compose mounts into Caddy, as a path inside sourceDir. */
+export function caddyfileSource(doc: Record<string, unknown>): string {
+  const services = (doc.services ?? {}) as Record<string, { volumes?: unknown[] }>;
+  const caddy = services[BLUEGREEN.caddyService];
+  const mount = (caddy?.volumes ?? []).map(parseVolume).find((m) => m?.target === "/etc/caddy/Caddyfile");
+  if (!mount?.source) throw new Error(`compose: the ${BLUEGREEN.caddyService} service mounts no /etc/caddy/Caddyfile`);
+  return defaultOf(mount.source);
+}
+
+/**
+ * The compose file and Caddyfile a blue/green host runs, generated from wepppy's own:
+ * the app service becomes two colours and Caddy picks one per request by the marker.
+ * Caddy carries a label with the Caddyfile's digest so that compose recreates it exactly
+ * when its configuration changes (it reads the file once, at start).
+ */
+export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Record<string, unknown>): BlueGreenFiles {
+  const layout = hostLayout(config.deploy.root, config.compose.projectDir);
+  const original = fs.readFileSync(path.join(sourceDir, caddyfileSource(doc)), "utf8");
+  const caddy = blueGreenCaddyfile(original, { canaryPercents: config.bluegreen.canary, accessLog: accessLogPath() });
+  const composed = blueGreenCompose(doc, {
+    appService: config.compose.appService,
+    caddyfile: `./${BLUEGREEN_CADDYFILE}`,
+    markerHostDir: layout.markerDir,
+    logHostDir: layout.accessLogDir,
+  });
+  for (const w of [...composed.warnings, ...(caddy.warnings ?? [])]) pulumi.log.warn(`blue/green: ${w}`);
+  const services = composed.doc.services as Record<string, Record<string, unknown>>;
+  const caddyService = services[BLUEGREEN.caddyService];
+  const digest = createHash("sha256").update(caddy.caddyfile).digest("hex");
+  const labels = caddyService.labels;
+  caddyService.labels = Array.isArray(labels)
+    ? [...labels, `wepppy-cicd.caddyfile-sha256=${digest}`]
+    : { ...((labels as Record<string, string>) ?? {}), "wepppy-cicd.caddyfile-sha256": digest };
+  return { composeDoc: composed.doc, composeYaml: composeYaml(composed.doc), caddyfilePath: BLUEGREEN_CADDYFILE, caddyfile: caddy.caddyfile };
+}
