@@ -89,11 +89,13 @@ export function startLoad(o: LoadOptions): Load {
             current.fiveXx = { first: current.fiveXx?.first ?? now, last: now };
           } else if (status !== 200) {
             fail("wrongStatus", `${status} ${path}`);
-          } else {
+          } else if (build) {
             last = build;
             current.builds[build] = (current.builds[build] ?? 0) + 1;
             const seen = current.seen[build];
             current.seen[build] = { first: seen?.first ?? now, last: now };
+          } else {
+            fail("wrongStatus", `200 without X-Weppcloud-Build on ${path}: not answered by the app`);
           }
           resolve();
         });

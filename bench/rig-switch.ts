@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { readState, rigUp } from "../rig";
 import { sshArgv } from "../rig/commands";
 import { docker } from "../rig/dockerd";
@@ -69,7 +70,8 @@ export interface CycleRecord {
 const STACK = "prod";
 const HOST = "wepp1";
 const CADDY_PORT = 8080;
-const PATHS = ["/weppcloud/version", "/weppcloud/", "/weppcloud/health"];
+// Pages the app answers (Caddy answers /weppcloud/health itself, so it would hide a switch).
+const PATHS = ["/weppcloud/version", "/weppcloud/"];
 
 function seconds(ms: number): number {
   return Math.round(ms) / 1000;
@@ -183,7 +185,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   judgeConfig(STACK, wanted, WEPPPY_REFERENCE_DIR);
   await writeConfig(stack, before, wanted);
   log(`prod: bench settings (analysis ${o.analysisSeconds} s, gate 30 × 1 s, warm 3600 s); bringing prod up to date`);
-  const first = await stack.up({ onOutput: (c) => process.stderr.write(c.replace(/^/gm, "    ")) });
+  const first = await stack.up({ onOutput: (c) => process.stderr.write(c.replace(/^(?=.)/gm, "    ")) });
   if (first.summary.result !== "succeeded") throw new Error("prod did not come up on the rig; see the output above");
 
   const tunnel = await openTunnel(HOST, CADDY_PORT);
@@ -195,6 +197,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     await new Promise((r) => setTimeout(r, 3000));
     const warm = load.mark();
     const baseBuild = load.lastBuild();
+    if (!baseBuild) throw new Error(`no response through Caddy named its build (X-Weppcloud-Build): ${warm.samples.join("; ") || "no samples"}`);
     log(`load: ${o.clients} keep-alive clients through ${HOST}'s Caddy; ${warm.requests} requests in the first 3 s (${warm.failed} failed), build ${baseBuild}`);
 
     const releaseOf = async (image: string, id: string): Promise<{ result: OpResult; seconds: number }> => {
@@ -331,5 +334,6 @@ export function switchBenchTable(r: SwitchBenchReport): string {
 }
 
 export function writeReport(file: string, r: SwitchBenchReport): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
 }

@@ -94,6 +94,29 @@ function referencedStack(name: string): string {
 let queue: Promise<unknown> = Promise.resolve();
 
 /** One stack at a time: the mock runtime is process-global. */
+/*
+ * When a resource fails, the engine's other pending promises for that program reject
+ * after the evaluation has returned, with no one left to handle them; Pulumi's own CLI
+ * ends the process there. A long-lived caller (the release CLI, the benchmark) goes on,
+ * so those late rejections of a failed evaluation are dropped, and only those: anything
+ * else still ends the process as Node would.
+ */
+let failedEvaluationAt = 0;
+let tolerating = false;
+const LATE = /failed to register new resource|error serializing property|Resource monitor is terminating|failed on [^:]+: exit/;
+
+function tolerateLateRejections(): void {
+  if (tolerating) return;
+  tolerating = true;
+  process.on("unhandledRejection", (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (Date.now() - failedEvaluationAt < 600_000 && LATE.test(message)) return;
+    process.nextTick(() => {
+      throw err;
+    });
+  });
+}
+
 export function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
   const run = queue.then(() => evaluateOnce(options));
   queue = run.catch(() => undefined);
@@ -221,8 +244,12 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
     const { outputs, secretOutputs } = await Promise.race([run(), failed]);
     if (failures.length > 0) throw failures[0];
     return { stack: options.stack, preview, resources, invokes, outputs, secretOutputs, warnings };
+  } catch (err) {
+    failedEvaluationAt = Date.now();
+    throw err;
   } finally {
     process.off("unhandledRejection", onRejection);
+    if (failedEvaluationAt > 0) tolerateLateRejections();
     (pulumi.log as any).warn = originalWarn;
   }
 }
