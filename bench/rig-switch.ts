@@ -33,6 +33,8 @@ export interface SwitchBenchOptions {
   clients: number;
   /** Analysis window after each release's switch (the bad release is judged in it). */
   analysisSeconds: number;
+  /** Canary steps (percentages) each release walks before all traffic moves. */
+  canary?: number[];
   log: (line: string) => void;
 }
 
@@ -179,12 +181,13 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     enabled: true,
     images: { blue: base, green: base },
     warmSeconds: 3600,
-    analysis: { seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 5 },
+    canary: o.canary ?? [],
+    analysis: { seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 },
   });
   wanted = withSection(wanted, "health", { ...health, tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false });
   judgeConfig(STACK, wanted, WEPPPY_REFERENCE_DIR);
   await writeConfig(stack, before, wanted);
-  log(`prod: bench settings (analysis ${o.analysisSeconds} s, gate 30 × 1 s, warm 3600 s); bringing prod up to date`);
+  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); bringing prod up to date`);
   const first = await stack.up({ onOutput: (c) => process.stderr.write(c.replace(/^(?=.)/gm, "    ")) });
   if (first.summary.result !== "succeeded") throw new Error("prod did not come up on the rig; see the output above");
 
@@ -305,7 +308,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back, as recorded in the audit log",
       cycleFailed: String(cycleFailed),
     },
-    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, host: HOST },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST },
     samples: t.samples,
     startedAt: new Date(started).toISOString(),
     seconds: seconds(Date.now() - started),

@@ -6,6 +6,7 @@ import { sshRun } from "../../rig";
 import { RehearsalResult, rehearsalStateFile, rehearse } from "../../lib/rehearsal/rehearse";
 import { registryDigest, rigRepository } from "../../lib/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../lib/paths";
+import { RehearsalStack } from "../../lib/ops/rehearsalStack";
 import { curl, ensureRig, waitFor } from "./helpers";
 
 /*
@@ -44,6 +45,16 @@ async function servedBuild(address: string): Promise<string> {
   }
 }
 
+/** The CLI as an operator runs it; exit code and stdout, whatever the outcome. */
+function cli(args: string[]): { code: number; stdout: string } {
+  try {
+    return { code: 0, stdout: execFileSync("node", [path.join(PROJECT_ROOT, "bin", "wepppy-cicd.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 }) };
+  } catch (err) {
+    const e = err as { status: number; stdout: string };
+    return { code: e.status, stdout: e.stdout };
+  }
+}
+
 function auditLines(text: string): Array<Record<string, any>> {
   return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
@@ -67,6 +78,7 @@ describe("deployments rehearsed on the rig", function () {
   const log = (line: string) => logs.push(line);
   let forest1 = "";
   let wepp1 = "";
+  let testprodLive: RehearsalResult | undefined;
   let registry = "";
   let first: RehearsalResult;
 
@@ -145,6 +157,33 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(r.ok, true, r.error);
     assert.notEqual(r.digest, first.digest);
     assert.equal(await servedBuild(forest1), "rig-b");
+    testprodLive = r;
+  });
+
+  it("promote puts testprod's validated digest on prod's idle colour and records the release tag", async () => {
+    assert.ok(testprodLive, "the previous test released rig-b on testprod");
+    const validated = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 200`)).filter((a) => a.action === "validate" && a.result === "ok");
+    assert.ok(validated.some((a) => a.digest === testprodLive!.digest), "testprod validated its live digest after deploying it");
+    const prodStack = new RehearsalStack("prod");
+    for (const f of [prodStack.configFile, prodStack.historyFile]) fs.rmSync(f, { force: true });
+    try {
+      // The rig judges a release in seconds, not prod's ten minutes.
+      await prodStack.setConfig("wepppy-cicd:bluegreen.analysis.seconds", { value: "3" }, true);
+      const out = cli(["promote", "--rig", "--json"]);
+      const result = JSON.parse(out.stdout);
+      assert.equal(out.code, 0, out.stdout);
+      assert.equal(result.ok, true, result.error);
+      assert.equal(result.live, "green");
+      assert.equal(result.digest, testprodLive!.digest);
+      assert.match(result.release.tag, /^prod-[0-9]{8}-[0-9]{6}$/);
+      assert.match(result.release.version, /^[0-9]{4}\.[0-9]{2}\.0$/);
+      assert.equal(await servedBuild(wepp1), "rig-b");
+      const deployed = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`)).filter((a) => a.action === "deploy" && a.result === "ok");
+      assert.ok(deployed[deployed.length - 1].detail.includes(result.release.tag), deployed[deployed.length - 1].detail);
+      assert.equal(deployed[deployed.length - 1].digest, testprodLive!.digest);
+    } finally {
+      for (const f of [prodStack.configFile, prodStack.historyFile]) fs.rmSync(f, { force: true });
+    }
   });
 
   it("with the test-support API on, the smoke test creates, fetches and deletes a run", async () => {
