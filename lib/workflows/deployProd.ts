@@ -22,9 +22,10 @@ import { Workflow } from "./types";
 const COMMIT_TAG = "^(master|sha)-[0-9a-f]{7,40}$";
 
 /**
- * Promotion: `pulumi up -s prod`, which runs the digest testprod has live. An image tag,
- * when given, must be what testprod runs (so what was validated is what ships); with a
- * hotfix reason it is deployed as an audited hotfix that bypasses testprod instead.
+ * Promotion: `wepppy-cicd promote`, which puts the digest testprod has live (and has
+ * validated) on prod's idle colour and switches to it. An image tag, when given, must be
+ * what testprod runs (so what was validated is what ships); with a hotfix reason it is
+ * deployed by `pulumi up -s prod` as an audited hotfix that bypasses testprod instead.
  */
 export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
   const target = ctx.prod;
@@ -113,14 +114,34 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             "working-directory": CICD_DIR,
             run: script(configSet(target.stack, CI_CONFIG_KEYS.skipSmoke, "SKIP_SMOKE")),
           },
-          pulumiCommand(ctx, "up", target.stack, {}, { env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") } }),
+          {
+            // Blue/green: testprod's validated digest onto prod's idle colour, switched, watched;
+            // the CLI restores prod's config when the host switches back.
+            name: `Promote ${source}'s live digest (wepppy-cicd promote)`,
+            id: "promote",
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
+            "working-directory": CICD_DIR,
+            shell: "bash",
+            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            run: script(
+              'npx wepppy-cicd promote --json > "${RUNNER_TEMP}/promote.json" || { cat "${RUNNER_TEMP}/promote.json"; exit 1; }',
+              'echo "tag=$(node -e \'process.stdout.write(require(process.argv[1]).release?.tag ?? "")\' "${RUNNER_TEMP}/promote.json")" >> "${GITHUB_OUTPUT}"',
+            ),
+          },
+          pulumiCommand(ctx, "up", target.stack, {}, {
+            name: `pulumi up -s ${target.stack} (hotfix)`,
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
+            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+          }),
           healthStep(target),
           smokeStep(target, expr(`!inputs.${DEPLOY_PROD_INPUTS.skipSmoke}`)),
           {
             name: "Tag the release",
             "working-directory": WEPPPY_DIR,
+            env: { RELEASE_TAG: expr("steps.promote.outputs.tag") },
             run: script(
-              'tag="prod-$(date -u +%Y%m%d-%H%M%S)"',
+              // The tag the release CLI recorded in prod's outputs and audit log, when it ran.
+              'tag="${RELEASE_TAG:-prod-$(date -u +%Y%m%d-%H%M%S)}"',
               'git config user.name "github-actions[bot]"',
               'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
               'git tag -a "${tag}" -m "Production deployment of ${IMAGE_TAG:-the image live on testprod}"',

@@ -221,7 +221,13 @@ describe("generated workflows", function () {
       const job = deployProd.jobs["deploy-production"];
       assert.deepEqual(job.environment, { name: "production", url: `https://${prod.site.domain}` });
       const ups = job.steps.filter((s: any) => s.uses?.startsWith("pulumi/actions@") && s.with?.command);
-      assert.deepEqual(ups.map((s: any) => [s.with.command, s.with["stack-name"]]), [["up", "prod"]]);
+      // pulumi up only for an audited hotfix; a promotion goes through the release CLI.
+      assert.deepEqual(ups.map((s: any) => [s.with.command, s.with["stack-name"], s.if]), [["up", "prod", "${{ inputs.hotfix_reason != '' }}"]]);
+      const promote = job.steps.find((s: any) => /wepppy-cicd promote --json/.test(s.run ?? ""));
+      assert.ok(promote, "a promotion runs wepppy-cicd promote");
+      assert.equal(promote.if, "${{ inputs.hotfix_reason == '' }}");
+      const tag = job.steps.find((s: any) => s.name === "Tag the release");
+      assert.equal(tag.env.RELEASE_TAG, `\${{ steps.${promote.id}.outputs.tag }}`);
       assert.ok(!JSON.stringify(job).match(/\bssh\b/), "promotion goes through the stack, not SSH");
     });
 
