@@ -242,6 +242,16 @@ function blueGreenChecks(config: z.output<z.ZodObject<typeof stackConfigShape>>,
       message: "expected exactly one compose file when bluegreen.enabled: the colours are derived from its app service",
     });
   }
+  const pinned = config.bluegreen.images.blue || config.bluegreen.images.green;
+  if (config.bluegreen.enabled && config.image.source === "promoted" && config.image.hotfix && pinned) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["image", "hotfix"],
+      input: config.image.hotfix.tag,
+      message:
+        "expected no hotfix while bluegreen.images pins the colours: the pinned live colour would win and the hotfix would silently not ship; put the hotfix on the idle colour with bluegreen.images and bluegreen.live instead",
+    });
+  }
   if (config.release?.tag && stack !== "prod") {
     ctx.addIssue({ code: "custom", path: ["release", "tag"], input: config.release.tag, message: "expected no release tag outside prod" });
   }

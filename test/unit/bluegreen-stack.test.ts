@@ -99,6 +99,15 @@ describe("blue/green in the prod stack", () => {
     assert.equal(keyValues(String(conf.inputs.stdin)).VALIDATE, "true");
   });
 
+  it("refuses a hotfix the pinned colours would silently override", async () => {
+    await assert.rejects(
+      prod({ "bluegreen.images": { blue: PINNED("a") }, "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } }),
+      /wepppy-cicd:image\.hotfix: expected no hotfix while bluegreen\.images pins the colours/,
+    );
+    const unpinned = await prod({ "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } });
+    assert.match(String(unpinned.prod.outputs.imageRef), /ghcr\.io\/rogerlew\/wepppy@sha256:/);
+  });
+
   it("refuses blue/green with several compose files, or a colour image not pinned to a digest, naming the keys", async () => {
     await assert.rejects(
       evaluateStack({ stack: "testprod", config: deployableConfig("testprod", { "bluegreen.enabled": true, "compose.files": ["a.yml", "b.yml"] }), preview: false, invoke: registryAnswer }),
