@@ -211,9 +211,7 @@ describe("deployments rehearsed on the rig", function () {
     assert.match(r.error!, /last log lines: .+/);
     assert.equal(await servedBuild(forest1), servedBefore);
     assert.equal(await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env"), liveBefore, ".env no longer names the last good release");
-    // testprod validates after each deploy (what promotion reads), so the deploy is not always last.
     const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 5`)).filter((a) => a.action === "deploy").pop()!;
-    assert.equal(last.result, "ok");
     assert.equal(last.result, "failed");
   });
 
