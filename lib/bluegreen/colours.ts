@@ -1,5 +1,5 @@
 import { StackConfig } from "../../config/schema";
-import { Colour, otherColour } from "./constants";
+import { Colour } from "./constants";
 
 /** What each colour runs and which one serves, as a stack update declares it. */
 export interface ColourImages {
@@ -21,12 +21,8 @@ export function colourImages(bluegreen: StackConfig["bluegreen"], resolved: stri
   return { blue, green, live, liveImage: live === "blue" ? blue : green };
 }
 
-export function idleColour(bluegreen: StackConfig["bluegreen"]): Colour {
-  return otherColour(bluegreen.live);
-}
-
 /** `sha256:...` of a digest-pinned reference, or "" for any other reference. */
-export function digestOf(ref: string): string {
-  const at = ref.lastIndexOf("@");
-  return at >= 0 && ref.slice(at + 1).startsWith("sha256:") ? ref.slice(at + 1) : "";
+export function digestOf(ref: string | undefined): string {
+  const m = /@(sha256:[0-9a-f]{64})$/.exec(ref ?? "");
+  return m ? m[1] : "";
 }

@@ -19,7 +19,7 @@ export interface BlueGreenComposeOptions {
   appService?: string;
   /** The service running Caddy. Default BLUEGREEN.caddyService (caddy). */
   caddyService?: string;
-  /** The Caddyfile compose mounts at /etc/caddy/Caddyfile (relative to the compose file). Default ./caddy/Caddyfile.bluegreen. */
+  /** The Caddyfile compose mounts at /etc/caddy/Caddyfile (relative to the compose file). Default ./ + BLUEGREEN.caddyfile. */
   caddyfile?: string;
   /** Absolute host directory holding the traffic marker; Caddy mounts it read-only at BLUEGREEN.markerDir. */
   markerHostDir: string;
@@ -318,7 +318,7 @@ export function blueGreenCompose(input: Json, opts: BlueGreenComposeOptions): Bl
   const appName = opts.appService ?? BLUEGREEN.app.service;
   const caddyName = opts.caddyService ?? BLUEGREEN.caddyService;
   const vars = opts.imageVariables ?? BLUEGREEN.imageVariables;
-  const caddyfile = opts.caddyfile ?? "./caddy/Caddyfile.bluegreen";
+  const caddyfile = opts.caddyfile ?? `./${BLUEGREEN.caddyfile}`;
   checkOptions(opts, vars);
 
   const doc = resolveMergeKeys(input) as Json;

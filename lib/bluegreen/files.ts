@@ -8,9 +8,6 @@ import { blueGreenCaddyfile } from "./caddyfile";
 import { blueGreenCompose, composeYaml, parseVolume } from "./compose";
 import { BLUEGREEN, accessLogPath } from "./constants";
 
-/** Where the generated Caddyfile goes, relative to the project directory (beside wepppy's). */
-export const BLUEGREEN_CADDYFILE = "caddy/Caddyfile.bluegreen";
-
 export interface BlueGreenFiles {
   composeDoc: Record<string, unknown>;
   composeYaml: string;
@@ -45,7 +42,7 @@ export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Reco
   const caddy = blueGreenCaddyfile(original, { canaryPercents: config.bluegreen.canary, accessLog: accessLogPath() });
   const composed = blueGreenCompose(doc, {
     appService: config.compose.appService,
-    caddyfile: `./${BLUEGREEN_CADDYFILE}`,
+    caddyfile: `./${BLUEGREEN.caddyfile}`,
     markerHostDir: layout.markerDir,
     logHostDir: layout.accessLogDir,
   });
@@ -57,5 +54,5 @@ export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Reco
   caddyService.labels = Array.isArray(labels)
     ? [...labels, `wepppy-cicd.caddyfile-sha256=${digest}`]
     : { ...((labels as Record<string, string>) ?? {}), "wepppy-cicd.caddyfile-sha256": digest };
-  return { composeDoc: composed.doc, composeYaml: composeYaml(composed.doc), caddyfilePath: BLUEGREEN_CADDYFILE, caddyfile: caddy.caddyfile };
+  return { composeDoc: composed.doc, composeYaml: composeYaml(composed.doc), caddyfilePath: BLUEGREEN.caddyfile, caddyfile: caddy.caddyfile };
 }

@@ -13,7 +13,11 @@ import type { StackHandle } from "./stackHandle";
  * announce the outcome).
  */
 
-export type Colour = "blue" | "green";
+export type { Colour } from "../bluegreen/constants";
+export { otherColour } from "../bluegreen/constants";
+export { digestOf } from "../bluegreen/colours";
+import type { Colour } from "../bluegreen/constants";
+import { digestOf } from "../bluegreen/colours";
 export type Action = "release" | "promote" | "rollback";
 
 /** Refused before anything was changed: bad input, bad config, a rule. Exit status 1. */
@@ -72,10 +76,6 @@ export interface CommonOptions {
    */
   sourceDir?: string;
   notify?: (url: string | undefined, event: NotifyEvent) => Promise<NotifyOutcome>;
-}
-
-export function otherColour(colour: Colour): Colour {
-  return colour === "blue" ? "green" : "blue";
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
@@ -142,11 +142,6 @@ export function liveImageOf(config: ConfigMap): string | undefined {
     return `${image.repository ?? "ghcr.io/rogerlew/wepppy"}:${image.tag}`;
   }
   return undefined;
-}
-
-export function digestOf(ref: string | undefined): string {
-  const m = /@(sha256:[0-9a-f]{64})$/.exec(ref ?? "");
-  return m ? m[1] : "";
 }
 
 /** A copy of the config with the bluegreen and release sections changed as given. */
