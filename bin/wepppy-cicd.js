@@ -2,7 +2,7 @@
 "use strict";
 // The CLI is TypeScript; tsx compiles it on load so a clone works without a build step.
 require("tsx/cjs");
-const { main } = require("../cli/main.ts");
+const { main } = require("../cli/main");
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,15 +1,15 @@
 import { parseArgs } from "node:util";
-import { hostAccess } from "../lib/hostAccess";
-import { auditCommand } from "../lib/hostCommands";
-import { runRemote } from "../lib/rehearsal/remote";
+import { backend } from "./backend";
+import { auditCommand } from "../render/hostCommands";
+import { runRemote } from "../ops/ssh";
 import { Subcommand, UsageError, printJson, progress } from "./command";
 
-const usage = `usage: wepppy-cicd audit <stack> [-n N] [--identity FILE] [--json]
+const usage = `usage: wepppy-cicd audit <stack> [-n N] [--rig] [--identity FILE] [--json]
 
 Prints the audit log kept on the stack's host: every deploy, backup, restore, rollback,
 refusal and failure, with time, who, image digest, result and duration. The host is the
-rig's when the stack was rehearsed there, else the stack file's host (pinned host key,
-your key: --identity, default ~/.ssh/id_ed25519).`;
+stack file's (pinned host key, your key: --identity, default ~/.ssh/id_ed25519), or with
+--rig the rig's.`;
 
 export const auditCliCommand: Subcommand = {
   name: "audit",
@@ -19,12 +19,12 @@ export const auditCliCommand: Subcommand = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { n: { type: "string", short: "n", default: "50" }, identity: { type: "string" }, json: { type: "boolean" } },
+      options: { n: { type: "string", short: "n", default: "50" }, rig: { type: "boolean" }, identity: { type: "string" }, json: { type: "boolean" } },
     });
     if (positionals.length !== 1) throw new UsageError("expects exactly one stack name");
     const lines = Number(values.n);
     if (!Number.isInteger(lines) || lines < 1) throw new UsageError("-n expects a positive whole number");
-    const access = hostAccess(positionals[0], values.identity);
+    const access = backend(Boolean(values.rig)).host(positionals[0], values.identity);
     progress(`reading the audit log on ${access.connection.host} (via ${access.via})`);
     const result = await runRemote(access.connection, auditCommand(access.layout, lines));
     if (result.code !== 0) throw new Error(`reading the audit log failed: ${result.stderr.trim()}`);

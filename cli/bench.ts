@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { runSwitchBench, switchBenchTable, writeReport } from "../bench/rig-switch";
+import { runSwitchBench, switchBenchTable, writeReport } from "../bench/rigSwitch";
 import { Subcommand, UsageError, progress } from "./command";
 
 const usage = `usage: wepppy-cicd bench switch [--cycles N] [--clients N] [--analysis-seconds S] [--canary P,P] [--json FILE]

@@ -1,6 +1,6 @@
-import { promote } from "../lib/ops/promote";
-import { readAuditEntries } from "../lib/ops/host";
-import { backend, currentActor } from "../lib/ops/runtime";
+import { promote } from "../ops/promote";
+import { readAuditEntries } from "../ops/hostQueries";
+import { backend, currentActor } from "./backend";
 import { Subcommand, UsageError, progress } from "./command";
 import { parseOptions, reported } from "./release";
 
@@ -43,7 +43,7 @@ export const promoteCommand: Subcommand = {
         source: (stack) => b.open(stack),
         validations: (_digest, stack) => {
           progress(`reading ${stack}'s audit log over SSH ...`);
-          return readAuditEntries(stack, 500, identity);
+          return readAuditEntries(b.host(stack, identity), 500);
         },
         force: Boolean(values.force),
         reason: values.reason as string | undefined,

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { rehearse } from "../lib/rehearsal/rehearse";
+import { rehearse } from "../harness/rehearsal/rehearse";
 import { parseSets } from "./args";
 import { Subcommand, UsageError, printJson, progress } from "./command";
 

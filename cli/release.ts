@@ -1,8 +1,8 @@
 import { ParseArgsConfig, parseArgs } from "node:util";
 import { isStackName, STACKS } from "../config/environments";
-import { OpResult } from "../lib/ops/common";
-import { checkRelease, release } from "../lib/ops/release";
-import { backend, currentActor, formatResult, refusal } from "../lib/ops/runtime";
+import { OpResult } from "../ops/common";
+import { checkRelease, release } from "../ops/release";
+import { backend, currentActor, formatResult, refusal } from "./backend";
 import { Subcommand, UsageError, printJson, progress } from "./command";
 
 const usage = `usage: wepppy-cicd release --stack <env> --image <ref> [--rig] [--json]

@@ -1,6 +1,6 @@
-import { readHostStatus, warmthFromStatus } from "../lib/ops/host";
-import { rollback } from "../lib/ops/rollback";
-import { backend, currentActor } from "../lib/ops/runtime";
+import { readHostStatus, warmthFromStatus } from "../ops/hostQueries";
+import { rollback } from "../ops/rollback";
+import { backend, currentActor } from "./backend";
 import { Subcommand, UsageError, progress } from "./command";
 import { parseOptions, reported, requireStack } from "./release";
 
@@ -49,7 +49,7 @@ export const rollbackCommand: Subcommand = {
         to,
         warmth: async (colour, image) => {
           progress(`asking ${stack}'s host whether ${colour} still runs the image ...`);
-          return warmthFromStatus(await readHostStatus(stack, identity), colour, image);
+          return warmthFromStatus(await readHostStatus(b.host(stack, identity)), colour, image);
         },
         sourceDir: b.sourceDir,
         actor: currentActor(),

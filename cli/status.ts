@@ -1,6 +1,6 @@
-import { readHostStatus } from "../lib/ops/host";
-import { StatusResult, status } from "../lib/ops/status";
-import { backend } from "../lib/ops/runtime";
+import { readHostStatus } from "../ops/hostQueries";
+import { StatusResult, status } from "../ops/status";
+import { backend } from "./backend";
 import { Subcommand, printJson, progress } from "./command";
 import { parseOptions, requireStack } from "./release";
 
@@ -51,7 +51,7 @@ export const statusCommand: Subcommand = {
       sourceDir: b.sourceDir,
       hostStatus: () => {
         progress(`asking ${stack}'s host (wepppy-deploy status over SSH) ...`);
-        return readHostStatus(stack, values.identity as string | undefined);
+        return readHostStatus(b.host(stack, values.identity as string | undefined));
       },
     });
     if (values.json) printJson(result);

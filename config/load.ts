@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { NAMESPACE, STACKS, StackName, isStackName, stackFileName } from "./environments";
-import { PROJECT_ROOT } from "../lib/paths";
+import { PROJECT_ROOT } from "./paths";
 import { SECRET_SECTIONS, StackConfig, stackConfigSchema, stackConfigShape } from "./schema";
 
 /** A stack file that does not satisfy the schema: every problem, one line each. */

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../lib/paths";
+import { PROJECT_ROOT } from "./paths";
 import { stackFileName } from "./environments";
 
 /** What the Pulumi engine hands a program: flat keys to text, plus which keys are secret. */

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../lib/paths";
+import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../config/paths";
 
 export const repoRoot = PROJECT_ROOT;
 

@@ -24,8 +24,8 @@ import { sshRun } from "./ssh";
 import { run } from "./exec";
 
 export { sshRun, sshCheck, sshTarget, putFile } from "./ssh";
-export { transformCompose, steps as composeTransformSteps } from "./compose-transform";
-export type { ComposeTransformOptions, TransformResult } from "./compose-transform";
+export { transformCompose, steps as composeTransformSteps } from "./composeTransform";
+export type { ComposeTransformOptions, TransformResult } from "./composeTransform";
 export type { StandinBuild, FailureMode } from "./images";
 export { readCredentials } from "./registry";
 export type { RegistryCredentials } from "./registry";

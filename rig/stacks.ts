@@ -7,10 +7,10 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { secretsInDirectory } from "../lib/composeFile";
+import { secretsInDirectory } from "../render/composeFile";
 import { imagesDir, referenceDir } from "./config";
 import { shellJoin } from "./commands";
-import { parseCompose, transformCompose, TransformResult } from "./compose-transform";
+import { parseCompose, transformCompose, TransformResult } from "./composeTransform";
 import { hostLimits, imageSubstitutions, readState, StandinImages } from "./index";
 import { readCredentials } from "./registry";
 import { putFile, sshCheck, sshRun } from "./ssh";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_RUNNER_LABELS } from "../github";
+import { DEFAULT_RUNNER_LABELS } from "../githubNames";
 import * as f from "../fields";
 
 /*

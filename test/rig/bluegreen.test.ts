@@ -2,9 +2,9 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SwitchBenchReport, runSwitchBench } from "../../bench/rig-switch";
-import { RehearsalStack } from "../../lib/ops/rehearsalStack";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { SwitchBenchReport, runSwitchBench } from "../../bench/rigSwitch";
+import { RehearsalStack } from "../../harness/rehearsalStack";
+import { PROJECT_ROOT } from "../../config/paths";
 import { sshRun } from "../../rig";
 import { ensureRig } from "./helpers";
 

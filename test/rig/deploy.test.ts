@@ -3,10 +3,10 @@ import { spawn, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sshRun } from "../../rig";
-import { RehearsalResult, rehearsalStateFile, rehearse } from "../../lib/rehearsal/rehearse";
-import { registryDigest, rigRepository } from "../../lib/rehearsal/rigTarget";
-import { PROJECT_ROOT } from "../../lib/paths";
-import { RehearsalStack } from "../../lib/ops/rehearsalStack";
+import { RehearsalResult, rehearsalStateFile, rehearse } from "../../harness/rehearsal/rehearse";
+import { registryDigest, rigRepository } from "../../harness/rehearsal/rigTarget";
+import { PROJECT_ROOT } from "../../config/paths";
+import { RehearsalStack } from "../../harness/rehearsalStack";
 import { curl, ensureRig, waitFor } from "./helpers";
 
 /*

@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { blueGreenCaddyfile, lineTokens, singleUpstreamCaddyfile, stateUpstreams } from "../../lib/bluegreen/caddyfile";
-import { BLUEGREEN, allStates, allTo, canaryTo, markerName, parseStateId, stateId } from "../../lib/bluegreen/constants";
-import { switchCommand, trafficStateCommand } from "../../lib/bluegreen/switch";
-import { WEPPPY_REFERENCE_DIR } from "../../lib/paths";
+import { blueGreenCaddyfile, lineTokens, singleUpstreamCaddyfile, stateUpstreams } from "../../render/bluegreen/caddyfile";
+import { BLUEGREEN, allStates, allTo, canaryTo, markerName, parseStateId, stateId } from "../../render/bluegreen/constants";
+import { switchCommand, trafficStateCommand } from "../../render/bluegreen/switch";
+import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
 
 const PROD_CADDYFILE = path.join(WEPPPY_REFERENCE_DIR, "caddy", "Caddyfile");
 

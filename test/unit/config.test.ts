@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { NAMESPACE, STACKS } from "../../config/environments";
 import { StackConfigError, parseStackConfig } from "../../config/load";
 import { rawConfigFromYaml, SECURE_PLACEHOLDER } from "../../config/stackFile";
-import { evaluateStack, ResourceRequest } from "../../lib/evaluate";
+import { evaluateStack, ResourceRequest } from "../../harness/evaluate";
 import { registryAnswer, stackConfig } from "./helpers";
 
 function problemsOf(stack: string, overrides: Record<string, unknown>, secretKeys: string[] = []): string[] {

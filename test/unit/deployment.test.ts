@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../lib/evaluate";
-import { createLocally } from "../../lib/localProviders";
+import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../harness/evaluate";
+import { createLocally } from "../../harness/localProviders";
 import {
   PLACEHOLDER_DEPLOY_KEY,
   PLACEHOLDER_REGISTRY_TOKEN,

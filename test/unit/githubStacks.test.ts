@@ -3,11 +3,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ENVIRONMENTS, NAMESPACE, STACKS, StackName } from "../../config/environments";
-import { ENVIRONMENT_SECRET_SUFFIX, PR_JOBS, REPOSITORY_OWNER_STACK, SECRET_TABLE } from "../../config/github";
+import { ENVIRONMENT_SECRET_SUFFIX, PR_JOBS, REPOSITORY_OWNER_STACK, SECRET_TABLE } from "../../config/githubNames";
 import { GithubConfig, github } from "../../config/sections/github";
-import { GithubEnvironment } from "../../components/githubEnvironment";
-import { Evaluation, EvaluateOptions, RegisteredResource, ResourceRequest, SECRET_SIG, evaluateStack } from "../../lib/evaluate";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { GithubEnvironment } from "../../program/components/githubEnvironment";
+import { Evaluation, EvaluateOptions, RegisteredResource, ResourceRequest, SECRET_SIG, evaluateStack } from "../../harness/evaluate";
+import { PROJECT_ROOT } from "../../config/paths";
 import { fakeGithubId, registryAnswer, stackConfig } from "./helpers";
 
 /* The GitHub side of each stack under the mock engine, each from its own stack file. */

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { NAMESPACE } from "../../config/environments";
 import { RawConfig, readStackFile, withOverrides } from "../../config/stackFile";
-import { EvaluateOptions, Evaluation, evaluateStack } from "../../lib/evaluate";
-import { WEPPPY_REFERENCE_DIR } from "../../lib/paths";
+import { EvaluateOptions, Evaluation, evaluateStack } from "../../harness/evaluate";
+import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
 
 /**
  * A stack file as the engine would hand it over, with wepppy's compose files taken

@@ -3,8 +3,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HOST_SCRIPT } from "../../components/composeDeployment";
-import * as host from "../../lib/hostCommands";
+import { HOST_SCRIPT } from "../../config/paths";
+import * as host from "../../render/hostCommands";
 
 const layout = host.hostLayout("/opt/wepppy-cicd", "/opt/wepppy/docker");
 

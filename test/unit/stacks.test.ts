@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ENVIRONMENTS, NAMESPACE, PROJECT, STACKS, StackName } from "../../config/environments";
-import { ISSUED_ELSEWHERE } from "../../components/wepppySecrets";
-import { Evaluation, ResourceRequest } from "../../lib/evaluate";
-import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../lib/paths";
+import { ISSUED_ELSEWHERE } from "../../program/components/wepppySecrets";
+import { Evaluation, ResourceRequest } from "../../harness/evaluate";
+import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
 import { deployableConfig, evaluate, fakeDigest } from "./helpers";
 
 /** The stack file read independently of the program's own loader. */
@@ -59,7 +59,7 @@ describe("the three stacks under the mock engine", () => {
   it("Pulumi.yaml names the project and entry point the code uses", () => {
     const project = parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8"));
     assert.equal(project.name, PROJECT);
-    assert.equal(project.main, "index.ts");
+    assert.equal(project.main, "program/index.ts");
     assert.equal(project.runtime.name, "nodejs");
   });
 

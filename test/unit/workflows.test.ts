@@ -5,12 +5,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { NAMESPACE, STACKS } from "../../config/environments";
-import { DEPLOY_PROD_INPUTS, PR_JOBS, SARIF_UPLOADS } from "../../config/github";
+import { DEPLOY_PROD_INPUTS, PR_JOBS, SARIF_UPLOADS } from "../../config/githubNames";
 import { github } from "../../config/sections/github";
-import { workflowContext } from "../../components/github";
-import { renderWorkflows, workflowPath } from "../../lib/workflows";
-import { actionlint } from "../../lib/workflows/lint";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { workflowContext } from "../../program/components/githubSide";
+import { renderWorkflows, workflowPath } from "../../render/workflows";
+import { actionlint } from "../../render/workflows/lint";
+import { PROJECT_ROOT } from "../../config/paths";
 
 /*
  * The generated workflows, parsed back from the YAML that would be committed and

@@ -1,0 +1,344 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { readState, rigUp } from "../rig";
+import { sshArgv } from "../rig/commands";
+import { docker } from "../rig/dockerd";
+import { pushImage } from "../rig/registry";
+import { sshRun, sshTarget } from "../rig/ssh";
+import { withSection, sectionObject, writeConfig } from "../ops/configMap";
+import { OpResult, judgeConfig, releaseId } from "../ops/common";
+import { releaseToIdle } from "../ops/release";
+import { rollback } from "../ops/rollback";
+import { RehearsalStack } from "../harness/rehearsalStack";
+import { rehearse } from "../harness/rehearsal/rehearse";
+import { loadState } from "../harness/rehearsal/state";
+import { stateDir } from "../rig/config";
+import { WEPPPY_REFERENCE_DIR } from "../config/paths";
+import { FAIL_KINDS, FailKind, Window, startLoad } from "./load";
+
+/*
+ * Blue/green on the rig under keep-alive load (issue 5's benchmark): prod on wepp1 gets N
+ * releases (each a new digest on the idle colour, gated, switched, watched) each followed
+ * by a rollback (the update history's previous release, a switch to the warm colour),
+ * then a release that passes its gate but answers 5xx, then one that never becomes
+ * healthy. Releases go through the release library the CLI uses, against the rig's
+ * stand-in for the engine; the clients reach Caddy on wepp1 through an SSH tunnel
+ * (pinned host key) and never retry.
+ */
+
+export interface SwitchBenchOptions {
+  cycles: number;
+  clients: number;
+  /** Analysis window after each release's switch (the bad release is judged in it). */
+  analysisSeconds: number;
+  /** Canary steps (percentages) each release walks before all traffic moves. */
+  canary?: number[];
+  log: (line: string) => void;
+}
+
+export interface SwitchBenchReport {
+  cycles: number;
+  requests: number;
+  failed: number;
+  failedByKind: Record<FailKind, number>;
+  switchSecondsMax: number;
+  rollbackSecondsMax: number;
+  badRelease: { detectSeconds: number | null; failed: number; switchedBack: boolean; detectedBy: string };
+  neverHealthy: { failed: number; liveUnchanged: boolean; refusedBy: string };
+  perCycle: CycleRecord[];
+  definitions: Record<string, string>;
+  settings: Record<string, unknown>;
+  samples: string[];
+  startedAt: string;
+  seconds: number;
+}
+
+export interface CycleRecord {
+  cycle: number;
+  build: string;
+  releaseCommandSeconds: number;
+  releaseFailed: number;
+  /** Client side: from the first response of the new build to the last of the old one. */
+  switchSeconds: number;
+  rollbackCommandSeconds: number;
+  /** Host side: from the rollback's deploy starting to the marker switch. */
+  rollbackSeconds: number;
+  rollbackFailed: number;
+  requests: number;
+}
+
+const STACK = "prod";
+const HOST = "wepp1";
+const CADDY_PORT = 8080;
+// Pages the app answers (Caddy answers /weppcloud/health itself, so it would hide a switch).
+const PATHS = ["/weppcloud/version", "/weppcloud/"];
+
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+/** ssh -L to Caddy's loopback port on the host, with the rig's pinned known_hosts. */
+async function openTunnel(host: string, remotePort: number): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const argv = sshArgv(sshTarget(host), ["true"], ["-N", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=15", "-L", `127.0.0.1:${port}:127.0.0.1:${remotePort}`]);
+  // -N: no remote command; drop the "-- true" that sshArgv appends.
+  const child = spawn(argv[0], argv.slice(1, -2), { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the SSH tunnel to ${host} exited: ${stderr.trim()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return { port, child };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill();
+  throw new Error(`the SSH tunnel to ${host} did not open in 15 s: ${stderr.trim()}`);
+}
+
+/** A stand-in weppcloud build with its own name and digest: one tiny layer on rig-b. */
+async function benchImage(base: string, build: string): Promise<string> {
+  const local = `wepppy-bench/weppcloud:${build}`;
+  const dockerfile = `FROM ${base}\nRUN sed -i 's/"build": "[^"]*"/"build": "${build}"/' /etc/weppcloud-standin.json\n`;
+  const r = await docker(["build", "-q", "-t", local, "-"], { input: dockerfile });
+  if (r.code !== 0) throw new Error(`docker build of ${build} failed: ${r.stderr}`);
+  return pushImage(local, "rogerlew/wepppy", build);
+}
+
+interface AuditEntry {
+  action: string;
+  result: string;
+  detail: string;
+  time: string;
+}
+
+async function audit(n = 20): Promise<AuditEntry[]> {
+  const r = await sshRun(HOST, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "audit", "-n", String(n)]);
+  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+}
+
+async function trafficState(): Promise<string> {
+  const r = await sshRun(HOST, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "traffic", "/opt/wepppy-cicd/bluegreen"]);
+  return (JSON.parse(r.stdout) as { state: string }).state;
+}
+
+function msIn(detail: string, re: RegExp): number | null {
+  const m = re.exec(detail);
+  return m ? Number(m[1]) : null;
+}
+
+/** From the first response of `to` to the last of `from` (0 when they do not overlap). */
+function overlapSeconds(w: Window, from: string, to: string): number {
+  const a = w.seen[to]?.first;
+  const b = w.seen[from]?.last;
+  return a !== undefined && b !== undefined ? Math.max(0, seconds(b - a)) : 0;
+}
+
+export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBenchReport> {
+  const started = Date.now();
+  const log = o.log;
+  await rigUp({ log });
+  const standins = readState()!.standins.weppcloud;
+  const rig = readState()!.createdAt;
+  const stack = new RehearsalStack(STACK);
+  const common = { now: new Date(), actor: "bench", sourceDir: WEPPPY_REFERENCE_DIR, log: (l: string) => log(`  ${l}`) };
+
+  // prod promotes testprod's live digest: testprod must have run on this rig first.
+  if (!loadState(stateDir, "testprod", rig).outputs.imageRef) {
+    log("testprod has not run on this rig: rehearsing it first (publishing rig-a)");
+    const t = await rehearse({ stack: "testprod", publish: "rig-a", log: (l) => log(`  ${l}`) });
+    if (!t.ok) throw new Error(`testprod rehearsal failed: ${t.error}`);
+  }
+
+  // Bench settings, written the way an operator would (pulumi config set), then an update.
+  const before = await stack.getAllConfig();
+  const bg = sectionObject(before, "bluegreen") ?? {};
+  const health = sectionObject(before, "health") ?? {};
+  // Both colours pinned to what testprod has live, so that the first update in the
+  // history names its image and the rollbacks have a release to go back to.
+  const base = String(loadState(stateDir, "testprod", rig).outputs.imageRef);
+  let wanted = withSection(before, "bluegreen", {
+    ...bg,
+    enabled: true,
+    images: { blue: base, green: base },
+    warmSeconds: 3600,
+    canary: o.canary ?? [],
+    analysis: { seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 },
+  });
+  wanted = withSection(wanted, "health", { ...health, tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false });
+  judgeConfig(STACK, wanted, WEPPPY_REFERENCE_DIR);
+  await writeConfig(stack, before, wanted);
+  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); bringing prod up to date`);
+  const first = await stack.up({ onOutput: (c) => process.stderr.write(c.replace(/^(?=.)/gm, "    ")) });
+  if (first.summary.result !== "succeeded") throw new Error("prod did not come up on the rig; see the output above");
+
+  const tunnel = await openTunnel(HOST, CADDY_PORT);
+  const load = startLoad({ port: tunnel.port, clients: o.clients, paths: PATHS, headers: { "X-Forwarded-Proto": "https" } });
+  const perCycle: CycleRecord[] = [];
+  let badRelease: SwitchBenchReport["badRelease"] = { detectSeconds: null, failed: 0, switchedBack: false, detectedBy: "" };
+  let neverHealthy: SwitchBenchReport["neverHealthy"] = { failed: 0, liveUnchanged: false, refusedBy: "" };
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const warm = load.mark();
+    const baseBuild = load.lastBuild();
+    if (!baseBuild) throw new Error(`no response through Caddy named its build (X-Weppcloud-Build): ${warm.samples.join("; ") || "no samples"}`);
+    log(`load: ${o.clients} keep-alive clients through ${HOST}'s Caddy; ${warm.requests} requests in the first 3 s (${warm.failed} failed), build ${baseBuild}`);
+
+    const releaseOf = async (image: string, id: string): Promise<{ result: OpResult; seconds: number }> => {
+      const t0 = Date.now();
+      const cfg = await stack.getAllConfig();
+      const config = judgeConfig(STACK, cfg, WEPPPY_REFERENCE_DIR);
+      const result = await releaseToIdle({ action: "release", stack, before: cfg, config, image, record: { id, actor: "bench" }, options: { ...common, now: new Date() } });
+      return { result, seconds: seconds(Date.now() - t0) };
+    };
+
+    for (let cycle = 1; cycle <= o.cycles; cycle++) {
+      const build = `bench-c${cycle}-${Date.now().toString(36)}`;
+      const image = await benchImage(standins["rig-b"], build);
+      load.mark();
+      log(`cycle ${cycle}/${o.cycles}: release ${build}`);
+      const rel = await releaseOf(image, releaseId(STACK, new Date()).replace(/^prod/, `bench${cycle}`));
+      const wr = load.mark();
+      if (!rel.result.ok) throw new Error(`cycle ${cycle}: the release failed: ${rel.result.error}`);
+      log(`cycle ${cycle}: rollback`);
+      const t0 = Date.now();
+      const rb = await rollback({ ...common, now: new Date(), stack, warmth: async () => true });
+      const rbSeconds = seconds(Date.now() - t0);
+      const wb = load.mark();
+      if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
+      const entry = (await audit(5)).reverse().find((e) => e.action === "deploy" && e.result === "ok");
+      const hostMs = msIn(entry?.detail ?? "", /switched to warm \w+ (\d+) ms after the deploy started/);
+      const rec: CycleRecord = {
+        cycle,
+        build,
+        releaseCommandSeconds: rel.seconds,
+        releaseFailed: wr.failed,
+        switchSeconds: overlapSeconds(wr, baseBuild, build),
+        rollbackCommandSeconds: rbSeconds,
+        rollbackSeconds: hostMs === null ? NaN : hostMs / 1000,
+        rollbackFailed: wb.failed,
+        requests: wr.requests + wb.requests,
+      };
+      perCycle.push(rec);
+      log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s)`);
+    }
+
+    // A release that passes its gate and then answers 5xx: the analysis window must switch back.
+    {
+      const cfg = await stack.getAllConfig();
+      const h = sectionObject(cfg, "health") ?? {};
+      await writeConfig(stack, cfg, withSection(cfg, "health", { ...h, skipSmoke: true }));
+      const liveBefore = await trafficState();
+      load.mark();
+      log("bad release: rig-healthy-then-5xx (smoke test skipped, so the analysis window is what must catch it)");
+      const rel = await releaseOf(standins["rig-healthy-then-5xx"], `bench-bad-${Date.now().toString(36)}`);
+      const w = load.mark();
+      const now = await stack.getAllConfig();
+      await writeConfig(stack, now, withSection(now, "health", { ...h, skipSmoke: false }));
+      const entry = (await audit(10)).reverse().find((e) => e.action === "rollback");
+      const ms = msIn(entry?.detail ?? "", /(\d+) ms after the switch/);
+      badRelease = {
+        detectSeconds: ms === null ? null : ms / 1000,
+        failed: w.failed,
+        switchedBack: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
+        detectedBy: entry?.detail ?? "(no automatic rollback in the audit log)",
+      };
+      log(`bad release: switched back ${badRelease.switchedBack ? "yes" : "NO"} after ${badRelease.detectSeconds} s; ${w.failed} failed requests (${w.failedByKind.status5xx} were its 5xx)`);
+    }
+
+    // A release that never becomes healthy: refused at the gate, no request may fail.
+    {
+      const liveBefore = await trafficState();
+      load.mark();
+      log("never-healthy release: rig-never-healthy");
+      const rel = await releaseOf(standins["rig-never-healthy"], `bench-never-${Date.now().toString(36)}`);
+      const w = load.mark();
+      // The host's own record of why: the update's error ends with the app's log lines.
+      const refusal = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed");
+      neverHealthy = {
+        failed: w.failed,
+        liveUnchanged: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
+        refusedBy: (refusal?.detail ?? "(no failed deploy in the audit log)").split("; last log lines")[0],
+      };
+      log(`never-healthy: live unchanged ${neverHealthy.liveUnchanged ? "yes" : "NO"}; ${w.failed} failed requests`);
+    }
+  } finally {
+    await load.stop();
+    tunnel.child.kill();
+  }
+
+  const t = load.totals();
+  const cycleFailed = perCycle.reduce((n, c) => n + c.releaseFailed + c.rollbackFailed, 0);
+  // Failures outside the bad release (whose 5xx are what it is made to produce) count.
+  const failedByKind = { ...t.failedByKind };
+  failedByKind.status5xx -= Math.min(failedByKind.status5xx, badRelease.failed);
+  const failed = FAIL_KINDS.reduce((n, k) => n + failedByKind[k], 0);
+  return {
+    cycles: perCycle.length,
+    requests: t.requests,
+    failed,
+    failedByKind,
+    switchSecondsMax: Math.max(0, ...perCycle.map((c) => c.switchSeconds)),
+    rollbackSecondsMax: Math.max(0, ...perCycle.map((c) => c.rollbackSeconds)),
+    badRelease,
+    neverHealthy,
+    perCycle,
+    definitions: {
+      requests: "every request the keep-alive clients sent through Caddy, bad releases included",
+      failed: "connection errors, timeouts, 5xx and other non-200 answers, except the 5xx the deliberately bad release produced (reported under badRelease.failed)",
+      switchSeconds: "client side: from the first response of the new build to the last response of the old one (how long both served)",
+      rollbackSeconds: "host side: from the rollback's deploy command starting (lock taken) to the marker switch, as the host records it in the audit log",
+      "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back, as recorded in the audit log",
+      cycleFailed: String(cycleFailed),
+    },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST },
+    samples: t.samples,
+    startedAt: new Date(started).toISOString(),
+    seconds: seconds(Date.now() - started),
+  };
+}
+
+export function switchBenchTable(r: SwitchBenchReport): string {
+  const rows: [string, string][] = [
+    ["release + rollback cycles", String(r.cycles)],
+    ["requests (keep-alive, no retry)", String(r.requests)],
+    ["failed requests", String(r.failed)],
+    ...FAIL_KINDS.map((k) => [`  ${k}`, String(r.failedByKind[k])] as [string, string]),
+    ["switch: both builds served (max s)", r.switchSecondsMax.toFixed(3)],
+    ["rollback to warm colour (max s, host)", r.rollbackSecondsMax.toFixed(3)],
+    ["rollback command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.rollbackCommandSeconds)).toFixed(1)],
+    ["release command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.releaseCommandSeconds)).toFixed(1)],
+    ["5xx release: detected and switched back (s)", r.badRelease.detectSeconds === null ? "-" : r.badRelease.detectSeconds.toFixed(3)],
+    ["5xx release: switched back", r.badRelease.switchedBack ? "yes" : "NO"],
+    ["5xx release: its 5xx answers", String(r.badRelease.failed)],
+    ["never-healthy release: failed requests", String(r.neverHealthy.failed)],
+    ["never-healthy release: live unchanged", r.neverHealthy.liveUnchanged ? "yes" : "NO"],
+    ["bench duration (s)", r.seconds.toFixed(0)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
+}
+
+export function writeReport(file: string, r: SwitchBenchReport): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+}

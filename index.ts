@@ -1,5 +1,0 @@
-// Pulumi entry point: the engine calls the exported function and records what it
-// returns as the stack's outputs. The program itself is in program.ts.
-import { wepppyStack } from "./program";
-
-export = wepppyStack;

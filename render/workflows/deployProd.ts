@@ -1,0 +1,155 @@
+import { CI_CONFIG_KEYS, DEPLOY_PROD_INPUTS, DEPLOY_PROD_JOBS, WORKFLOW_TITLES } from "../../config/githubNames";
+import {
+  CICD_DIR,
+  WEPPPY_DIR,
+  configSet,
+  expr,
+  healthStep,
+  pulumiCommand,
+  pulumiEnv,
+  pulumiSetup,
+  registryLogin,
+  script,
+  secretRef,
+  smokeStep,
+  stackConcurrency,
+} from "./common";
+import { WorkflowContext } from "./context";
+import { registryHost } from "./main";
+import { Workflow } from "./types";
+
+/** The schema's commit tag rule (config/fields.ts), checked again before a value reaches the stack. */
+const COMMIT_TAG = "^(master|sha)-[0-9a-f]{7,40}$";
+
+/**
+ * Promotion: `wepppy-cicd promote`, which puts the digest testprod has live (and has
+ * validated) on prod's idle colour and switches to it. An image tag, when given, must be
+ * what testprod runs (so what was validated is what ships); with a hotfix reason it is
+ * deployed by `pulumi up -s prod` as an audited hotfix that bypasses testprod instead.
+ */
+export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
+  const target = ctx.prod;
+  const source = ctx.testprod.stack;
+  const input = (name: string) => expr(`inputs.${name}`);
+  return {
+    name: WORKFLOW_TITLES.deployProd,
+    on: {
+      workflow_dispatch: {
+        inputs: {
+          [DEPLOY_PROD_INPUTS.imageTag]: {
+            description: `Image tag (sha-<commit>) expected to be live on ${source}; with a hotfix reason, the hotfix image`,
+            required: false,
+            type: "string",
+          },
+          [DEPLOY_PROD_INPUTS.skipSmoke]: {
+            description: "Skip smoke tests (emergencies only; recorded in the audit log)",
+            required: false,
+            type: "boolean",
+            default: false,
+          },
+          [DEPLOY_PROD_INPUTS.hotfixReason]: {
+            description: `Deploy image_tag as a hotfix that bypasses ${source}: why (recorded in the audit log)`,
+            required: false,
+            type: "string",
+          },
+        },
+      },
+    },
+    permissions: { contents: "read" },
+    jobs: {
+      [DEPLOY_PROD_JOBS.deploy]: {
+        "runs-on": ctx.runnerLabels,
+        "timeout-minutes": 90,
+        permissions: { contents: "write" },
+        environment: { name: target.githubEnvironment, url: target.url },
+        concurrency: stackConcurrency(target.stack),
+        env: {
+          ...pulumiEnv(ctx),
+          IMAGE_TAG: input(DEPLOY_PROD_INPUTS.imageTag),
+          SKIP_SMOKE: expr(`inputs.${DEPLOY_PROD_INPUTS.skipSmoke} && 'true' || 'false'`),
+          HOTFIX_REASON: input(DEPLOY_PROD_INPUTS.hotfixReason),
+          IMAGE: ctx.imageRepository,
+        },
+        steps: [
+          {
+            name: "Check the inputs",
+            shell: "bash",
+            env: { COMMIT_TAG },
+            run: script(
+              'if [ -n "${IMAGE_TAG}" ] && ! [[ "${IMAGE_TAG}" =~ ${COMMIT_TAG} ]]; then',
+              '  echo "::error::image_tag must be master-<sha> or sha-<sha>"; exit 1',
+              "fi",
+              'if [ -n "${HOTFIX_REASON}" ] && [ -z "${IMAGE_TAG}" ]; then',
+              '  echo "::error::a hotfix needs image_tag"; exit 1',
+              "fi",
+            ),
+          },
+          ...pulumiSetup(ctx, { fetchTags: true }),
+          registryLogin(registryHost(ctx.imageRepository)),
+          {
+            name: `Check that image_tag is what ${source} runs`,
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.imageTag} != '' && inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
+            "working-directory": CICD_DIR,
+            shell: "bash",
+            run: script(
+              `live="$(pulumi stack output --stack ${source} imageDigest)"`,
+              'wanted="sha256:$(docker buildx imagetools inspect --raw "${IMAGE}:${IMAGE_TAG}" | sha256sum | cut -d" " -f1)"',
+              'if [ "${live}" != "${wanted}" ]; then',
+              `  echo "::error::\${IMAGE}:\${IMAGE_TAG} is \${wanted}, but ${source} runs \${live}: promote what was validated, or deploy a hotfix"`,
+              "  exit 1",
+              "fi",
+            ),
+          },
+          {
+            name: `Hotfix: bypass ${source} (audited)`,
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
+            "working-directory": CICD_DIR,
+            run: script(
+              configSet(target.stack, CI_CONFIG_KEYS.hotfixTag, "IMAGE_TAG"),
+              configSet(target.stack, CI_CONFIG_KEYS.hotfixReason, "HOTFIX_REASON"),
+            ),
+          },
+          {
+            name: "Record whether smoke tests run",
+            "working-directory": CICD_DIR,
+            run: script(configSet(target.stack, CI_CONFIG_KEYS.skipSmoke, "SKIP_SMOKE")),
+          },
+          {
+            // Blue/green: testprod's validated digest onto prod's idle colour, switched, watched;
+            // the CLI restores prod's config when the host switches back.
+            name: `Promote ${source}'s live digest (wepppy-cicd promote)`,
+            id: "promote",
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
+            "working-directory": CICD_DIR,
+            shell: "bash",
+            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            run: script(
+              'npx wepppy-cicd promote --json > "${RUNNER_TEMP}/promote.json" || { cat "${RUNNER_TEMP}/promote.json"; exit 1; }',
+              'echo "tag=$(node -e \'process.stdout.write(require(process.argv[1]).release?.tag ?? "")\' "${RUNNER_TEMP}/promote.json")" >> "${GITHUB_OUTPUT}"',
+            ),
+          },
+          pulumiCommand(ctx, "up", target.stack, {}, {
+            name: `pulumi up -s ${target.stack} (hotfix)`,
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
+            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+          }),
+          healthStep(target),
+          smokeStep(target, expr(`!inputs.${DEPLOY_PROD_INPUTS.skipSmoke}`)),
+          {
+            name: "Tag the release",
+            "working-directory": WEPPPY_DIR,
+            env: { RELEASE_TAG: expr("steps.promote.outputs.tag") },
+            run: script(
+              // The tag the release CLI recorded in prod's outputs and audit log, when it ran.
+              'tag="${RELEASE_TAG:-prod-$(date -u +%Y%m%d-%H%M%S)}"',
+              'git config user.name "github-actions[bot]"',
+              'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
+              'git tag -a "${tag}" -m "Production deployment of ${IMAGE_TAG:-the image live on testprod}"',
+              'git push origin "refs/tags/${tag}"',
+            ),
+          },
+        ],
+      },
+    },
+  };
+}
