@@ -334,6 +334,7 @@ cmd_deploy() {
   fi
   IMAGE=$(env_value WEPPCLOUD_IMAGE "$next")
   acquire_lock deploy
+  check_secrets
   say "deploying $IMAGE to $C_ENVIRONMENT${note:+ ($note)}"
 
   if [[ $C_BACKUP_PRE_DEPLOY == true ]]; then
@@ -373,8 +374,9 @@ cmd_deploy() {
   fi
 
   say "compose up"
-  local out
-  out=$(compose up -d 2>&1) || fail_deploy "compose up failed: $(tail -n 8 <<<"$out")"
+  local out recreate=()
+  [[ $SECRETS_CHANGED == true ]] && recreate=(--force-recreate)
+  out=$(compose up -d "${recreate[@]}" 2>&1) || fail_deploy "compose up failed: $(tail -n 8 <<<"$out")"
   app=$(container_of "$C_APP_SERVICE")
   local ok=true
   gate_app "$app" && gate_services || ok=false
@@ -400,9 +402,10 @@ cmd_deploy() {
   [[ -n $note ]] && detail="$detail; $note"
   [[ -n $BACKUP_FILE ]] && detail="$detail; backup $BACKUP_FILE"
   audit deploy ok "$detail"
+  record_secrets
   [[ $C_VALIDATE == true ]] && { cmd_validate || true; }
   say "done: $IMAGE is live on $C_ENVIRONMENT"
-  printf '%s\n' "$IMAGE"
+  verdict_json
 }
 
 # --- blue/green ------------------------------------------------------------------------
@@ -574,19 +577,72 @@ cmd_retire() { # colour token: after the warm time, stop the colour unless it is
   audit retire ok "$svc stopped after $C_BG_WARM_SECONDS s warm"
 }
 
+# The stack names only the image that must be live (WEPPCLOUD_IMAGE); which colour serves
+# and what each runs is known here: the image goes to the colour that runs it already, or
+# else to the colour not serving. The env file handed to compose gets both colours' images.
+choose_colour() { # image live-colour -> colour
+  local colour c
+  for colour in "$2" "$(other_colour "$2")"; do
+    c=$(container_of "$(colour_service "$colour")")
+    if [[ -n $c && $(image_of "$c") == "$1" ]] && running "$c"; then printf '%s' "$colour"; return; fi
+  done
+  other_colour "$2"
+}
+
+set_env_value() { # file key value
+  local tmp
+  tmp=$(mktemp "$C_PROJECT_DIR/.env.XXXXXX")
+  grep -v "^$2=" "$1" >"$tmp" || true
+  printf '%s=%s\n' "$2" "$3" >>"$tmp"
+  chmod 0640 "$tmp"
+  mv -- "$tmp" "$1"
+}
+
+colour_image() { # colour -> the image its container runs, or the fallback
+  local c
+  c=$(container_of "$(colour_service "$1")")
+  if [[ -n $c ]]; then image_of "$c"; else printf '%s' "$2"; fi
+}
+
+verdict_json() { # live-colour
+  if [[ -z ${1:-} ]]; then
+    printf '{"image":"%s"}\n' "$(json "$IMAGE")"
+    return
+  fi
+  printf '{"image":"%s","live":"%s","images":{"blue":"%s","green":"%s"}}\n' "$(json "$IMAGE")" "$1" \
+    "$(json "$(colour_image blue "$IMAGE")")" "$(json "$(colour_image green "$IMAGE")")"
+}
+
+# Secret files are rewritten in place (renamed over), and a container keeps the file it
+# mounted: when any changed since the last deploy, what mounts them must be recreated.
+SECRETS_CHANGED=false
+secrets_digest() { (cd "$C_PROJECT_DIR/secrets" 2>/dev/null && sha256sum -- * 2>/dev/null) || true; }
+check_secrets() {
+  local now before
+  now=$(secrets_digest)
+  before=$(cat "$ROOT/state/secrets.sha256" 2>/dev/null || true)
+  if [[ -n $before && $now != "$before" ]]; then SECRETS_CHANGED=true; say "secret files changed since the last deploy: what mounts them is recreated"; fi
+}
+record_secrets() { mkdir -p "$ROOT/state" && secrets_digest >"$ROOT/state/secrets.sha256"; }
+
 cmd_deploy_bluegreen() { # note skip_smoke
   local note=$1 skip_smoke=$2
   local next="$C_PROJECT_DIR/.env.next" live="$C_PROJECT_DIR/.env"
   local target state from svc c warm=false first=false
-  target=$(env_value "$C_BG_LIVE_VAR" "$next")
-  [[ $target == blue || $target == green ]] || die 1 "$next: $C_BG_LIVE_VAR must be blue or green, not '$target'"
-  IMAGE=$(env_value "$(colour_var "$target")" "$next")
-  [[ -n $IMAGE ]] || die 1 "$next: no $(colour_var "$target")"
+  IMAGE=$(env_value WEPPCLOUD_IMAGE "$next")
+  [[ -n $IMAGE ]] || die 1 "$next: no WEPPCLOUD_IMAGE"
   acquire_lock deploy
+  check_secrets
   local started_ms
   started_ms=$(now_ms)
   state=$(traffic_state "$C_BG_MARKER_DIR") || fail_deploy "ambiguous traffic state in $C_BG_MARKER_DIR"
   from=$(majority_colour "$state")
+  target=$(choose_colour "$IMAGE" "$from")
+  # A colour started with the old secrets is not warm for this release.
+  if [[ $SECRETS_CHANGED == true ]]; then target=$(other_colour "$from"); fi
+  set_env_value "$next" "$C_BG_LIVE_VAR" "$target"
+  set_env_value "$next" "$(colour_var "$target")" "$IMAGE"
+  set_env_value "$next" "$(colour_var "$(other_colour "$target")")" "$(colour_image "$(other_colour "$target")" "$IMAGE")"
   svc=$(colour_service "$target")
   ENV_FILE=.env.next
   c=$(container_of "$svc")
@@ -600,7 +656,7 @@ cmd_deploy_bluegreen() { # note skip_smoke
       fail_deploy "the image of the live colour $target changed; a release goes to the idle colour (wepppy-cicd release) so that the live one keeps serving"
     finish_bluegreen "$target" "$target" "no traffic change: $target keeps serving; the colours take new settings at their next release${note:+; $note}"
     return 0
-  elif [[ $first == false && -n $c ]]; then
+  elif [[ $first == false && -n $c && $SECRETS_CHANGED == false ]]; then
     # One inspect: docker has kept probing the warm colour with the app's own healthcheck,
     # and reading that takes milliseconds where a probe through docker exec takes seconds.
     local is_running image health tries=$C_HEALTH_TRIES
@@ -649,7 +705,9 @@ cmd_deploy_bluegreen() { # note skip_smoke
     out=$(compose up -d --remove-orphans 2>&1) || fail_deploy "compose up failed: $(tail -n 8 <<<"$out")"
   else
     say "starting $svc (the idle colour; $from keeps serving)"
-    out=$(compose up -d --no-deps "$svc" 2>&1) || fail_deploy "starting $svc failed: $(tail -n 8 <<<"$out")"
+    local recreate=()
+    [[ $SECRETS_CHANGED == true ]] && recreate=(--force-recreate)
+    out=$(compose up -d --no-deps "${recreate[@]}" "$svc" 2>&1) || fail_deploy "starting $svc failed: $(tail -n 8 <<<"$out")"
   fi
   c=$(container_of "$svc")
   if ! { gate_app "$c" && gate_services; }; then
@@ -696,8 +754,11 @@ finish_bluegreen() { # target previous-colour detail
   read -ra others <<<"$C_BG_OTHER_SERVICES"
   if ((${#others[@]} > 0)); then
     say "converging ${#others[@]} other service(s) to the release"
-    out=$(compose up -d --no-deps "${others[@]}" 2>&1) || say "warning: converging the other services failed: $(tail -n 4 <<<"$out")"
+    local recreate=()
+    [[ $SECRETS_CHANGED == true ]] && recreate=(--force-recreate)
+    out=$(compose up -d --no-deps "${recreate[@]}" "${others[@]}" 2>&1) || say "warning: converging the other services failed: $(tail -n 4 <<<"$out")"
   fi
+  record_secrets
   out=$(compose up -d --no-deps "$C_BG_CADDY_SERVICE" 2>&1) || say "warning: $C_BG_CADDY_SERVICE: $(tail -n 4 <<<"$out")"
   [[ $1 == "$2" ]] || schedule_retire "$2"
   rm -f -- "$ROOT/retire-$1"
@@ -705,7 +766,7 @@ finish_bluegreen() { # target previous-colour detail
   audit deploy ok "$3"
   [[ $C_VALIDATE == true ]] && { cmd_validate || true; }
   say "done: $IMAGE is live on $C_ENVIRONMENT ($1)"
-  printf '%s\n' "$IMAGE"
+  verdict_json "$1"
 }
 
 # Playbook: traffic back to the other colour when it is still warm, without the stack.
