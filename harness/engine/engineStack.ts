@@ -24,6 +24,11 @@ import { ProjectStackFile } from "./projectStack";
 export interface EngineStackOptions {
   /** The working directory: the checkout holding Pulumi.yaml and the stack files. */
   workDir: string;
+  /**
+   * Keep the stack file in memory, starting from this text (a CI job's checkout: whatever
+   * the job sets is gone when it ends); default: the file in workDir, read and written.
+   */
+  stackFileText?: string;
   backend: FileBackend;
   executor: HostExecutor;
   invoke: (token: string, args: Record<string, unknown>, providerInputs?: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -61,8 +66,14 @@ export class EngineStack implements StackHandle {
     return path.join(this.options.workDir, stackFileName(this.name));
   }
 
+  private memory?: ProjectStackFile;
+
   private file(): ProjectStackFile {
-    return new ProjectStackFile(this.stackFile, this.passphrase);
+    if (this.options.stackFileText !== undefined) {
+      this.memory ??= new ProjectStackFile(undefined, { text: this.options.stackFileText, passphrase: this.passphrase });
+      return this.memory;
+    }
+    return new ProjectStackFile(this.stackFile, { passphrase: this.passphrase });
   }
 
   async getAllConfig(): Promise<ConfigMap> {

@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { Document, isMap, isScalar, parseDocument } from "yaml";
+import { Document, isCollection, isMap, isScalar, parseDocument } from "yaml";
 import type { ConfigMap, ConfigValue } from "@pulumi/pulumi/automation";
 import { Crypter, crypterFor, newCrypter } from "./crypter";
 
@@ -84,18 +84,34 @@ function decryptDeep(value: unknown, crypter: () => Crypter): unknown {
   return value;
 }
 
+export interface ProjectStackOptions {
+  /** The passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]) the secrets are encrypted with. */
+  passphrase?: () => string;
+  /** A crypter to use instead of the passphrase provider (the in-memory stack of the tests). */
+  crypter?: Crypter;
+  /** The file's text when there is no file (in memory). */
+  text?: string;
+}
+
 export class ProjectStackFile {
   private doc: Document;
 
   constructor(
-    readonly file: string,
-    private readonly passphrase: () => string,
+    readonly file: string | undefined,
+    private readonly options: ProjectStackOptions,
   ) {
-    this.doc = parseDocument(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "config: {}\n");
-    if (this.doc.errors.length > 0) throw new Error(`${file}: not valid YAML: ${this.doc.errors[0].message}`);
+    const text = options.text ?? (file && fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "config: {}\n");
+    this.doc = parseDocument(text);
+    if (this.doc.errors.length > 0) throw new Error(`${file ?? "stack file"}: not valid YAML: ${this.doc.errors[0].message}`);
+    this.cached = options.crypter;
   }
 
   private cached?: Crypter;
+
+  private passphrase(): string {
+    if (!this.options.passphrase) throw new Error("no passphrase to encrypt or decrypt secrets with");
+    return this.options.passphrase();
+  }
 
   /** The file's crypter; a first secret writes a new encryptionsalt. */
   private crypter(create = false): Crypter {
@@ -149,17 +165,20 @@ export class ProjectStackFile {
       return;
     }
     const config = this.configNode();
-    let current: unknown = config.get(top, true);
-    if (!isMap(current) && !(current && typeof current === "object" && "items" in (current as object))) {
+    if (!isCollection(config.get(top, true))) {
       // COMPAT: a scalar (or nothing) at the first level is replaced by a new container.
       config.set(top, this.doc.createNode(typeof parts[0] === "number" ? [] : {}));
     }
-    const node = this.doc.getIn(["config", top, ...parts.slice(0, -1)], true);
-    if (parts.length > 1 && node !== undefined && !isMap(node) && !(node && typeof node === "object" && "items" in (node as object))) {
+    const parent = this.doc.getIn(["config", top, ...parts.slice(0, -1)], true);
+    if (parts.length > 1 && parent !== undefined && !isCollection(parent)) {
       throw new Error(`${key}: ${top}.${parts.slice(0, -1).join(".")}: expected a map`);
     }
     this.doc.setIn(["config", top, ...parts], this.doc.createNode(leaf));
-    current = undefined;
+  }
+
+  /** Sets a top-level key to a structured value, as a stack file holds a section (a map, not its JSON text). */
+  setStored(key: string, value: unknown): void {
+    this.configNode().set(key, this.doc.createNode(value));
   }
 
   remove(key: string, path = false): void {
@@ -187,7 +206,12 @@ export class ProjectStackFile {
     this.configNode().set(key, node);
   }
 
+  toString(): string {
+    return this.doc.toString();
+  }
+
   save(): void {
+    if (!this.file) return;
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, this.doc.toString(), { mode: 0o644 });
     fs.renameSync(tmp, this.file);

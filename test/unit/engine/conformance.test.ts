@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { StateResource } from "../../../harness/engine/backend";
 import { conn, world, World } from "./fixture";
 
 /*
@@ -16,7 +17,7 @@ let w: World;
 beforeEach(() => (w = world()));
 afterEach(() => w.cleanup());
 
-function resource(stackResult: { urn: string; id: string }[] | undefined, name: string) {
+function resource(stackResult: StateResource[] | undefined, name: string) {
   return stackResult?.find((r) => r.urn.endsWith(`::${name}`));
 }
 
