@@ -4,7 +4,7 @@ import { AddressInfo } from "node:net";
 import { MemoryStack } from "../../harness/memoryStack";
 import { NotifyEvent, notify, redactUrl } from "../../ops/notify";
 import { release } from "../../ops/release";
-import { A, B, NOW, blueGreenConfig, digest, quiet } from "./fixtures/opsFixtures.test";
+import { B, NOW, REPO, TAG_B, checkoutConfig, digest, quiet } from "./fixtures/opsFixtures.test";
 
 const TOKEN = "xoxb-7c1e0d9a4f-hook-token";
 
@@ -121,14 +121,16 @@ describe("ops: notify", () => {
   it("is called by release on success and failure, and a failed notification is a warning, never a failed release", async () => {
     const r = await receiver((n) => (n === 1 ? 204 : 503));
     try {
-      const config = blueGreenConfig("testprod", { live: "blue", images: { blue: A } });
+      const config = checkoutConfig("testprod");
       config["wepppy-cicd:notify"] = { value: JSON.stringify({ webhook: r.url }), secret: true };
-      const stack = new MemoryStack("testprod", { config });
-      const ok = await release({ stack, image: B, now: NOW, actor: "roger", log: quiet });
+      const image = `${REPO}:${TAG_B}`;
+      const hostReports = () => ({ ok: true, outputs: { imageRef: B } });
+      const stack = new MemoryStack("testprod", { config, up: hostReports });
+      const ok = await release({ stack, image, now: NOW, actor: "roger", log: quiet });
       assert.equal(ok.ok, true);
       assert.deepEqual(ok.warnings, []);
       const failing = new MemoryStack("testprod", { config, up: () => ({ ok: false, error: "gate failed" }) });
-      const failed = await release({ stack: failing, image: B, now: NOW, actor: "roger", log: quiet });
+      const failed = await release({ stack: failing, image, now: NOW, actor: "roger", log: quiet });
       assert.equal(failed.ok, false);
 
       assert.deepEqual(
@@ -138,7 +140,7 @@ describe("ops: notify", () => {
         }),
         [
           ["release", "release", true, "testprod", B, "testprod-20261125-100000"],
-          ["failure", "release", false, "testprod", B, "testprod-20261125-100000"],
+          ["failure", "release", false, "testprod", image, "testprod-20261125-100000"],
         ],
       );
       assert.match((r.received[1].body as NotifyEvent).detail, /gate failed/);
@@ -147,7 +149,7 @@ describe("ops: notify", () => {
       assert.equal(failed.warnings.length, 1);
       assert.doesNotMatch(failed.warnings[0], new RegExp(TOKEN));
 
-      const third = await release({ stack: new MemoryStack("testprod", { config }), image: B, now: NOW, actor: "roger", log: quiet });
+      const third = await release({ stack: new MemoryStack("testprod", { config, up: hostReports }), image, now: NOW, actor: "roger", log: quiet });
       assert.equal(third.ok, true, "a release whose notification fails still succeeded");
       assert.equal(third.warnings.length, 1);
     } finally {
