@@ -45,6 +45,19 @@ export const ENV_SECRET_VARIABLES: Readonly<Record<string, string>> = {
   ADMIN_PASSWORD: "admin_password",
 };
 
+/**
+ * Stack secrets another party issues (OAuth apps, e-mail, data APIs): never generated, only
+ * set in config; unset, they are written empty, which leaves that feature off.
+ */
+export const ISSUED_ELSEWHERE: ReadonlySet<string> = new Set([
+  "oauth_github_client_secret",
+  "oauth_google_client_secret",
+  "zoho_noreply_email_password",
+  "opentopography_api_key",
+  "climate_engine_api_key",
+  "discord_bot_token",
+]);
+
 /** Names that hold a secret by wepppy's conventions; one the table does not know is refused rather than guessed. */
 export function looksSecret(variable: string): boolean {
   return variable in ENV_SECRET_VARIABLES || /PASSWORD|PASSPHRASE|SECRET|TOKEN|PRIVATE|API_KEY|SALT|CREDENTIAL/i.test(variable);

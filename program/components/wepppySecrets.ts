@@ -1,20 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { ISSUED_ELSEWHERE } from "../../render/composeLayout";
 
 /**
- * Secrets another party issues (OAuth apps, e-mail, data APIs): they come only from
- * secret config, and an unset one is written empty, which leaves that feature off.
- * Every other secret wepppy's compose file names is generated here, unless it was set in
- * config (by an operator, or by `wepppy-cicd adopt` from the host's own files).
+ * Secrets another party issues (OAuth apps, e-mail, data APIs) come only from secret config,
+ * and an unset one is written empty, which leaves that feature off (the set lives beside the
+ * compose layouts, which adoption planning shares). Every other secret the compose layout
+ * names is generated here, unless it was set in config (by an operator, or by
+ * `wepppy-cicd adopt` from the host's own files).
  */
-export const ISSUED_ELSEWHERE = new Set([
-  "oauth_github_client_secret",
-  "oauth_google_client_secret",
-  "zoho_noreply_email_password",
-  "opentopography_api_key",
-  "climate_engine_api_key",
-  "discord_bot_token",
-]);
+export { ISSUED_ELSEWHERE };
 
 export interface WepppySecretsArgs {
   /**

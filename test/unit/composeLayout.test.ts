@@ -32,7 +32,12 @@ import { stackConfig } from "./helpers";
 
 type Json = Record<string, any>;
 
-const REAL = (name: string) => ({ name, doc: readComposeDocument(path.join(WEPPPY_REFERENCE_DIR, name)) });
+const READ = new Map<string, Json>();
+/** wepppy's real file, read once (nothing here changes a document). */
+const REAL = (name: string) => {
+  if (!READ.has(name)) READ.set(name, readComposeDocument(path.join(WEPPPY_REFERENCE_DIR, name)));
+  return { name, doc: READ.get(name)! };
+};
 const FIXTURE_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "compose-env-secrets");
 const FIXTURE = () => ({ name: "docker-compose.prod.yml", doc: readComposeDocument(path.join(FIXTURE_DIR, "docker-compose.prod.yml")) });
 const DEFAULTS = fs.readFileSync(path.join(WEPPPY_REFERENCE_DIR, "defaults.env"), "utf8");
