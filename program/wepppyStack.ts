@@ -8,7 +8,8 @@ import { ComposeDeployment } from "./components/composeDeployment";
 import { GithubStackOutput, githubSide } from "./components/githubSide";
 import { digestOf } from "../render/images";
 import { blueGreenFiles } from "../render/bluegreen/files";
-import { readComposeDocument, secretsInDirectory } from "../render/composeFile";
+import { readComposeDocument } from "../render/composeFile";
+import { checkLayoutFor, composeLayout, stackSecretNames } from "../render/composeLayout";
 import { PROJECT_ROOT } from "../config/paths";
 
 /** What `pulumi stack output --json` shows; agents and the CLI read these names. */
@@ -42,7 +43,10 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const facts = ENVIRONMENTS[stack as StackName];
   const sourceDir = path.resolve(PROJECT_ROOT, config.compose.sourceDir);
   const composeDocs = config.compose.files.map((f) => readComposeDocument(path.join(sourceDir, f)));
-  const secretNames = [...new Set(composeDocs.flatMap((doc) => secretsInDirectory(doc).map((s) => s.name)))];
+  // Today's layout reads secret files, older releases read them from .env: the same stack secrets feed either.
+  const layout = composeLayout(config.compose.files.map((name, i) => ({ name, doc: composeDocs[i] })));
+  checkLayoutFor(layout, { bluegreen: config.bluegreen.enabled });
+  const secretNames = stackSecretNames(layout);
 
   const image = new WeppcloudImage("weppcloud-image", { image: config.image, registry: config.registry });
   const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
