@@ -163,6 +163,13 @@ describe("generated workflows", function () {
       const previews = job.steps.filter((s: any) => s.uses?.startsWith("pulumi/actions@") && s.with.command === "preview");
       assert.deepEqual(previews.map((s: any) => s.with["stack-name"]), [...STACKS]);
       for (const s of previews) assert.equal(s.with["comment-on-pr"], true);
+      // pulumi preview --policy-pack: the quality gates, at the levels the committed pack config sets.
+      for (const s of previews) {
+        assert.equal(s.with.policyPacks, "${{ github.workspace }}/wepppy-cicd/policy");
+        assert.equal(s.with.policyPackConfigs, "${{ github.workspace }}/wepppy-cicd/policy/policy-config.json");
+        assert.equal(s.with["work-dir"], "wepppy-cicd", "the pack's dependencies are the program's (npm ci there)");
+      }
+      assert.ok(fs.existsSync(path.join(PROJECT_ROOT, "policy", "PulumiPolicy.yaml")), "the pack the workflow names is in this repository");
       assert.equal(job.permissions["pull-requests"], "write");
       assert.equal(job.env.PULUMI_CONFIG_PASSPHRASE_FILE, config.pulumi.passphraseFile);
       assert.ok(!JSON.stringify(job).includes("CICD_GITHUB_TOKEN"), "PR jobs get no admin token");
