@@ -18,8 +18,15 @@ export interface RealStack {
   evaluation: Evaluation;
 }
 
-/** dev, testprod and prod, updated (preview false) and previewed (true); prod reads testprod's outputs. */
-export async function realStacks(): Promise<RealStack[]> {
+let evaluated: Promise<RealStack[]> | undefined;
+
+/** dev, testprod and prod, updated (preview false) and previewed (true); prod reads testprod's outputs. Evaluated once per run: copy before breaking (graphOf). */
+export function realStacks(): Promise<RealStack[]> {
+  evaluated ??= evaluateAll();
+  return evaluated;
+}
+
+async function evaluateAll(): Promise<RealStack[]> {
   const out: RealStack[] = [];
   const testprodUpdate = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
   for (const preview of [false, true]) {

@@ -5,6 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { PROJECT_ROOT } from "../../config/paths";
 import { GATES } from "../../policy/gates";
 import { GraphStack } from "../../policy/offline";
+import { deployableConfig } from "./helpers";
 import { RealStack, graphOf, inside, realStacks, resource } from "./policyFixtures";
 
 /*
@@ -80,23 +81,26 @@ describe("policy pack: loaded by Pulumi's policy-pack runner, over the analyzer 
     new Promise((resolve, reject) => client[method](request, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
 
   before(async () => {
-    stacks = await realStacks();
-    const testprod = stacks.find((s) => s.stack === "testprod" && !s.preview)!;
-    // The engine hands the pack the stack's config as it hands it to a program.
+    // The engine hands the pack the stack's config as it hands it to a program (testprod's here).
+    const config = deployableConfig("testprod");
     runner = spawn(process.execPath, [require.resolve("@pulumi/pulumi/cmd/run-policy-pack"), "127.0.0.1:1", "."], {
       cwd: path.join(PROJECT_ROOT, "policy"),
       env: {
         PATH: process.env.PATH ?? "",
-        PULUMI_CONFIG: JSON.stringify(testprod.config.values),
-        PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(testprod.config.secretKeys),
+        PULUMI_CONFIG: JSON.stringify(config.values),
+        PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(config.secretKeys),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
     runner.stderr!.on("data", (d) => (stderr += d));
-    const port = await new Promise<string>((resolve, reject) => {
+    const serving = new Promise<string>((resolve, reject) => {
       runner.stdout!.once("data", (d) => resolve(String(d).trim()));
       runner.once("exit", (code) => reject(new Error(`the pack exited (${code}) before serving: ${stderr}`)));
     });
+    serving.catch(() => undefined);
+    // The stacks are evaluated while ts-node compiles the pack.
+    stacks = await realStacks();
+    const port = await serving;
     assert.match(port, /^\d+$/, `the runner printed ${port}, not a port`);
     client = new rpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
