@@ -107,7 +107,8 @@ function prodImagePolicy(): StackValidationPolicy {
       if (!cfg.productionStacks.includes(stack)) args.notApplicable(`${stack} is not a production stack (productionStacks: ${cfg.productionStacks.join(", ")})`);
       const cmds = commands(args.resources);
       const deployRe = new RegExp(cfg.deployCommand);
-      const deploys = cmds.filter((c) => deployRe.test(String(c.props.create ?? "")));
+      // Found by what is known: a command whose create a preview cannot know yet is not a deploy this can see.
+      const deploys = cmds.filter((c) => deployRe.test(text(c.props, "create") ?? ""));
       if (deploys.length === 0) args.notApplicable(`${stack} runs no deploy on a host`);
 
       const imageRe = new RegExp(cfg.imageVariable);

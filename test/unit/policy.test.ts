@@ -100,6 +100,15 @@ describe("policy pack: the quality gates", function () {
       assert.match(of(await judge(none, undefined), GATES.prodImage)[0].message, /no command writes deploy\.conf with BACKUP_PRE_DEPLOY/);
     });
 
+    it("says it cannot judge an env file a preview does not know yet (advisory, as the SDK reports it), instead of passing it", async () => {
+      const g = broken("prod");
+      env(g).wireInputs.stdin = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's unknown string
+      const found = of(await judge(g, undefined), GATES.prodImage);
+      assert.deepEqual(found.map((v) => [v.enforcementLevel, v.cannotRun]), [["advisory", true]]);
+      assert.match(found[0].message, /can't run policy 'prod-digest-pinned-after-backup' during preview: string value at \.stdin can't be known during preview/);
+      assert.deepEqual(of(await judge(g, undefined), GATES.plainSecrets), [], "a scan skips what is not known");
+    });
+
     it("refuses a deploy told to run an image by tag", async () => {
       const g = broken("prod");
       const deploy = resource(g, "prod-compose-deploy");
