@@ -1,7 +1,7 @@
-import { digestOf } from "../render/bluegreen/colours";
+import { digestOf } from "../render/images";
 import { isObject, sectionObject } from "./configMap";
 import { NotifyEvent, NotifyOptions, NotifyOutcome, notify } from "./notify";
-import { liveImageFromOutputs } from "./promote";
+import { liveFromOutputs } from "./release";
 import type { StackHandle } from "./stackHandle";
 
 /*
@@ -42,13 +42,13 @@ function str(value: unknown): string {
 export async function notifyStack(n: StackNotice): Promise<StackNoticeResult> {
   const config = await n.stack.getAllConfig();
   const webhook = str(sectionObject(config, "notify")?.webhook) || undefined;
-  let outputs: Record<string, { value: unknown } | undefined> = {};
+  let outputs: Awaited<ReturnType<StackHandle["outputs"]>> = {};
   try {
     outputs = await n.stack.outputs();
   } catch {
     // a stack never updated has no outputs: the notice carries what it was given
   }
-  const live = liveImageFromOutputs(outputs);
+  const live = liveFromOutputs(outputs);
   const release = isObject(outputs.release?.value) ? (outputs.release!.value as Record<string, unknown>) : {};
   const image = n.image ?? live.image ?? "";
   const event: NotifyEvent = {
@@ -57,7 +57,7 @@ export async function notifyStack(n: StackNotice): Promise<StackNoticeResult> {
     stack: n.stack.name,
     ok: n.ok,
     image,
-    digest: digestOf(image) || str(live.digest),
+    digest: digestOf(image),
     releaseId: n.releaseId ?? str(release.id),
     tag: n.tag ?? str(release.tag),
     version: n.version ?? str(release.version),

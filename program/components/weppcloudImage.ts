@@ -74,7 +74,7 @@ export class WeppcloudImage extends pulumi.ComponentResource {
         registryAuth: [{ address: registryOf(repository), username: registry.username, password: pulumi.secret(registry.password) }],
         disableDockerDaemonCheck: true,
       },
-      { parent: this },
+      { parent: this, additionalSecretOutputs: ["registryAuth"] },
     );
   }
 }

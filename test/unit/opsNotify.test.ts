@@ -350,9 +350,9 @@ describe("ops: notify", function () {
   it("announces a stack's deploy or failure to the stack's own webhook, with the image and release its outputs say are live", async () => {
     const r = await receiver();
     try {
-      const config = blueGreenConfig("testprod", { live: "green", images: { blue: A, green: B } });
+      const config = checkoutConfig("testprod");
       config["wepppy-cicd:notify"] = { value: JSON.stringify({ webhook: r.url }), secret: true };
-      const outputs = { bluegreen: { live: "green", images: { blue: A, green: B } }, imageRef: B, imageDigest: digest("b"), release: { id: "testprod-20261125-100000" } };
+      const outputs = { bluegreen: { live: "green", images: { blue: digest("a"), green: B } }, imageRef: B, imageDigest: digest("b"), release: { id: "testprod-20261125-100000" } };
       const stack = new MemoryStack("testprod", { config, outputs });
       const deployed = await notifyStack({ stack, action: "deploy", ok: true, detail: "master 05ffcab deployed", now: NOW });
       assert.deepEqual([deployed.configured, deployed.outcome.sent], [true, true]);
@@ -368,8 +368,7 @@ describe("ops: notify", function () {
       );
       assert.match(bodies[1].content, /^\[FAILED\] validate on testprod \(testprod-20261125-100000\)\ncreate-run dev_unit_1 answered 500/);
 
-      const silent = new MemoryStack("testprod", { config: blueGreenConfig("testprod", { live: "blue" }), outputs });
-      silent.config = Object.fromEntries(Object.entries(silent.config).filter(([k]) => k !== "wepppy-cicd:notify"));
+      const silent = new MemoryStack("testprod", { config: Object.fromEntries(Object.entries(checkoutConfig("testprod")).filter(([k]) => k !== "wepppy-cicd:notify")), outputs });
       const none = await notifyStack({ stack: silent, action: "deploy", ok: true, detail: "x", now: NOW });
       assert.deepEqual([none.configured, none.outcome], [false, { sent: false }]);
       assert.equal(r.received.length, 2);
