@@ -15,8 +15,21 @@ function hostAnswers(verdict: Record<string, unknown>) {
   };
 }
 
+let testprodOnce: Promise<Evaluation> | undefined;
+const testprodEvaluation = () => (testprodOnce ??= evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer }));
+const plain = new Map<string, Promise<Evaluation>>();
+
 async function prod(overrides: Record<string, unknown> = {}, verdict?: Record<string, unknown>): Promise<Evaluation> {
-  const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
+  // The same stack file evaluates to the same graph: tests that only read it share one evaluation.
+  if (Object.keys(overrides).length === 0 && !verdict) {
+    if (!plain.has("prod")) plain.set("prod", evaluateProd(overrides));
+    return plain.get("prod")!;
+  }
+  return evaluateProd(overrides, verdict);
+}
+
+async function evaluateProd(overrides: Record<string, unknown>, verdict?: Record<string, unknown>): Promise<Evaluation> {
+  const testprod = await testprodEvaluation();
   return evaluateStack({
     stack: "prod",
     config: deployableConfig("prod", overrides),
@@ -58,7 +71,7 @@ describe("blue/green in the prod stack", () => {
   });
 
   it("previews without a promoted digest, showing what testprod has live", async () => {
-    const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
+    const testprod = await testprodEvaluation();
     const raw = deployableConfig("prod");
     raw.values["wepppy-cicd:image"] = JSON.stringify({ source: "promoted", from: "testprod" });
     const ev = await evaluateStack({ stack: "prod", config: raw, preview: true, invoke: registryAnswer, stackOutputs: { testprod: testprod.outputs } });
@@ -112,7 +125,7 @@ describe("blue/green in the prod stack", () => {
   it("runs the functional validation that promotion needs on testprod only", async () => {
     const ev = await prod();
     assert.equal(keyValues(String(named(ev, "conf").inputs.stdin)).VALIDATE, "false");
-    const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
+    const testprod = await testprodEvaluation();
     const conf = testprod.resources.find((r) => r.name === "testprod-compose-conf")!;
     assert.equal(keyValues(String(conf.inputs.stdin)).VALIDATE, "true");
   });

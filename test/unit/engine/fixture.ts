@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { FileBackend } from "../../../harness/engine/backend";
 import { EngineStack } from "../../../harness/engine/engineStack";
+import { newCrypter } from "../../../harness/engine/crypter";
 import { LocalExecutor } from "../../../harness/engine/executor";
 
 /*
@@ -23,9 +24,17 @@ export interface World {
 
 export const PASSPHRASE = "conformance-passphrase";
 
+// One salt for every world's backend: deriving a key takes a million PBKDF2 rounds, as the real provider's does.
+let salt: string | undefined;
+function backendSalt(): string {
+  salt ??= newCrypter(PASSPHRASE).salt;
+  return salt;
+}
+
 export function world(): World {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "engine-"));
   const backend = new FileBackend(path.join(dir, "state"));
+  for (const stack of ["dev", "testprod", "prod"]) backend.saveCheckpoint({ stack, encryptionSalt: backendSalt(), resources: [], outputs: {}, secretOutputs: [] });
   const hostRoot = path.join(dir, "host");
   const workDir = path.join(dir, "work");
   fs.mkdirSync(hostRoot);
