@@ -3,7 +3,7 @@ import { CreateResult, ResourceRequest, StepNotStarted, evaluateStack } from "..
 import { Checkpoint, FileBackend, HistoryConfigValue, HistoryEntry, StateResource } from "./backend";
 import { Crypter, crypterFor, newCrypter } from "./crypter";
 import type { HostExecutor } from "./executor";
-import { Provider, StepContext, providerFor } from "./providers";
+import { Provider, StepContext, assetHash, providerFor } from "./providers";
 import { open, sealKeys, sealWire, secretTopKeys } from "./secrets";
 
 /*
@@ -120,8 +120,33 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
   return [...keys].filter((k) => !skip.has(k) && !deepEqual(olds[k], news[k])).sort();
 }
 
-function decide(provider: Provider, olds: Record<string, unknown>, request: ResourceRequest): { op: Op; changed: string[] } {
-  const changed = changedKeys(olds, request.inputs, request.ignoreChanges);
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Inputs as the engine compares them: secrets by their value, assets by their content's hash (asset.go:146-161). */
+function comparable(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(comparable);
+  if (typeof value === "object" && value !== null) {
+    const v = value as Record<string, unknown>;
+    if (v[SIG_KEY] === ASSET_SIG) return { asset: typeof v.hash === "string" ? v.hash : assetHash(v) };
+    if ("value" in v && typeof v[SIG_KEY] === "string") return comparable(v.value);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, comparable(x)]));
+  }
+  return value;
+}
+
+function withAssetHashes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withAssetHashes);
+  if (typeof value === "object" && value !== null) {
+    const v = value as Record<string, unknown>;
+    if (v[SIG_KEY] === ASSET_SIG) return { ...v, hash: assetHash(v) };
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAssetHashes(x)]));
+  }
+  return value;
+}
+
+function decide(provider: Provider, oldWire: Record<string, unknown>, request: ResourceRequest): { op: Op; changed: string[] } {
+  const changed = changedKeys(comparable(oldWire) as Record<string, unknown>, comparable(request.wireInputs) as Record<string, unknown>, request.ignoreChanges);
   if (changed.length === 0) return { op: "same", changed };
   const replaceKeys = new Set([...(provider.replaceKeys === "all" ? changed : provider.replaceKeys), ...request.replaceOnChanges.map((p) => p.split(/[.[]/)[0])]);
   return { op: changed.some((k) => replaceKeys.has(k)) ? "replace" : "update", changed };
@@ -194,7 +219,8 @@ export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
     custom: request.custom,
     id,
     parent: request.parent,
-    inputs: sealWire(request.wireInputs, stateCrypter()) as Record<string, unknown>,
+    // An asset is kept with its hash as of this update, as the engine keeps it (the file may change later).
+    inputs: sealWire(withAssetHashes(request.wireInputs), stateCrypter()) as Record<string, unknown>,
     outputs: sealKeys(outputs, secretOutputKeys, stateCrypter()),
     dependencies: request.dependencies,
     protect: request.protect,
@@ -215,6 +241,7 @@ export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
     if (!provider) throw new Error(`${request.urn}: the rig has no stand-in for resource type ${request.type}`);
     const olds = old ? plain(old) : undefined;
     const { op, changed } = olds ? decide(provider, olds.inputs, request) : { op: "create" as Op, changed: [] as string[] };
+    // olds.inputs is the wire form as stored (secrets opened); the provider gets plain inputs.
     const secretKeys = new Set([...secretTopKeys(request.wireInputs), ...request.additionalSecretOutputs]);
     const host = (request.inputs.connection as { host?: string } | undefined)?.host;
     const t0 = Date.now();

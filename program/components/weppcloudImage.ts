@@ -74,7 +74,8 @@ export class WeppcloudImage extends pulumi.ComponentResource {
         registryAuth: [{ address: registryOf(repository), username: registry.username, password: pulumi.secret(registry.password) }],
         disableDockerDaemonCheck: true,
       },
-      { parent: this, additionalSecretOutputs: ["registryAuth"] },
+      // Typed as ResourceOptions, but passed on to the registration as for any custom resource.
+      { parent: this, additionalSecretOutputs: ["registryAuth"] } as pulumi.CustomResourceOptions,
     );
   }
 }
