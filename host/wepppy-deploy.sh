@@ -172,7 +172,13 @@ gate_app() { # container -> 0 when its own /health answers "OK" (not Caddy's, wh
     ((i < C_HEALTH_TRIES)) && sleep "$C_HEALTH_INTERVAL"
     GATE_ERROR="no \"OK\" from /health after $C_HEALTH_TRIES probes, ${C_HEALTH_INTERVAL}s apart"
   done
-  GATE_ERROR="$GATE_ERROR; last log lines: $(docker logs --tail 15 "$c" 2>&1 | tail -n 15)"
+  # The app's own log lines may quote secrets or users' data: they stay on the host, and the
+  # error (which reaches CI logs, the audit log and the webhook) says where they are.
+  local logfile
+  logfile="$ROOT/logs/gate-$(date -u +%Y%m%dT%H%M%SZ)-${c:0:12}.log"
+  mkdir -p "$ROOT/logs"
+  docker logs --tail 200 "$c" >"$logfile" 2>&1 || true
+  GATE_ERROR="$GATE_ERROR; the app's last log lines are on the host in $logfile"
   return 1
 }
 
