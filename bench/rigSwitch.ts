@@ -4,8 +4,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { readState } from "../rig";
 import { sshArgv } from "../rig/commands";
-import { docker } from "../rig/dockerd";
-import { pushImage } from "../rig/registry";
+import { publishDerivedBuild } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
 import { NAMESPACE } from "../config/environments";
 import { recordLeaves, releaseId } from "../ops/common";
@@ -116,15 +115,6 @@ async function openTunnel(host: string, remotePort: number): Promise<{ port: num
   throw new Error(`the SSH tunnel to ${host} did not open in 15 s: ${stderr.trim()}`);
 }
 
-/** A stand-in weppcloud build with its own name and digest: one tiny layer on rig-b. */
-async function benchImage(base: string, build: string): Promise<string> {
-  const local = `wepppy-bench/weppcloud:${build}`;
-  const dockerfile = `FROM ${base}\nRUN sed -i 's/"build": "[^"]*"/"build": "${build}"/' /etc/weppcloud-standin.json\n`;
-  const r = await docker(["build", "-q", "-t", local, "-"], { input: dockerfile });
-  if (r.code !== 0) throw new Error(`docker build of ${build} failed: ${r.stderr}`);
-  return pushImage(local, "rogerlew/wepppy", build);
-}
-
 interface AuditEntry {
   action: string;
   result: string;
@@ -206,7 +196,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
 
     for (let cycle = 1; cycle <= o.cycles; cycle++) {
       const build = `bench-c${cycle}-${Date.now().toString(36)}`;
-      const image = await benchImage(standins["rig-b"], build);
+      const image = await publishDerivedBuild(standins["rig-b"], build, build);
       load.mark();
       log(`cycle ${cycle}/${o.cycles}: release ${build}`);
       const rel = await releaseOf(image, releaseId(STACK, new Date()).replace(/^prod/, `bench${cycle}`));

@@ -28,10 +28,10 @@ export function checkStackName(stack: string): string {
 
 export function backend(rig: boolean, log: (line: string) => void = () => undefined): Backend {
   if (!rig) return { rig, open: (stack) => openPulumiStack(checkStackName(stack)), host: async (stack, identity) => configuredHostAccess(stack, identity) };
-  const onDisk = process.env.WEPPPY_RIG_JOB === "1";
   return {
     rig,
-    open: async (stack) => rigStack(checkStackName(stack), await ensureRig(log), { onDisk }),
+    // A rig pipeline job (WEPPPY_RIG_JOB=1) works on its own clone's stack file; elsewhere the working tree is left alone.
+    open: async (stack) => rigStack(checkStackName(stack), await ensureRig(log)),
     host: async (stack) => rigHostAccess(stack, await ensureRig(log)),
     resolveDigest: async (ref) => {
       const { readCredentials } = require("../rig") as typeof import("../rig");

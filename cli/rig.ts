@@ -50,6 +50,28 @@ export function registerRig(program: Command, cli: Cli): void {
       else console.log(fmtStatus(status));
       cli.exit(0);
     });
+  r.command("pipeline")
+    .summary("the release path as GitHub Actions runs it: each job a fresh clone, only the state backend carried")
+    .description(
+      `On the rig, from empty hosts: commit A to testprod and promoted to prod; commit B likewise;
+prod rolled back; commit C to testprod and promoted; a testprod secret rotated by an operator
+(pulumi config set --secret, committed) and testprod updated; testprod moved to a rebuilt host
+(new host key, empty disk) and updated. Each job is a fresh clone of this working tree's commit
+(tracked changes included) with only the state backend carried. Checks what each job did on the
+hosts. Exit 1 when a job or a check fails.`,
+    )
+    .option("--json", "print {ok, commit, jobs: [{name, ok, seconds, digest, live, colour}], checks, seconds}")
+    .action(async (opts: { json?: boolean }) => {
+      const { runPipeline } = require("../harness/pipeline/pipeline") as typeof import("../harness/pipeline/pipeline");
+      const report = await runPipeline(progress);
+      if (opts.json) printJson(report);
+      else {
+        for (const j of report.jobs) console.log(`${j.ok ? "ok    " : "FAILED"} ${j.name.padEnd(58)} ${String(j.seconds).padStart(6)} s${j.colour ? `  ${j.colour}` : ""}${j.error ? `  ${j.error}` : ""}`);
+        for (const c of report.checks) console.log(`${c.ok ? "ok    " : "FAILED"} check: ${c.name}: ${c.detail}`);
+        console.log(`${report.ok ? "ok" : "FAILED"}: ${report.jobs.length} jobs in ${report.seconds} s`);
+      }
+      cli.exit(report.ok ? 0 : 1);
+    });
   r.command("test")
     .summary("run the rig's tests (test/rig/**/*.test.ts) against the rig")
     .argument("[mochaArgs...]", "more mocha arguments")

@@ -167,6 +167,11 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   const pending = new Map<string, Omit<ResourceRequest, "inputs" | "custom" | "provider" | "urn">>();
   /** Mock URN -> engine URN, for the parent chain. */
   const engineUrns = new Map<string, string>();
+  // A failed step fails the update whatever the program still waits for (resources that
+  // depend on the failed one are never registered), and so does a rejected apply.
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
   /** Steps under way: the evaluation ends only when every one of them has finished. */
   const inFlight = new Set<Promise<unknown>>();
   let stopped = false;
@@ -217,6 +222,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
         } catch (err) {
           stopped = true;
           failures.push(err as Error);
+          fail(err);
           throw err;
         } finally {
           inFlight.delete(step);
@@ -270,11 +276,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   (pulumi.log as any).warn = async (message: string) => {
     warnings.push(message);
   };
-  // A rejected apply leaves its resources waiting forever; the engine fails the program
-  // on it, and so does this, instead of hanging.
-  let fail: (err: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_, reject) => (fail = reject));
-  failed.catch(() => undefined);
+
   const onRejection = (err: unknown) => {
     stopped = true;
     failures.push(err as Error);

@@ -644,6 +644,8 @@ cmd_deploy_bluegreen() { # note skip_smoke
   state=$(traffic_state "$C_BG_MARKER_DIR") || fail_deploy "ambiguous traffic state in $C_BG_MARKER_DIR"
   from=$(majority_colour "$state")
   target=$(choose_colour "$IMAGE" "$from")
+  # A first release goes where traffic already points (blue, with no marker): nothing to switch.
+  if [[ -z $(container_of "$C_BG_BLUE_SERVICE") && -z $(container_of "$C_BG_GREEN_SERVICE") ]]; then target=$from; fi
   # A colour started with the old secrets is not warm for this release.
   if [[ $SECRETS_CHANGED == true ]]; then target=$(other_colour "$from"); fi
   set_env_value "$next" "$C_BG_LIVE_VAR" "$target"

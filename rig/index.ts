@@ -235,6 +235,28 @@ export async function rigUp(opts: RigUpOptions = {}): Promise<RigStatus> {
   return rigStatus();
 }
 
+/**
+ * Replaces one host by a rebuilt one: a new host key, an empty disk and Docker engine, the
+ * same address (as when a machine is reinstalled). known_hosts pins the new key.
+ */
+export async function rebuildHost(name: string, opts: { log?: Log } = {}): Promise<RigStatus> {
+  const log = opts.log ?? (() => undefined);
+  const state = readState();
+  const host = hosts.find((h) => h.name === name);
+  if (!state || !host) throw new Error(`no rig host ${name} (the rig has ${hosts.map((h) => h.name).join(", ")})`);
+  log(`rebuilding ${name}: new host key, empty disk`);
+  await docker(["rm", "-f", host.container]);
+  await docker(["volume", "rm", "-f", host.volume]);
+  const { publicKey } = await prepareHostFiles(host);
+  state.hostKeys[name] = publicKey;
+  writeKnownHosts(hosts.map((h) => ({ host: h, publicKey: state.hostKeys[h.name] })));
+  await startHost(host, state.hostImage);
+  await waitHostDocker(host);
+  fs.writeFileSync(paths.state(), `${JSON.stringify(state, null, 2)}\n`);
+  log(`${name} rebuilt`);
+  return rigStatus();
+}
+
 /** Removes the rig: containers, volumes, network, files under .rig/, and the dockerd it started. */
 export async function rigDown(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? (() => undefined);

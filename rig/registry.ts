@@ -104,3 +104,16 @@ export async function registryStorageBytes(): Promise<number> {
   const r = await run(["du", "-sb", paths.registryStorage()]);
   return r.code === 0 ? Number(r.stdout.split(/\s+/)[0]) : 0;
 }
+
+/**
+ * A stand-in weppcloud build with its own name and digest (one tiny layer on `base`),
+ * published under rogerlew/wepppy:<tag>, as CI publishes a commit's image.
+ */
+export async function publishDerivedBuild(base: string, build: string, tag: string): Promise<string> {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(build)) throw new Error(`not a build name: ${build}`);
+  const local = `wepppy-derived/weppcloud:${build}`;
+  const dockerfile = `FROM ${base}\nRUN sed -i 's/"build": "[^"]*"/"build": "${build}"/' /etc/weppcloud-standin.json\n`;
+  const r = await docker(["build", "-q", "-t", local, "-"], { input: dockerfile });
+  if (r.code !== 0) throw new Error(`docker build of ${build} failed: ${r.stderr}`);
+  return pushImage(local, "rogerlew/wepppy", tag);
+}

@@ -80,7 +80,8 @@ export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env): string 
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
   if (env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return (require("node:fs") as typeof import("node:fs")).readFileSync(env.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "");
+    // The CLI trims the file's content (passphrase/manager.go).
+    return (require("node:fs") as typeof import("node:fs")).readFileSync(env.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").trim();
   }
   throw new PassphraseError("passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables");
 }

@@ -51,12 +51,14 @@ export function goQuote(text: string): string {
 
 export class CommandFailed extends Error {
   constructor(
-    readonly code: number,
+    // Not `code`: the SDK reads an error's `code` as a gRPC status, and 1 is CANCELLED
+    // ("Resource monitor is terminating"), after which no registration ever settles.
+    readonly exitCode: number,
     readonly command: string,
     readonly output: string,
   ) {
     // The provider's own text (commandOutputs.go:101 + x/crypto ssh ExitError).
-    super(`Process exited with status ${code}: running ${goQuote(command)}:\n${output}`);
+    super(`Process exited with status ${exitCode}: running ${goQuote(command)}:\n${output}`);
     this.name = "CommandFailed";
   }
 }

@@ -3,15 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stateDir as rigStateDir } from "../../rig/config";
 import { FileBackend } from "../engine/backend";
+import { passphraseFromEnv } from "../engine/crypter";
 
 /*
  * The rig's stand-in for the deploy runner's `~/.pulumi` (the file backend) and for the
  * stacks' passphrase, which a deploy job gets from its environment: under .rig/, removed
- * by `rig down` with the rig.
+ * by `rig down` with the rig. A rig pipeline job names its own with WEPPPY_RIG_BACKEND and
+ * PULUMI_CONFIG_PASSPHRASE_FILE, as a workflow job gets them from its runner and environment.
  */
 
 export function rigBackend(): FileBackend {
-  return new FileBackend(path.join(rigStateDir, "backend"));
+  return new FileBackend(process.env.WEPPPY_RIG_BACKEND ? path.resolve(process.env.WEPPPY_RIG_BACKEND) : path.join(rigStateDir, "backend"));
 }
 
 export function rigPassphraseFile(): string {
@@ -24,5 +26,6 @@ export function rigPassphraseFile(): string {
 }
 
 export function rigPassphrase(): string {
+  if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return passphraseFromEnv();
   return fs.readFileSync(rigPassphraseFile(), "utf8").trim();
 }

@@ -54,7 +54,8 @@ export async function rigStack(stack: string, status: RigStatus, options: RigSta
   const workDir = options.workDir ?? PROJECT_ROOT;
   const stackFile = path.join(workDir, stackFileName(stack));
   const text = fs.readFileSync(stackFile, "utf8");
-  const file = new ProjectStackFile(options.onDisk ? stackFile : undefined, { text, passphrase: rigPassphrase });
+  const onDisk = options.onDisk ?? process.env.WEPPPY_RIG_JOB === "1";
+  const file = new ProjectStackFile(onDisk ? stackFile : undefined, { text, passphrase: rigPassphrase });
   const filed = rawConfigOf(file.all());
   filed.values[`${NAMESPACE}:compose`] = JSON.stringify({ ...JSON.parse(filed.values[`${NAMESPACE}:compose`] ?? "{}"), sourceDir: WEPPPY_REFERENCE_DIR });
   const asFiled = parseStackConfig(stack, filed.values, { secretKeys: filed.secretKeys });
@@ -62,10 +63,10 @@ export async function rigStack(stack: string, status: RigStatus, options: RigSta
   const sourceDir = path.join(rigStateDir, "rehearsals", stack, "source");
   await stageSource(sourceDir, asFiled.compose.files, host.name);
   for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(), ...(options.extra ?? [])]) file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
-  if (options.onDisk) file.save();
+  if (onDisk) file.save();
   return new EngineStack(stack, {
     workDir,
-    ...(options.onDisk ? {} : { stackFileText: file.toString() }),
+    ...(onDisk ? {} : { stackFileText: file.toString() }),
     backend: rigBackend(),
     executor: new SshExecutor(),
     invoke: rigInvoke,

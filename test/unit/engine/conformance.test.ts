@@ -153,6 +153,9 @@ describe("stand-in engine: conformance with pulumi 3.248.0 and @pulumi/command 1
       new remote.Command("late", { connection: conn(), create: "echo late >> log" });
     });
     assert.equal(r.ok, false);
+    // The update ends with the failed step's own error (exit status 1 is not a gRPC status).
+    assert.match(r.error, /Process exited with status 1: running "echo fails >> log; exit 1":/);
+    assert.doesNotMatch(r.error, /Resource monitor is terminating/);
     assert.deepEqual(w.hostLog().sort(), ["fails", "slow"], "the late one never ran");
     assert.ok(resource(state(), "slow"), "the step under way was recorded");
     assert.equal(resource(state(), "late"), undefined);

@@ -5,9 +5,12 @@ Behaves like the real app where the pipeline looks:
   GET /version           -> {"build", "failureMode", "service"}; every response has X-Weppcloud-Build
   /tests/api/*           -> the test-support API when TEST_SUPPORT_ENABLED is true, else 403
   GET /runs/<id>/<cfg>/  -> a run page for runs made through the test-support API
+  GET /secrets-fingerprint -> {name: sha256 prefix} of each file it can read in /run/secrets, so
+                            a test can tell from outside which secret values the app reads
 Paths are accepted with or without the SITE_PREFIX (/weppcloud), since Caddy strips it.
 Build-time switches (/etc/weppcloud-standin.json): never-healthy, healthy-then-5xx, slow-start.
 """
+import hashlib
 import json
 import os
 import re
@@ -89,6 +92,18 @@ def tests_api(rest):
     return jsonify({"error": "not found"}), 404
 
 
+def secrets_fingerprint():
+    out = {}
+    root = "/run/secrets"
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        try:
+            with open(os.path.join(root, name), "rb") as fh:
+                out[name] = hashlib.sha256(fh.read()).hexdigest()[:16]
+        except OSError as err:
+            out[name] = f"unreadable: {err.strerror}"
+    return jsonify(out)
+
+
 def run_page(runid, config):
     if not RUNID_RE.match(runid) or not os.path.exists(run_file(runid)):
         return Response("run not found\n", status=404, mimetype="text/plain")
@@ -109,6 +124,8 @@ def dispatch(path):
         return health()
     if p == "/version":
         return version()
+    if p == "/secrets-fingerprint":
+        return secrets_fingerprint()
     if BUILD["failureMode"] in ("healthy-then-5xx", "never-healthy"):
         return Response(f"stand-in build {BUILD['build']} is broken ({BUILD['failureMode']})\n",
                         status=500, mimetype="text/plain")
