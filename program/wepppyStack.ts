@@ -47,6 +47,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const github = githubSide({
     stack: stack as StackName,
     github: config.github,
+    runner: config.runner,
     hostSecrets: secrets.values,
     secretConfig: { deployKey: config.deployKey, registry: config.registry, secrets: config.secrets },
   });

@@ -1,22 +1,26 @@
 import { PR_JOBS, SARIF_UPLOADS, TRIVY_IMAGE, WORKFLOW_TITLES } from "../../config/githubNames";
-import { expr, pulumiCommand, pulumiEnv, pulumiSetup, sarifSteps, script, wctlSetup } from "./common";
+import { expr, sarifSteps, script, wctlSetup } from "./common";
 import { WorkflowContext } from "./context";
 import { Job, Workflow } from "./types";
 
 /*
  * Pull request validation. Every job is a required check on the protected branch, so
  * the workflow has no path filters: a workflow skipped by a filter leaves its required
- * checks pending forever.
+ * checks pending forever. Every job runs pull request code on a CI runner and holds no
+ * credential: no secret, no passphrase, no state, no environment. Previews of the stacks
+ * need the passphrase, so they run where it is (the deploy jobs and the nightly drift
+ * checks), never on a pull request.
  */
 
 export function prWorkflow(ctx: WorkflowContext): Workflow {
-  const ci = ctx.runnerLabels;
+  const ci = ctx.labels.ci;
   const after = [PR_JOBS.trustedSource];
   const scanImage = `wepppy-pr:${expr("github.sha")}`;
 
   const jobs: Record<string, Job> = {
-    // The runner is a homelab host holding the stacks' passphrase: code from a fork never runs there.
-    // Failing (not skipping) keeps the PR unmergeable: a skipped required check counts as passed.
+    // Not a control (a fork's pull request can edit this file): the controls are the Actions
+    // policy (a maintainer approves every outside contributor's run) and that these jobs hold
+    // nothing. It keeps a fork's PR unmergeable: failing, not skipping (a skipped check passes).
     [PR_JOBS.trustedSource]: {
       "runs-on": ci,
       "timeout-minutes": 5,
@@ -113,17 +117,6 @@ export function prWorkflow(ctx: WorkflowContext): Workflow {
           ),
         },
         { name: "Remove the image", if: expr("always()"), run: script('docker image rm "${SCAN_IMAGE}" || true') },
-      ],
-    },
-    [PR_JOBS.preview]: {
-      "runs-on": ci,
-      needs: after,
-      "timeout-minutes": 30,
-      permissions: { contents: "read", "pull-requests": "write" },
-      env: pulumiEnv(ctx),
-      steps: [
-        ...pulumiSetup(ctx),
-        ...ctx.stacks.map((stack) => pulumiCommand(ctx, "preview", stack, { "comment-on-pr": true, "always-include-summary": true })),
       ],
     },
   };
