@@ -6,6 +6,7 @@ import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
 import { ComposeDeployment } from "./components/composeDeployment";
 import { GithubStackOutput, githubSide } from "./components/githubSide";
+import { RunnerSideOutput, runnerSide } from "./components/runnerHost";
 import { colourImages, digestOf } from "../render/bluegreen/colours";
 import { blueGreenFiles } from "../render/bluegreen/files";
 import { readComposeDocument, secretsInDirectory } from "../render/composeFile";
@@ -26,6 +27,8 @@ export interface WepppyStackOutputs {
   hotfix: string | undefined;
   generatedSecrets: string[];
   github: GithubStackOutput;
+  /** dev: the runner host (runners, labels, health command); an environment stack: the deploy key's access to its host. */
+  runners: RunnerSideOutput;
   /** The image the host reports live, or why nothing is deployed yet. */
   deployed: pulumi.Output<string> | string;
   /** Blue/green: the live colour and each colour's image; null when off. */
@@ -51,6 +54,8 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     hostSecrets: secrets.values,
     secretConfig: { deployKey: config.deployKey, registry: config.registry, secrets: config.secrets },
   });
+
+  const runners = runnerSide(stack as StackName, config);
 
   const bg = config.bluegreen.enabled ? blueGreenFiles(config, sourceDir, composeDocs[0]) : undefined;
   const colours = bg ? image.ref.apply((ref) => colourImages(config.bluegreen, ref)) : undefined;
@@ -94,6 +99,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
     github,
+    runners,
     deployed,
     bluegreen: colours ? colours.apply((c) => ({ live: c.live, images: { blue: c.blue, green: c.green } })) : null,
     release: config.release ? { id: config.release.id, tag: config.release.tag, version: config.release.version } : null,
