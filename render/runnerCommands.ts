@@ -59,6 +59,7 @@ export interface EnsureRunnerArgs {
   version: string;
   sha256: string;
   tarballUrl: string;
+  /** Whether this runner's account joins the docker group (runner.ci.docker or runner.deploy.docker). */
   docker: boolean;
   drainMinutes: number;
   /** sha256 of the unit as installed: a changed unit restarts the runner (after draining it). */
@@ -81,7 +82,7 @@ export function ensureRunnerCommand(layout: RunnerLayout, a: EnsureRunnerArgs): 
     "--version", a.version,
     "--sha256", a.sha256,
     "--tarball-url", a.tarballUrl,
-    "--docker", a.docker && a.runner.zone === "ci" ? "yes" : "no",
+    "--docker", a.docker ? "yes" : "no",
     "--drain-minutes", String(a.drainMinutes),
     "--unit-sha", a.unitSha,
     "--script-sha", a.scriptSha,

@@ -61,6 +61,9 @@ const deploy = z
     name: f.serviceName("Name the deploy runner registers under.").default("forest-deploy-1"),
     user: f.unixUser("The deploy runner's own account; it never runs a pull request.").default("ghr-deploy"),
     label: text("a runner label ([A-Za-z0-9._-])", LABEL, "The label deploy and drift jobs ask for; no CI runner carries it.").default("homelab-deploy"),
+    docker: f
+      .flag("The deploy account joins the docker group: the deploy jobs' registry login (docker login) and the docker provider's daemon check need it. It runs only the protected branch's jobs.")
+      .default(true),
     noNewPrivileges: f.flag("NoNewPrivileges= in the deploy unit.").default(true),
   })
   .meta({ description: "The deploy runner: only jobs of the protected environments, from the protected branch." });

@@ -124,7 +124,7 @@ export class RunnerHost extends pulumi.ComponentResource {
             version: cfg.version,
             sha256: cfg.sha256,
             tarballUrl: tarball.url,
-            docker: cfg.ci.docker,
+            docker: r.zone === "ci" ? cfg.ci.docker : cfg.deploy.docker,
             drainMinutes: cfg.drainMinutes,
             unitSha: rc.sha256(unitText),
             scriptSha,

@@ -87,7 +87,7 @@ layout() {
 
 # --- accounts ------------------------------------------------------------------------
 
-ensure_account() { # user zone docker
+ensure_account() { # user zone docker: whether the account joins the docker group (root on this host)
   local user=$1 zone=$2 docker=$3 home
   home="$(home_of "${user}")"
   [ "${user}" != root ] || die "a runner never runs as root"
@@ -98,10 +98,9 @@ ensure_account() { # user zone docker
   fi
   install -d -o "${user}" -g "$(group_of "${user}")" -m 0700 "${home}"
   if getent group docker >/dev/null; then
-    if [ "${zone}" = ci ] && [ "${docker}" = yes ]; then
+    if [ "${docker}" = yes ]; then
       usermod -aG docker "${user}"
     elif id -nG "${user}" | tr ' ' '\n' | grep -qx docker; then
-      # The deploy account (and a CI account with runner.ci.docker off) never reaches Docker.
       gpasswd -d "${user}" docker >/dev/null
     fi
   fi

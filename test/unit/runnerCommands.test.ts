@@ -91,8 +91,8 @@ describe("runner host command builders", () => {
     assert.equal(words[words.indexOf("--labels") + 1], "homelab,ghcr-builder");
     assert.equal(words[words.indexOf("--docker") + 1], "yes");
     assert.ok(!words.some((w) => /token/i.test(w)));
-    const deployLine = rc.ensureRunnerCommand(layout, { ...JSON.parse("{}"), runner: deploy, repoUrl: "x", repository: "a/b", branch: "master", version: "1.2.3", sha256: "c", tarballUrl: "u", docker: true, drainMinutes: 1, unitSha: "d", scriptSha: "e" });
-    assert.equal(wordsAfterBash(deployLine)[wordsAfterBash(deployLine).indexOf("--docker") + 1], "no", "the deploy account never reaches Docker");
+    const deployLine = rc.ensureRunnerCommand(layout, { runner: deploy, repoUrl: "x", repository: "a/b", branch: "master", version: "1.2.3", sha256: "c", tarballUrl: "u", docker: false, drainMinutes: 1, unitSha: "d", scriptSha: "e" });
+    assert.equal(wordsAfterBash(deployLine)[wordsAfterBash(deployLine).indexOf("--docker") + 1], "no");
   });
 
   it("writes a hardened unit per runner: its own user, restart on failure, no new privileges, hooks and zone set", () => {
@@ -468,7 +468,7 @@ describe("the runner host script, under bash as root against a temporary directo
         ...env,
       });
 
-    it("has its own account, outside the docker group, and its own registration", () => {
+    it("has its own account (outside the docker group when runner.deploy.docker is off) and its own registration", () => {
       assert.notEqual(dep.user, ci.user);
       assert.ok(!execFileSync("id", ["-nG", dep.user], { encoding: "utf8" }).split(/\s+/).includes("docker"));
       assert.equal(JSON.parse(fs.readFileSync(path.join(dep.dir, ".runner"), "utf8")).agentName, dep.name);

@@ -89,7 +89,7 @@ describe("the runner host (dev) under the mock engine", function () {
     }
     const deploy = byName(ev, "dev-runner-host-forest-deploy-1");
     assert.match(deploy.inputs.create, /--zone deploy --name forest-deploy-1 --user ghr-deploy --labels homelab-deploy /);
-    assert.match(deploy.inputs.create, /--docker no /);
+    assert.match(deploy.inputs.create, /--docker yes /);
     assert.match(ensure.inputs.create, /--docker yes /);
   });
 
@@ -108,6 +108,12 @@ describe("the runner host (dev) under the mock engine", function () {
     const cfg = runner.parse({});
     const ensure = byName(ev, "dev-runner-host-forest-runner-1");
     assert.ok(ensure.inputs.create.includes(`--version ${cfg.version} --sha256 ${cfg.sha256} --tarball-url https://github.com/actions/runner/releases/download/v${cfg.version}/actions-runner-linux-x64-${cfg.version}.tar.gz`));
+  });
+
+  it("keeps an account out of the docker group when its zone's docker flag is off", async () => {
+    const off = await evaluateDev({ "runner.deploy.docker": false, "runner.ci.docker": false });
+    assert.match(byName(off, "dev-runner-host-forest-deploy-1").inputs.create, /--docker no /);
+    assert.match(byName(off, "dev-runner-host-forest-runner-1").inputs.create, /--docker no /);
   });
 
   it("a version bump is an update of the same command (no trigger changes, so no delete runs): the runner is reconfigured in place", async () => {
