@@ -106,13 +106,25 @@ ensure_account() { # user zone docker: whether the account joins the docker grou
   fi
 }
 
-remove_account() { # user: only an account this script made
-  local user=$1
+# Removes an account this script made, unless another runner still runs as it (a runner
+# renamed under the same account) or its home holds the stacks' Pulumi state.
+remove_account() { # user
+  local user=$1 d
   id -u "${user}" >/dev/null 2>&1 || return 0
   case "$(getent passwd "${user}" | cut -d: -f5)" in
     "${ACCOUNT_MARK}"*) ;;
     *) say "account ${user} was not made by wepppy-runner: left in place"; return 0 ;;
   esac
+  for d in "${ROOT}"/runners/*/; do
+    if [ "$(cat "${d}.wepppy-user" 2>/dev/null || true)" = "${user}" ]; then
+      say "account ${user}: runner $(basename "${d}") still runs as it: left in place"
+      return 0
+    fi
+  done
+  if [ -e "$(home_of "${user}")/.pulumi" ]; then
+    say "account ${user}: its home holds Pulumi state ($(home_of "${user}")/.pulumi): left in place"
+    return 0
+  fi
   pkill -KILL -u "${user}" 2>/dev/null || true
   userdel "${user}" 2>/dev/null || true
   if getent group "${user}" >/dev/null; then groupdel "${user}" 2>/dev/null || true; fi

@@ -271,9 +271,17 @@ describe("the runner host script, under bash as root against a temporary directo
 
   after(async () => {
     if (!root) return;
-    for (const r of [ci, dep]) if (r) sh(["remove", "--name", r.name, "--user", r.user, "--drain-minutes", "0"]);
+    for (const r of [ci, dep]) {
+      if (!r) continue;
+      // A job left running by a failed test would make the removal wait (and refuse).
+      fs.rmSync(path.join(r.dir, ".standin", "job"), { force: true });
+      sh(["remove", "--name", r.name, "--user", r.user, "--drain-minutes", "0"]);
+    }
     for (const r of [ci, dep]) {
       if (r && spawnSync("id", ["-u", r.user]).status === 0) {
+        // Only this test's throwaway accounts (their uid was free of processes when made).
+        spawnSync("pkill", ["-KILL", "-u", r.user]);
+        await new Promise((resolve) => setTimeout(resolve, 200));
         spawnSync("userdel", [r.user]);
         spawnSync("groupdel", [r.user]);
       }
@@ -586,6 +594,22 @@ describe("the runner host script, under bash as root against a temporary directo
       assert.notEqual(spawnSync("id", ["-u", ci.user]).status, 0, "the account is gone");
       assert.ok(!fs.existsSync(path.join(cfg.root, "home", ci.user)));
       assert.match(sh(["remove", "--name", ci.name, "--user", ci.user, "--drain-minutes", "0"]).stdout, /removed from this host/, "removing twice is fine");
+    });
+
+    it("never removes an account another runner still runs as, or one whose home holds the stacks' state", () => {
+      const stateFile = path.join(cfg.root, "home", dep.user, ".pulumi", "stacks", "testprod.json");
+      fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+      fs.writeFileSync(stateFile, "{}");
+      // A runner renamed under the same account: the old name's removal must leave the account to the new one.
+      const renamed = sh(["remove", "--name", "forest-deploy-old", "--user", dep.user, "--drain-minutes", "0"]);
+      assert.equal(renamed.status, 0, renamed.stderr);
+      assert.match(renamed.stdout, new RegExp(`account ${dep.user}: runner ${dep.name} still runs as it: left in place`));
+      const r = sh(["remove", "--name", dep.name, "--user", dep.user, "--drain-minutes", "0"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!fs.existsSync(dep.dir));
+      assert.match(r.stdout, /its home holds Pulumi state .*: left in place/);
+      assert.equal(fs.readFileSync(stateFile, "utf8"), "{}");
+      assert.equal(spawnSync("id", ["-u", dep.user]).status, 0);
     });
 
     it("never removes an account it did not make", () => {
