@@ -77,7 +77,7 @@ while :; do
     "$DIR/bin/Runner.Worker" &
     worker=$!
   fi
-  sleep 1 &
+  sleep 0.2 &
   wait $!
 done
 `;
@@ -98,7 +98,7 @@ exit 0
 const WORKER = `#!/bin/bash
 # Stand-in Runner.Worker: a job, running while .standin/job exists.
 DIR="$(cd "$(dirname "$0")/.." && pwd)"
-while [ -f "$DIR/.standin/job" ]; do sleep 1; done
+while [ -f "$DIR/.standin/job" ]; do sleep 0.2; done
 `;
 
 /** The stand-in release of a version, as a .tar.gz and its sha256. */
