@@ -3,6 +3,7 @@ import { registerAudit } from "./audit";
 import { registerBench } from "./bench";
 import { registerConfig } from "./config";
 import { UsageError, printJson } from "./io";
+import { registerPolicy } from "./policy";
 import { registerPromote } from "./promote";
 import { registerRehearse } from "./rehearse";
 import { registerRelease } from "./release";
@@ -32,7 +33,7 @@ export function buildProgram(cli: Cli): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   program.exitOverride();
-  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerConfig, registerBench]) {
+  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerConfig, registerPolicy, registerBench]) {
     register(program, cli);
   }
   // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().

@@ -5,10 +5,11 @@ import { ENVIRONMENTS, StackName } from "./environments";
  * files, job ids (which GitHub reports as check names, so branch protection requires
  * exactly these), secret names and where their values come from, SARIF categories,
  * and the runner labels. Each is written here once; workflows, the ruleset, the
- * environments and the tests derive from these.
+ * environments and the tests derive from these. The runners' names and labels are in
+ * runnerNames.ts.
  */
 
-/** Stack that owns repository-wide plumbing: workflows, the master ruleset, repository secrets, the runner. */
+/** Stack that owns repository-wide plumbing: workflows, the master ruleset, the Actions policy, the drift environment, the runner host. */
 export const REPOSITORY_OWNER_STACK: StackName = "dev";
 
 /** Stacks that own a GitHub deployment environment (and its secrets): those with one in ENVIRONMENTS. */
@@ -21,15 +22,6 @@ export function githubEnvironmentOf(stack: StackName): string {
   if (!name) throw new Error(`stack "${stack}" has no GitHub environment`);
   return name;
 }
-
-/** wepppy's runner labels today (its CI workflows and its image publisher). */
-export const DEFAULT_RUNNER_LABELS = {
-  ci: ["self-hosted", "Linux", "X64", "homelab"],
-  builder: ["self-hosted", "Linux", "X64", "ghcr-builder"],
-} as const;
-
-/** Labels GitHub gives every self-hosted runner itself; actionlint knows these without config. */
-export const BUILTIN_RUNNER_LABELS = ["self-hosted", "linux", "x64", "arm", "arm64", "macos", "windows"];
 
 export const WORKFLOW_DIR = ".github/workflows";
 
@@ -62,7 +54,7 @@ export const PR_JOBS = {
   testGo: "test-go",
   testFrontend: "test-frontend",
   buildImage: "build-image",
-  preview: "pulumi-preview",
+  qualityGates: "quality-gates",
 } as const;
 
 export const MAIN_JOBS = {
@@ -86,19 +78,39 @@ export const SARIF_UPLOADS = {
   image: { category: "pr-container-security", file: "trivy-results.sarif", tool: "Trivy" },
 } as const;
 
-/** Pinned actions; upload-sarif stays on v3 as the spec requires. */
-export const ACTIONS = {
-  checkout: "actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5", // v4.3.1
-  setupNode: "actions/setup-node@v4",
-  dockerLogin: "docker/login-action@5e57cd118135c172c3672efd75eb46360885c0ef", // v3.6.0
-  setupBuildx: "docker/setup-buildx-action@8d2750c68a42422c14e847fe6c8ac0403b4cbd6f", // v3.12.0
-  buildPush: "docker/build-push-action@10e90e3645eae34f1e60eeb005ba3a3d33f178e8", // v6.19.2
-  uploadSarif: "github/codeql-action/upload-sarif@v3",
-  pulumi: "pulumi/actions@v6",
+/**
+ * Every action the generated workflows use, pinned to the full commit SHA of a release tag
+ * (the tag is written beside each `uses:` as a comment). Each SHA was read from the action's
+ * own repository: `git rev-parse <tag>^{commit}` in a clone of it. upload-sarif stays on v3
+ * as the spec requires; pulumi/actions v7 runs on Node 24 (runners from 2.327.0).
+ */
+export const PINNED_ACTIONS = {
+  checkout: { action: "actions/checkout", sha: "34e114876b0b11c390a56381ad16ebd13914f8d5", tag: "v4.3.1" },
+  setupNode: { action: "actions/setup-node", sha: "49933ea5288caeca8642d1e84afbd3f7d6820020", tag: "v4.4.0" },
+  dockerLogin: { action: "docker/login-action", sha: "5e57cd118135c172c3672efd75eb46360885c0ef", tag: "v3.6.0" },
+  setupBuildx: { action: "docker/setup-buildx-action", sha: "8d2750c68a42422c14e847fe6c8ac0403b4cbd6f", tag: "v3.12.0" },
+  buildPush: { action: "docker/build-push-action", sha: "10e90e3645eae34f1e60eeb005ba3a3d33f178e8", tag: "v6.19.2" },
+  uploadSarif: { action: "github/codeql-action/upload-sarif", sha: "dd903d2e4f5405488e5ef1422510ee31c8b32357", tag: "v3.36.2" },
+  pulumi: { action: "pulumi/actions", sha: "8e5e406f4007fca908480587cb9893c07090f58d", tag: "v7.0.0" },
 } as const;
+export type ActionRole = keyof typeof PINNED_ACTIONS;
 
-/** The image scanner, run as a pinned container rather than a third-party action. */
-export const TRIVY_IMAGE = "aquasec/trivy:0.57.1";
+/** `uses:` values by role: `owner/repo[/path]@<40 hex>`. */
+export const ACTIONS = Object.fromEntries(
+  Object.entries(PINNED_ACTIONS).map(([role, a]) => [role, `${a.action}@${a.sha}`]),
+) as { readonly [K in ActionRole]: string };
+
+/** The release tag of a pinned `uses:` value, for the comment beside it. */
+export function actionTag(uses: string): string | undefined {
+  return Object.values(PINNED_ACTIONS).find((a) => `${a.action}@${a.sha}` === uses)?.tag;
+}
+
+/**
+ * The image scanner, run as a container pinned by digest rather than as a third-party
+ * action. The digest is the one public pins of aquasec/trivy:0.57.1 agree on; no registry
+ * can be reached from here to check it again.
+ */
+export const TRIVY_IMAGE = "aquasec/trivy:0.57.1@sha256:5c59e08f980b5d4d503329773480fcea2c9bdad7e381d846fbf9f2ecb8050f6b";
 
 /** GitHub Actions' app id: a required check must come from a workflow, not from a status anyone with a token can post. */
 export const GITHUB_ACTIONS_APP_ID = 15368;
@@ -106,38 +118,61 @@ export const GITHUB_ACTIONS_APP_ID = 15368;
 /** Base repository role ids a ruleset bypass names (GitHub's fixed numbering). */
 export const REPOSITORY_ROLE_ID = { maintain: 2, write: 4, admin: 5 } as const;
 
+/** The environment nightly drift checks run in: the protected branch only, read-only credentials (repository owner stack). */
+export const DRIFT_ENVIRONMENT = "drift";
+
 /**
- * Where each GitHub secret's value comes from. The spec's names, with two changes:
- * GitHub refuses secret names starting with GITHUB_, so the spec's
- * GITHUB_RUNNER_DEPLOY_KEY is RUNNER_DEPLOY_KEY; and environment secrets carry the
- * environment's suffix (`_PROD` as in the spec, `_TESTPROD` for test production), so a
- * job can never read another environment's value under the same name.
+ * Where each GitHub secret's value comes from. No secret is a repository secret: a
+ * repository secret reaches a workflow on any branch. Every one is an environment secret,
+ * which GitHub hands only to a job of that environment, from the protected branch (each
+ * environment's branch policy), so no pull request job can read one. Environment secrets
+ * of the spec carry the environment's suffix (`_PROD` as in the spec, `_TESTPROD`).
  */
 export const SECRET_TABLE = {
-  /** Environment secrets: the value the stack's hosts receive, from WepppySecrets (keyed by wepppy's compose secret name). */
+  /** The value the stack's hosts receive, from WepppySecrets (keyed by wepppy's compose secret name). */
   environment: {
     POSTGRES_PASSWORD: "postgres_password",
     SECRET_KEY: "flask_secret_key",
     SECURITY_PASSWORD_SALT: "flask_security_password_salt",
   },
-  /** Repository secrets: values from the owner stack's secret config (its `registry` and `deployKey` sections). */
-  repository: {
-    RUNNER_DEPLOY_KEY: {
-      source: "deployKey",
-      purpose: "SSH private key of the runner's deployments to forest1 and wepp1 (spec: GITHUB_RUNNER_DEPLOY_KEY)",
-    },
+  /** What a deploy job needs beyond the passphrase, in the stack's own environment, from that stack's secret config. */
+  deploy: {
     REGISTRY_USERNAME: { source: "registry.username", purpose: "registry user of REGISTRY_TOKEN" },
     REGISTRY_TOKEN: {
       source: "registry.password",
-      purpose: "ghcr.io token (read:packages) deploy jobs log in with before `pulumi up` resolves image digests",
+      purpose: "ghcr.io token (read:packages) the deploy job logs in with before `pulumi up` resolves image digests",
     },
-    CICD_GITHUB_TOKEN: {
-      source: "secrets.cicd_github_token",
-      purpose:
-        "fine-grained token (administration, environments, secrets: write on wepppy) the GitHub provider uses in deploy and drift jobs: GITHUB_TOKEN cannot manage environments or secrets",
+    CICD_ENVIRONMENTS_TOKEN: {
+      source: "secrets.github_environments_token",
+      purpose: "fine-grained token (environments, secrets: write on wepppy) the GitHub provider uses in this stack's `pulumi up`; it cannot change the ruleset or the Actions policy",
     },
   },
+  /** The drift environment's secrets, from the repository owner stack's secret config: read-only. */
+  drift: {
+    CICD_READ_TOKEN: {
+      source: "secrets.github_read_token",
+      purpose: "fine-grained token (administration, environments, secrets, contents: read on wepppy) the nightly previews refresh GitHub objects with",
+    },
+  },
+  /**
+   * Set once by hand in every environment that runs Pulumi (`gh secret set --env <name>
+   * PULUMI_CONFIG_PASSPHRASE`): no stack can hold the key to its own secrets. It reaches
+   * a job's memory only, never the runner's disk.
+   */
+  operator: {
+    PULUMI_CONFIG_PASSPHRASE: { purpose: "the stacks' secrets passphrase (PULUMI_CONFIG_PASSPHRASE)" },
+  },
 } as const;
+
+/**
+ * Secret config the repository owner stack's own program uses and never uploads: the
+ * token of the Actions policy and runner registrations (administration: write).
+ */
+export const OWNER_ONLY_SECRETS = { adminToken: "secrets.github_admin_token" } as const;
+
+export type DeploySecretName = keyof typeof SECRET_TABLE.deploy;
+export type DriftSecretName = keyof typeof SECRET_TABLE.drift;
+export type OperatorSecretName = keyof typeof SECRET_TABLE.operator;
 
 export const ENVIRONMENT_SECRET_SUFFIX: Partial<Record<StackName, string>> = {
   testprod: "TESTPROD",
@@ -161,6 +196,8 @@ export const ENVIRONMENT_POLICY: Partial<Record<StackName, EnvironmentPolicy>> =
   testprod: { reviewersRequired: false, preventSelfReview: false },
   prod: { reviewersRequired: true, preventSelfReview: true },
 };
+/** The drift environment runs every night unattended: no reviewers, the protected branch only. */
+export const DRIFT_POLICY: EnvironmentPolicy = { reviewersRequired: false, preventSelfReview: false };
 
 /** Config keys the workflows set on a stack for one run (never committed). */
 export const CI_CONFIG_KEYS = {

@@ -3,6 +3,7 @@ import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
 import * as f from "./fields";
 import { bluegreen, digestRef, notify, promotion, release } from "./sections/bluegreen";
 import { github } from "./sections/github";
+import { runner } from "./sections/runner";
 
 /*
  * The single source of truth for a stack's settings: the types the program uses,
@@ -194,6 +195,7 @@ export const stackConfigShape = {
   registry: registry.optional(),
   deployKey: deployKey.optional(),
   github: github.prefault({}),
+  runner: runner.prefault({}),
   bluegreen: bluegreen.prefault({ enabled: false }),
   release: release.optional(),
   notify: notify.prefault({}),

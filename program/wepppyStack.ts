@@ -6,6 +6,7 @@ import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
 import { ComposeDeployment } from "./components/composeDeployment";
 import { GithubStackOutput, githubSide } from "./components/githubSide";
+import { RunnerSideOutput, runnerSide } from "./components/runnerHost";
 import { digestOf } from "../render/images";
 import { blueGreenFiles } from "../render/bluegreen/files";
 import { readComposeDocument } from "../render/composeFile";
@@ -27,6 +28,8 @@ export interface WepppyStackOutputs {
   hotfix: string | undefined;
   generatedSecrets: string[];
   github: GithubStackOutput;
+  /** dev: the runner host (runners, labels, health command); an environment stack: the deploy key's access to its host. */
+  runners: RunnerSideOutput;
   /** The image the host reports live, or why nothing is deployed yet. */
   deployed: pulumi.Output<string> | string;
   /** Blue/green: the live colour and each colour's image as the host reports them; null when off. */
@@ -53,9 +56,12 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const github = githubSide({
     stack: stack as StackName,
     github: config.github,
+    runner: config.runner,
     hostSecrets: secrets.values,
     secretConfig: { deployKey: config.deployKey, registry: config.registry, secrets: config.secrets },
   });
+
+  const runners = runnerSide(stack as StackName, config);
 
   const bg = config.bluegreen.enabled ? blueGreenFiles(config, sourceDir, composeDocs[0]) : undefined;
 
@@ -100,6 +106,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
     github,
+    runners,
     deployed,
     bluegreen: colours,
     sourceLive: image.sourceLive ?? null,

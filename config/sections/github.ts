@@ -1,11 +1,10 @@
 import { z } from "zod";
-import { DEFAULT_RUNNER_LABELS } from "../githubNames";
 import * as f from "../fields";
 
 /*
  * The `wepppy-cicd:github` section: which repository the GitHub side manages and how.
  * Every stack reads it; each uses only the part for the objects it owns (see
- * config/github.ts): the repository owner stack the runner, workflow and ruleset keys,
+ * config/githubNames.ts): the repository owner stack the workflow and ruleset keys,
  * an environment stack its `environment` keys.
  */
 
@@ -18,7 +17,6 @@ function text(expected: string, pattern: RegExp, description: string) {
 const LOGIN = /^(?=.{1,39}$)[A-Za-z0-9](?:-?[A-Za-z0-9])*$/;
 const REPOSITORY_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
 const FULL_NAME = /^(?=.{1,39}\/)[A-Za-z0-9](?:-?[A-Za-z0-9])*\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
-const RUNNER_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // `pulumi login` URLs this program supports: the runner's local disk.
 const BACKEND_URL = /^file:\/\/(?:~|\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+\/?)*)$/;
 const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+$/;
@@ -26,20 +24,6 @@ const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+$/;
 const CRON = /^(?:[0-9*,\/-]+ ){4}[0-9*,\/-]+$/;
 
 const login = (description: string) => text("a GitHub user or organization name", LOGIN, description);
-const labels = (description: string) =>
-  f.list(text("a runner label ([A-Za-z0-9._-])", RUNNER_LABEL, "A runner label."), "runner labels", description);
-
-const runner = z
-  .strictObject({
-    name: f.serviceName("Name the self-hosted runner registers under.").default("forest-runner-1"),
-    labels: labels("Labels of the runner that runs CI and deploy jobs; every non-build job asks for exactly these.").default([
-      ...DEFAULT_RUNNER_LABELS.ci,
-    ]),
-    builderLabels: labels("Labels of the runner that builds and pushes images (wepppy's ghcr-builder).").default([
-      ...DEFAULT_RUNNER_LABELS.builder,
-    ]),
-  })
-  .meta({ description: "The self-hosted runners the workflows ask for (repository owner stack)." });
 
 const environment = z
   .strictObject({
@@ -56,14 +40,11 @@ const pulumiRun = z
     backendUrl: text(
       "a file:// backend URL on the runner",
       BACKEND_URL,
-      "State backend the workflows log in to on the runner (`file://~` is `pulumi login --local` as the runner's user).",
+      "State backend the deploy jobs log in to on the deploy runner (`file://~` is `pulumi login --local` as the deploy runner's account; the stacks' passphrase is an environment secret, never on disk).",
     ).default("file://~"),
-    passphraseFile: f
-      .absolutePath("File on the runner host holding the stacks' secrets passphrase (PULUMI_CONFIG_PASSPHRASE_FILE); never in GitHub.")
-      .default("/home/roger/.config/wepppy-cicd/passphrase"),
     version: text("a version x.y.z", VERSION, "Pulumi CLI version the workflows install.").default("3.248.0"),
   })
-  .meta({ description: "How workflows run this program on the runner." });
+  .meta({ description: "How deploy and drift jobs run this program on the deploy runner." });
 
 export const github = z
   .strictObject({
@@ -83,10 +64,9 @@ export const github = z
       )
       .default("admin"),
     nightlyCron: text("five cron fields", CRON, "When the nightly workflow runs (UTC).").default("17 7 * * *"),
-    runner: runner.prefault({}),
     environment: environment.prefault({}),
     pulumi: pulumiRun.prefault({}),
   })
-  .meta({ description: "The GitHub side: repository, runners, environments, workflows (issue 6)." });
+  .meta({ description: "The GitHub side: repository, environments, workflows (issue 6); the runners are `wepppy-cicd:runner`." });
 
 export type GithubConfig = z.output<typeof github>;

@@ -1,6 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { GITHUB_ACTIONS_APP_ID, REPOSITORY_ROLE_ID } from "../../config/githubNames";
+import { ActionsPolicy, ApprovalPolicy, GITHUB_API } from "./githubRest";
 import { githubProvider } from "./githubProvider";
 
 export interface GithubRepositoryArgs {
@@ -14,15 +15,25 @@ export interface GithubRepositoryArgs {
   requiredChecks: string[];
   /** "admin": repository admins may bypass (needed to commit the workflows); "none": nobody. */
   rulesetBypass: "admin" | "none";
-  /** Repository secrets by GitHub name; every value is made secret here whatever it arrives as. */
-  secrets: Record<string, pulumi.Input<string>>;
+  /** The repository's Actions policy, with the token that sets it (administration: write); unset: not declared. */
+  actionsPolicy?: {
+    approval: ApprovalPolicy;
+    shaPinningRequired: boolean;
+    allowedActions: string[];
+    token: pulumi.Input<string>;
+    apiUrl?: string;
+  };
 }
 
-/** Repository-wide CI plumbing: the workflows, the protected branch's ruleset, repository secrets. */
+/**
+ * Repository-wide CI plumbing: the workflows, the protected branch's ruleset, and the
+ * Actions policy (every outside contributor's run waits for a maintainer; only the pinned
+ * actions run). It declares no repository secret: those reach workflows on every branch.
+ */
 export class GithubRepository extends pulumi.ComponentResource {
   readonly workflowFiles: string[];
   readonly requiredChecks: string[];
-  readonly secretNames: string[];
+  readonly actionsPolicy: ActionsPolicy | undefined;
 
   constructor(name: string, args: GithubRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wepppy-cicd:github:GithubRepository", name, {}, opts);
@@ -73,15 +84,25 @@ export class GithubRepository extends pulumi.ComponentResource {
       child,
     );
 
-    this.secretNames = Object.keys(args.secrets).sort();
-    for (const secretName of this.secretNames) {
-      new github.ActionsSecret(
-        `${name}-secret-${secretName}`,
-        { repository: args.repository, secretName, value: pulumi.secret(args.secrets[secretName]) },
-        child,
-      );
-    }
+    const p = args.actionsPolicy;
+    this.actionsPolicy = p
+      ? new ActionsPolicy(
+          `${name}-actions-policy`,
+          {
+            apiUrl: p.apiUrl ?? GITHUB_API,
+            owner: args.owner,
+            repository: args.repository,
+            token: p.token,
+            approvalPolicy: p.approval,
+            shaPinningRequired: p.shaPinningRequired,
+            allowedActions: p.allowedActions,
+            githubOwnedAllowed: false,
+            verifiedAllowed: false,
+          },
+          { parent: this },
+        )
+      : undefined;
 
-    this.registerOutputs({ workflowFiles: this.workflowFiles, requiredChecks: this.requiredChecks, secretNames: this.secretNames });
+    this.registerOutputs({ workflowFiles: this.workflowFiles, requiredChecks: this.requiredChecks });
   }
 }

@@ -2,8 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { ENVIRONMENTS, NAMESPACE, PROMOTION_SOURCE, STACKS, StackName, stackFileName } from "../../config/environments";
 import {
+  DRIFT_ENVIRONMENT,
+  DRIFT_POLICY,
   ENVIRONMENT_POLICY,
   ENVIRONMENT_STACKS,
+  OWNER_ONLY_SECRETS,
+  PINNED_ACTIONS,
   PR_JOBS,
   REPOSITORY_OWNER_STACK,
   SECRET_TABLE,
@@ -11,41 +15,46 @@ import {
   environmentSecretName,
   githubEnvironmentOf,
 } from "../../config/githubNames";
+import { JobLabels, jobLabels } from "../../config/runnerNames";
 import { stackConfigShape } from "../../config/schema";
 import { GithubConfig } from "../../config/sections/github";
+import { RunnerConfig } from "../../config/sections/runner";
 import { RawConfig, readStackFile } from "../../config/stackFile";
 import { DeployTarget, WorkflowContext, renderWorkflows } from "../../render/workflows";
 import { GithubEnvironment } from "./githubEnvironment";
 import { GithubRepository } from "./githubRepository";
-import { GithubRunner } from "./githubRunner";
 
 /*
  * The GitHub side of one stack. Each GitHub object is declared by exactly one stack:
- * the repository owner stack (dev, on forest with the runner) declares the workflows,
- * the protected branch's ruleset and the repository secrets; each environment stack
- * declares its own deployment environment and that environment's secrets.
+ * the repository owner stack (dev, on forest with the runners) declares the workflows,
+ * the protected branch's ruleset, the repository's Actions policy and the drift
+ * environment; each environment stack declares its own deployment environment and that
+ * environment's secrets. No secret is a repository secret (see SECRET_TABLE).
  */
 
 export interface GithubSideArgs {
   stack: StackName;
   github: GithubConfig;
+  runner: RunnerConfig;
   /** WepppySecrets.values: the values this stack's hosts receive, by compose secret name. */
   hostSecrets: pulumi.Output<Record<string, string>>;
-  /** The stack's secret config the repository secrets come from (see SECRET_TABLE.repository). */
-  secretConfig: RepositorySecretSources;
+  /** The stack's secret config environment secrets come from (see SECRET_TABLE). */
+  secretConfig: SecretSources;
   /** How another stack's settings are read; default: its stack file. */
   readStack?: (stack: StackName) => RawConfig;
+  /** The GitHub API the Actions policy is set through; a test server in tests. */
+  apiUrl?: string;
 }
 
-/** The owner stack's config sections that repository secret values are read from. */
-export interface RepositorySecretSources {
+/** The stack's config sections secret values are read from. */
+export interface SecretSources {
   deployKey?: string;
   registry?: { username: string; password: string };
   secrets: Record<string, string>;
 }
 
 /** A value named by a SECRET_TABLE source ("deployKey", "registry.password", "secrets.<key>"), or undefined. */
-export function secretSource(sources: RepositorySecretSources, source: string): string | undefined {
+export function secretSource(sources: SecretSources, source: string): string | undefined {
   let node: unknown = sources;
   for (const part of source.split(".")) node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[part] : undefined;
   return typeof node === "string" && node !== "" ? node : undefined;
@@ -58,13 +67,16 @@ export interface GithubStackOutput {
   owns: string[];
   workflowFiles?: string[];
   requiredChecks?: string[];
-  runnerLabels?: string[];
-  builderLabels?: string[];
+  /** What each kind of job asks for (ci, builder, deploy). */
+  jobLabels?: JobLabels;
+  /** The Actions policy the repository owner stack sets: who needs approval, which actions run. */
+  actionsPolicy?: { approval: string; shaPinningRequired: boolean; allowedActions: string[] };
   environment?: string;
   secretNames: string[];
 }
 
-function section<T extends keyof typeof stackConfigShape>(raw: RawConfig, stack: StackName, key: T) {
+/** One section of another stack's settings, checked against the schema. */
+export function stackSection<T extends keyof typeof stackConfigShape>(raw: RawConfig, stack: StackName, key: T) {
   const text = raw.values[`${NAMESPACE}:${key}`];
   const schema = stackConfigShape[key];
   const result = schema.safeParse(text === undefined ? undefined : JSON.parse(text));
@@ -77,8 +89,8 @@ function section<T extends keyof typeof stackConfigShape>(raw: RawConfig, stack:
 /** An environment's URL and health settings, read from that stack's own settings. */
 export function deployTarget(stack: StackName, read: (stack: StackName) => RawConfig = readStackFile): DeployTarget {
   const raw = read(stack);
-  const site = section(raw, stack, "site");
-  const health = section(raw, stack, "health");
+  const site = stackSection(raw, stack, "site");
+  const health = stackSection(raw, stack, "health");
   return {
     stack,
     githubEnvironment: githubEnvironmentOf(stack),
@@ -90,12 +102,12 @@ export function deployTarget(stack: StackName, read: (stack: StackName) => RawCo
 }
 
 /** The stack that prod promotes from gets master's images; the other environment stack is promoted to. */
-export function workflowContext(cfg: GithubConfig, read: (stack: StackName) => RawConfig = readStackFile): WorkflowContext {
+export function workflowContext(cfg: GithubConfig, runner: RunnerConfig, read: (stack: StackName) => RawConfig = readStackFile): WorkflowContext {
   const promotedTo = ENVIRONMENT_STACKS.find((s) => s !== PROMOTION_SOURCE);
   if (!promotedTo || !ENVIRONMENTS[PROMOTION_SOURCE].githubEnvironment) {
     throw new Error("the workflows need a promotion source and a production stack, each with a GitHub environment");
   }
-  const image = section(read(PROMOTION_SOURCE), PROMOTION_SOURCE, "image");
+  const image = stackSection(read(PROMOTION_SOURCE), PROMOTION_SOURCE, "image");
   if (image.source !== "registry") {
     throw new Error(`${stackFileName(PROMOTION_SOURCE)}: image.source must be "registry": master's workflow pushes the image it runs`);
   }
@@ -105,9 +117,9 @@ export function workflowContext(cfg: GithubConfig, read: (stack: StackName) => R
     branch: cfg.branch,
     cicdRepository: cfg.cicdRepository,
     cicdRef: cfg.cicdRef,
-    runnerLabels: cfg.runner.labels,
-    builderLabels: cfg.runner.builderLabels,
+    labels: jobLabels(runner),
     pulumi: cfg.pulumi,
+    driftEnvironment: DRIFT_ENVIRONMENT,
     imageRepository: image.repository,
     nightlyCron: cfg.nightlyCron,
     stacks: STACKS,
@@ -116,52 +128,81 @@ export function workflowContext(cfg: GithubConfig, read: (stack: StackName) => R
   };
 }
 
+/** The actions the Actions policy allows: exactly the pinned ones the workflows use, and what config adds. */
+export function allowedActions(runner: RunnerConfig): string[] {
+  return [...new Set([...Object.values(PINNED_ACTIONS).map((a) => `${a.action}@${a.sha}`), ...runner.policy.extraAllowedActions])].sort();
+}
+
+/** Environment secrets from a table, by name; the missing ones are named for a warning. */
+function secretsFrom(
+  table: Record<string, { source: string }>,
+  sources: SecretSources,
+): { secrets: Record<string, pulumi.Input<string>>; missing: string[] } {
+  const secrets: Record<string, pulumi.Input<string>> = {};
+  const missing: string[] = [];
+  for (const [name, { source }] of Object.entries(table)) {
+    const value = secretSource(sources, source);
+    if (value === undefined) missing.push(`${name} (${NAMESPACE}:${source})`);
+    else secrets[name] = value;
+  }
+  return { secrets, missing };
+}
+
 /** Declares this stack's GitHub objects and returns what the stack exports about them. */
 export function githubSide(args: GithubSideArgs): GithubStackOutput {
   const cfg = args.github;
   const repository = `${cfg.owner}/${cfg.repository}`;
 
   if (args.stack === REPOSITORY_OWNER_STACK) {
-    const secrets: Record<string, pulumi.Input<string>> = {};
-    const missing: string[] = [];
-    for (const [name, { source }] of Object.entries(SECRET_TABLE.repository)) {
-      const value = secretSource(args.secretConfig, source);
-      if (value === undefined) missing.push(`${name} (${NAMESPACE}:${source})`);
-      else secrets[name] = value;
+    const adminToken = secretSource(args.secretConfig, OWNER_ONLY_SECRETS.adminToken);
+    if (!adminToken) {
+      const why = `the repository's Actions policy (approval of every outside contributor's run, only the pinned actions) needs ${NAMESPACE}:${OWNER_ONLY_SECRETS.adminToken} (administration: write): set it with pulumi config set --secret --path`;
+      if (!pulumi.runtime.isDryRun()) throw new Error(`${args.stack}: ${why}`);
+      pulumi.log.warn(`not declared: ${why}`);
     }
-    if (missing.length > 0) {
-      pulumi.log.warn(
-        `repository secrets not set, not declared (the deploy workflows need them): ${missing.join(", ")}; set each with pulumi config set --secret --path`,
-      );
-    }
+    const policy = {
+      approval: args.runner.policy.approval,
+      shaPinningRequired: args.runner.policy.shaPinningRequired,
+      allowedActions: allowedActions(args.runner),
+    };
     const repo = new GithubRepository("github-repository", {
       owner: cfg.owner,
       repository: cfg.repository,
       branch: cfg.branch,
-      workflows: renderWorkflows(workflowContext(cfg, args.readStack)),
+      workflows: renderWorkflows(workflowContext(cfg, args.runner, args.readStack)),
       requiredChecks: Object.values(PR_JOBS),
       rulesetBypass: cfg.rulesetBypass,
-      secrets,
+      actionsPolicy: adminToken ? { ...policy, token: adminToken, apiUrl: args.apiUrl } : undefined,
     });
-    const runner = new GithubRunner("github-runner", {
+    const drift = secretsFrom(SECRET_TABLE.drift, args.secretConfig);
+    if (drift.missing.length > 0) {
+      pulumi.log.warn(`${DRIFT_ENVIRONMENT} environment secrets not set, not declared (the nightly drift checks need them): ${drift.missing.join(", ")}`);
+    }
+    const env = new GithubEnvironment(`github-environment-${DRIFT_ENVIRONMENT}`, {
       owner: cfg.owner,
       repository: cfg.repository,
-      name: cfg.runner.name,
-      labels: cfg.runner.labels,
-      builderLabels: cfg.runner.builderLabels,
+      environment: DRIFT_ENVIRONMENT,
+      branch: cfg.branch,
+      policy: DRIFT_POLICY,
+      waitMinutes: 0,
+      canAdminsBypass: false,
+      secrets: drift.secrets,
     });
     return {
       repository,
       owns: [
         ...repo.workflowFiles.map((f) => `file:${f}`),
         `ruleset:${cfg.branch}`,
-        ...repo.secretNames.map((s) => `repository-secret:${s}`),
+        ...(repo.actionsPolicy ? ["actions-policy"] : []),
+        `environment:${env.environment}`,
+        ...env.secretNames.map((s) => `environment-secret:${env.environment}/${s}`),
       ],
       workflowFiles: repo.workflowFiles,
       requiredChecks: repo.requiredChecks,
-      runnerLabels: runner.labels,
-      builderLabels: runner.builderLabels,
-      secretNames: repo.secretNames,
+      jobLabels: jobLabels(args.runner),
+      actionsPolicy: repo.actionsPolicy ? policy : undefined,
+      environment: env.environment,
+      secretNames: env.secretNames,
     };
   }
 
@@ -176,6 +217,13 @@ export function githubSide(args: GithubSideArgs): GithubStackOutput {
       return value;
     });
   }
+  const deploy = secretsFrom(SECRET_TABLE.deploy, args.secretConfig);
+  if (deploy.missing.length > 0) {
+    pulumi.log.warn(
+      `${githubEnvironmentOf(args.stack)} environment secrets not set, not declared (its deploy job needs them): ${deploy.missing.join(", ")}; set each with pulumi config set --secret --path`,
+    );
+  }
+  Object.assign(secrets, deploy.secrets);
   const env = new GithubEnvironment(`github-environment-${args.stack}`, {
     owner: cfg.owner,
     repository: cfg.repository,

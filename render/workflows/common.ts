@@ -1,5 +1,5 @@
 import { NAMESPACE, StackName } from "../../config/environments";
-import { ACTIONS, SARIF_UPLOADS, SECRET_TABLE } from "../../config/githubNames";
+import { ACTIONS, DeploySecretName, DriftSecretName, OperatorSecretName, SARIF_UPLOADS } from "../../config/githubNames";
 import { DeployTarget, WorkflowContext } from "./context";
 import { Job, Step } from "./types";
 
@@ -13,22 +13,28 @@ export const CICD_DIR = "wepppy-cicd";
 const script = (...lines: string[]) => ["set -euo pipefail", ...lines].join("\n") + "\n";
 export { script };
 
-/** wepppy checked out at the workspace root, as its wctl-based jobs expect. */
+/**
+ * wepppy checked out at the workspace root, as its wctl-based jobs expect. These jobs run
+ * pull request code on a CI runner: no credential is in reach (the checkout keeps no token,
+ * and docker/.env holds test values made here, never a copy of a host's file).
+ */
 export function wctlSetup(): Step[] {
   return [
     // Not cleaned: containers leave root-owned data under .docker-data on the runner.
-    { name: "Check out wepppy", uses: ACTIONS.checkout, with: { clean: false } },
+    { name: "Check out wepppy", uses: ACTIONS.checkout, with: { clean: false, "persist-credentials": false } },
     {
-      name: "Provide docker/.env",
+      name: "Provide docker/.env (test values)",
       shell: "bash",
-      env: { RUNNER_DOCKER_ENV: "/workdir/wepppy/docker/.env" },
       run: script(
-        'if [ -f "${RUNNER_DOCKER_ENV}" ]; then',
-        '  cp "${RUNNER_DOCKER_ENV}" docker/.env',
-        "elif [ ! -f docker/.env ]; then",
-        '  echo "::error::no docker/.env on the runner (${RUNNER_DOCKER_ENV}); wctl cannot start the dev stack"',
-        "  exit 1",
-        "fi",
+        'docker_gid="$(getent group docker | cut -d: -f3)"',
+        '[ -n "${docker_gid}" ] || { echo "::error::no docker group on the runner host"; exit 1; }',
+        "{",
+        '  echo "UID=$(id -u)"',
+        '  echo "GID=${docker_gid}"',
+        '  echo "POSTGRES_PASSWORD=localdev"',
+        '  echo "SECRET_KEY=localdev"',
+        '  echo "SECURITY_PASSWORD_SALT=localdev"',
+        "} > docker/.env",
       ),
     },
     {
@@ -44,20 +50,31 @@ export function wctlSetup(): Step[] {
   ];
 }
 
-/** Environment every job that runs Pulumi needs: the runner's state backend and passphrase file. */
+/** Environment every job that runs Pulumi has: the deploy runner's state backend. No secret: see pulumiSecrets. */
 export function pulumiEnv(ctx: WorkflowContext): Record<string, string> {
   return {
     PULUMI_BACKEND_URL: ctx.pulumi.backendUrl,
-    PULUMI_CONFIG_PASSPHRASE_FILE: ctx.pulumi.passphraseFile,
     PULUMI_SKIP_UPDATE_CHECK: "true",
   };
+}
+
+/** The environment's token the GitHub provider uses: environments write for a deploy, read-only for drift. */
+export type GithubTokenSecret = Extract<DeploySecretName | DriftSecretName, `CICD_${string}_TOKEN`>;
+
+/**
+ * What a step that runs Pulumi gets, and only such a step: the passphrase (an environment
+ * secret, into the step's memory) and the environment's GitHub token. Never job-wide, so
+ * neither `npm ci`'s install scripts nor the setup actions see them.
+ */
+export function pulumiSecrets(token: GithubTokenSecret): Record<string, string> {
+  return { PULUMI_CONFIG_PASSPHRASE: secretRef("PULUMI_CONFIG_PASSPHRASE"), GITHUB_TOKEN: secretRef(token) };
 }
 
 /** wepppy and this program side by side, dependencies installed, the Pulumi CLI on PATH. */
 export function pulumiSetup(ctx: WorkflowContext, opts: { fetchTags?: boolean } = {}): Step[] {
   return [
     {
-      // Registry logins of this job stay in this job (the runner's ~/.docker is shared).
+      // Registry logins of this job stay in this job's temporary directory, which the runner empties.
       name: "Keep docker credentials in the job",
       shell: "bash",
       run: script('echo "DOCKER_CONFIG=${RUNNER_TEMP}/docker-config" >> "${GITHUB_ENV}"'),
@@ -65,7 +82,7 @@ export function pulumiSetup(ctx: WorkflowContext, opts: { fetchTags?: boolean } 
     {
       name: "Check out wepppy",
       uses: ACTIONS.checkout,
-      with: { path: WEPPPY_DIR, ...(opts.fetchTags ? { "fetch-depth": 0 } : {}) },
+      with: { path: WEPPPY_DIR, "persist-credentials": false, ...(opts.fetchTags ? { "fetch-depth": 0 } : {}) },
     },
     {
       name: "Check out the pipeline program",
@@ -78,6 +95,13 @@ export function pulumiSetup(ctx: WorkflowContext, opts: { fetchTags?: boolean } 
   ];
 }
 
+/** The quality gates (this program's policy/ pack), at the levels its committed policy-config.json sets. */
+export function policyPackInputs(): Record<string, string> {
+  const dir = `${expr("github.workspace")}/${CICD_DIR}/policy`;
+  return { policyPacks: dir, policyPackConfigs: `${dir}/policy-config.json` };
+}
+
+/** Every preview and up runs the policy pack: a gate's violation stops the update before a step runs. */
 export function pulumiCommand(
   ctx: WorkflowContext,
   command: "preview" | "up",
@@ -96,22 +120,36 @@ export function pulumiCommand(
       "cloud-url": ctx.pulumi.backendUrl,
       "pulumi-version": ctx.pulumi.version,
       "suppress-outputs": true,
+      ...policyPackInputs(),
       ...extra,
     },
   };
 }
 
-/** `pulumi config set --path` for one run; the value arrives through env, never inline. */
-export function configSet(stack: StackName, key: string, variable: string): string {
-  return `pulumi config set --stack ${stack} --path '${NAMESPACE}:${key}' "\${${variable}}"`;
+/**
+ * A job's checkout holds the committed stack file, not what the last release wrote (the file
+ * backend keeps that in the update history only): restore it before a plain preview or up.
+ */
+export function configSync(stack: StackName, token: GithubTokenSecret): Step {
+  return {
+    name: `Restore what ${stack}'s last succeeded update ran (wepppy-cicd config sync)`,
+    "working-directory": CICD_DIR,
+    env: pulumiSecrets(token),
+    run: script(`npx wepppy-cicd config sync -s ${stack} --json`),
+  };
 }
 
-/** A repository secret the owner stack declares; the name is checked against the secret table at compile time. */
-export function secretRef(name: keyof typeof SECRET_TABLE.repository): string {
+/** `pulumi config set --path` for one run; the value arrives through env, never inline, after `--` (a value starting with "-" is not a flag). */
+export function configSet(stack: StackName, key: string, variable: string): string {
+  return `pulumi config set --stack ${stack} --path '${NAMESPACE}:${key}' -- "\${${variable}}"`;
+}
+
+/** An environment secret; the name is checked against the secret table at compile time. */
+export function secretRef(name: DeploySecretName | DriftSecretName | OperatorSecretName): string {
   return expr(`secrets.${name}`);
 }
 
-/** Logs the job's docker in to the registry with the repository's registry secrets (used by digest lookups). */
+/** Logs the job's docker in to the registry with its environment's registry secrets (used by digest lookups). */
 export function registryLogin(registryHost: string): Step {
   return {
     name: "Log in to the registry",

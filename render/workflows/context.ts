@@ -1,4 +1,5 @@
 import { StackName } from "../../config/environments";
+import { JobLabels } from "../../config/runnerNames";
 
 /** What one deployment environment's jobs need to know, read from that stack's own config. */
 export interface DeployTarget {
@@ -19,9 +20,11 @@ export interface WorkflowContext {
   branch: string;
   cicdRepository: string;
   cicdRef: string;
-  runnerLabels: string[];
-  builderLabels: string[];
-  pulumi: { backendUrl: string; passphraseFile: string; version: string };
+  /** What each kind of job asks for: ci (pull request code), builder (image builds), deploy (protected environments only). */
+  labels: JobLabels;
+  pulumi: { backendUrl: string; version: string };
+  /** The environment the nightly drift checks run in (read-only credentials, protected branch). */
+  driftEnvironment: string;
   /** The repository testprod pulls from: main pushes there. */
   imageRepository: string;
   nightlyCron: string;

@@ -7,10 +7,10 @@ import {
   healthStep,
   pulumiCommand,
   pulumiEnv,
+  pulumiSecrets,
   pulumiSetup,
   registryLogin,
   script,
-  secretRef,
   smokeStep,
   stackConcurrency,
 } from "./common";
@@ -57,8 +57,10 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
     },
     permissions: { contents: "read" },
     jobs: {
+      // The deploy runner; production's environment secrets (after a reviewer's approval)
+      // reach only the steps that run Pulumi, and the job's token only the step that pushes.
       [DEPLOY_PROD_JOBS.deploy]: {
-        "runs-on": ctx.runnerLabels,
+        "runs-on": ctx.labels.deploy,
         "timeout-minutes": 90,
         permissions: { contents: "write" },
         environment: { name: target.githubEnvironment, url: target.url },
@@ -91,6 +93,7 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             if: expr(`inputs.${DEPLOY_PROD_INPUTS.imageTag} != '' && inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
             "working-directory": CICD_DIR,
             shell: "bash",
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(
               `live="$(pulumi stack output --stack ${source} imageDigest)"`,
               'wanted="sha256:$(docker buildx imagetools inspect --raw "${IMAGE}:${IMAGE_TAG}" | sha256sum | cut -d" " -f1)"',
@@ -104,6 +107,7 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             name: `Hotfix: bypass ${source} (audited)`,
             if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
             "working-directory": CICD_DIR,
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(
               configSet(target.stack, CI_CONFIG_KEYS.hotfixTag, "IMAGE_TAG"),
               configSet(target.stack, CI_CONFIG_KEYS.hotfixReason, "HOTFIX_REASON"),
@@ -112,6 +116,7 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
           {
             name: "Record whether smoke tests run",
             "working-directory": CICD_DIR,
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(configSet(target.stack, CI_CONFIG_KEYS.skipSmoke, "SKIP_SMOKE")),
           },
           {
@@ -122,7 +127,7 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
             "working-directory": CICD_DIR,
             shell: "bash",
-            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(
               'npx wepppy-cicd promote --json > "${RUNNER_TEMP}/promote.json" || { cat "${RUNNER_TEMP}/promote.json"; exit 1; }',
               'echo "tag=$(node -e \'process.stdout.write(require(process.argv[1]).release?.tag ?? "")\' "${RUNNER_TEMP}/promote.json")" >> "${GITHUB_OUTPUT}"',
@@ -131,20 +136,25 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
           pulumiCommand(ctx, "up", target.stack, {}, {
             name: `pulumi up -s ${target.stack} (hotfix)`,
             if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
-            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
           }),
           healthStep(target),
           smokeStep(target, expr(`!inputs.${DEPLOY_PROD_INPUTS.skipSmoke}`)),
           {
             name: "Tag the release",
             "working-directory": WEPPPY_DIR,
-            env: { RELEASE_TAG: expr("steps.promote.outputs.tag") },
+            // The checkout kept no token; the job's token (contents: write) reaches git only here,
+            // as configuration in the environment, never on a command line.
+            env: { RELEASE_TAG: expr("steps.promote.outputs.tag"), PUSH_TOKEN: expr("github.token") },
             run: script(
               // The tag the release CLI recorded in prod's outputs and audit log, when it ran.
               'tag="${RELEASE_TAG:-prod-$(date -u +%Y%m%d-%H%M%S)}"',
               'git config user.name "github-actions[bot]"',
               'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
               'git tag -a "${tag}" -m "Production deployment of ${IMAGE_TAG:-the image live on testprod}"',
+              "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.https://github.com/.extraheader",
+              'GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf \'x-access-token:%s\' "${PUSH_TOKEN}" | base64 -w0)"',
+              "export GIT_CONFIG_VALUE_0",
               'git push origin "refs/tags/${tag}"',
             ),
           },

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { WORKFLOW_DIR, WORKFLOW_FILES, WorkflowRole } from "../../config/githubNames";
+import { WORKFLOW_DIR, WORKFLOW_FILES, WorkflowRole, actionTag } from "../../config/githubNames";
 import { WorkflowContext } from "./context";
 import { deployProdWorkflow } from "./deployProd";
 import { mainWorkflow } from "./main";
@@ -25,8 +25,17 @@ export function workflowPath(role: WorkflowRole): string {
   return `${WORKFLOW_DIR}/${WORKFLOW_FILES[role]}`;
 }
 
+/** Writes each pinned action's release tag beside its `uses:` (a SHA says nothing to a reader); an unpinned one is refused. */
+function tagComments(yaml: string): string {
+  return yaml.replace(/^(\s*(?:- )?uses: )(\S+)$/gm, (_line, lead: string, uses: string) => {
+    const tag = actionTag(uses);
+    if (!tag) throw new Error(`workflow uses ${uses}, which is not one of config/githubNames.ts PINNED_ACTIONS`);
+    return `${lead}${uses} # ${tag}`;
+  });
+}
+
 export function renderWorkflow(workflow: Workflow): string {
-  return GENERATED_HEADER + stringify(workflow, { lineWidth: 0, aliasDuplicateObjects: false });
+  return GENERATED_HEADER + tagComments(stringify(workflow, { lineWidth: 0, aliasDuplicateObjects: false }));
 }
 
 /** Every workflow the repository owner stack commits: repository path to file content. */

@@ -6,10 +6,10 @@ import {
   healthStep,
   pulumiCommand,
   pulumiEnv,
+  pulumiSecrets,
   pulumiSetup,
   registryLogin,
   script,
-  secretRef,
   smokeStep,
   stackConcurrency,
   wctlSetup,
@@ -34,12 +34,12 @@ export function mainWorkflow(ctx: WorkflowContext): Workflow {
     permissions: { contents: "read" },
     jobs: {
       [build]: {
-        "runs-on": ctx.builderLabels,
+        "runs-on": ctx.labels.builder,
         "timeout-minutes": 120,
         permissions: { contents: "read", packages: "write" },
         outputs: { tag: expr("steps.tags.outputs.tag"), digest: expr("steps.build.outputs.digest") },
         steps: [
-          { name: "Check out wepppy", uses: ACTIONS.checkout },
+          { name: "Check out wepppy", uses: ACTIONS.checkout, with: { "persist-credentials": false } },
           {
             id: "tags",
             name: "Derive the image tags",
@@ -74,15 +74,17 @@ export function mainWorkflow(ctx: WorkflowContext): Workflow {
         ],
       },
       [MAIN_JOBS.testStandard]: {
-        "runs-on": ctx.runnerLabels,
+        "runs-on": ctx.labels.ci,
         "timeout-minutes": 60,
         steps: [
           ...wctlSetup(),
           { name: "Integration tests, standard tier", run: script('wctl run-pytest tests/integration -m "integration and slow"') },
         ],
       },
+      // The deploy runner; its credentials are test-production's environment secrets, given
+      // only to the steps that run Pulumi.
       [MAIN_JOBS.deploy]: {
-        "runs-on": ctx.runnerLabels,
+        "runs-on": ctx.labels.deploy,
         needs: [build, MAIN_JOBS.testStandard],
         "timeout-minutes": 60,
         environment: { name: target.githubEnvironment, url: target.url },
@@ -94,11 +96,11 @@ export function mainWorkflow(ctx: WorkflowContext): Workflow {
           {
             name: `Point ${target.stack} at this commit's image`,
             "working-directory": CICD_DIR,
-            env: { IMAGE_TAG: expr(`needs.${build}.outputs.tag`) },
+            env: { IMAGE_TAG: expr(`needs.${build}.outputs.tag`), ...pulumiSecrets("CICD_ENVIRONMENTS_TOKEN") },
             run: script(configSet(target.stack, CI_CONFIG_KEYS.imageTag, "IMAGE_TAG")),
           },
           pulumiCommand(ctx, "up", target.stack, { message: `master ${expr("github.sha")}` }, {
-            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
           }),
           healthStep(target),
           smokeStep(target),

@@ -1,17 +1,18 @@
 import { NIGHTLY_JOBS, WORKFLOW_TITLES } from "../../config/githubNames";
-import { CICD_DIR, expr, pulumiCommand, pulumiEnv, pulumiSetup, script, secretRef, stackConcurrency, wctlSetup } from "./common";
+import { configSync, expr, pulumiCommand, pulumiEnv, pulumiSecrets, pulumiSetup, script, stackConcurrency, wctlSetup } from "./common";
 import { WorkflowContext } from "./context";
 import { Job, Workflow } from "./types";
 
 /**
- * Nightly: the comprehensive test tier, and per stack a drift check that refreshes
- * from the hosts and GitHub and fails when anything differs from the declaration.
+ * Nightly: the comprehensive test tier (a CI runner), and per stack a drift check that
+ * refreshes from the hosts and GitHub and fails when anything differs from the declaration
+ * (the deploy runner, in the drift environment: read-only token, protected branch only).
  */
 export function nightlyWorkflow(ctx: WorkflowContext): Workflow {
   const ciConfigured = new Set([ctx.testprod.stack, ctx.prod.stack]);
   const jobs: Record<string, Job> = {
     [NIGHTLY_JOBS.testComprehensive]: {
-      "runs-on": ctx.runnerLabels,
+      "runs-on": ctx.labels.ci,
       "timeout-minutes": 90,
       steps: [
         ...wctlSetup(),
@@ -21,23 +22,22 @@ export function nightlyWorkflow(ctx: WorkflowContext): Workflow {
   };
   for (const stack of ctx.stacks) {
     jobs[NIGHTLY_JOBS.drift(stack)] = {
-      "runs-on": ctx.runnerLabels,
+      "runs-on": ctx.labels.deploy,
       "timeout-minutes": 30,
+      environment: { name: ctx.driftEnvironment },
       concurrency: stackConcurrency(stack),
       env: pulumiEnv(ctx),
       steps: [
         ...pulumiSetup(ctx),
-        // CI sets the image tag (and hotfix settings) per deploy without committing them:
-        // compare against the config of the last deployment, not the committed file.
-        ...(ciConfigured.has(stack)
-          ? [{ name: `Take ${stack}'s config from its last deployment`, "working-directory": CICD_DIR, run: script(`pulumi config refresh --stack ${stack} --force`) }]
-          : []),
+        // What releases wrote lives in the update history, not in the committed file: compare
+        // against the newest succeeded update (config refresh would take a failed one too).
+        ...(ciConfigured.has(stack) ? [configSync(stack, "CICD_READ_TOKEN")] : []),
         pulumiCommand(
           ctx,
           "preview",
           stack,
           { refresh: true, "expect-no-changes": true, "comment-on-summary": true },
-          { id: "drift", env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") } },
+          { id: "drift", env: pulumiSecrets("CICD_READ_TOKEN") },
         ),
         {
           name: "Report drift",

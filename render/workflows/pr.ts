@@ -1,28 +1,26 @@
-import { PR_JOBS, SARIF_UPLOADS, TRIVY_IMAGE, WORKFLOW_TITLES } from "../../config/githubNames";
-import { CICD_DIR, expr, pulumiCommand, pulumiEnv, pulumiSetup, sarifSteps, script, wctlSetup } from "./common";
+import { ACTIONS, PR_JOBS, SARIF_UPLOADS, TRIVY_IMAGE, WORKFLOW_TITLES } from "../../config/githubNames";
+import { CICD_DIR, WEPPPY_DIR, expr, sarifSteps, script, wctlSetup } from "./common";
 import { WorkflowContext } from "./context";
 import { Job, Workflow } from "./types";
 
 /*
  * Pull request validation. Every job is a required check on the protected branch, so
  * the workflow has no path filters: a workflow skipped by a filter leaves its required
- * checks pending forever.
+ * checks pending forever. Every job runs pull request code on a CI runner and holds no
+ * credential: no secret, no passphrase, no state, no environment. Previews of the stacks
+ * need the passphrase, so they run where it is (the deploy jobs and the nightly drift
+ * checks), never on a pull request.
  */
 
-/** The quality gates (this program's policy/ pack) run on every preview; policy-config.json sets each gate's enforcement. */
-export function policyPackInputs(): Record<string, string> {
-  const dir = `${expr("github.workspace")}/${CICD_DIR}/policy`;
-  return { policyPacks: dir, policyPackConfigs: `${dir}/policy-config.json` };
-}
-
 export function prWorkflow(ctx: WorkflowContext): Workflow {
-  const ci = ctx.runnerLabels;
+  const ci = ctx.labels.ci;
   const after = [PR_JOBS.trustedSource];
   const scanImage = `wepppy-pr:${expr("github.sha")}`;
 
   const jobs: Record<string, Job> = {
-    // The runner is a homelab host holding the stacks' passphrase: code from a fork never runs there.
-    // Failing (not skipping) keeps the PR unmergeable: a skipped required check counts as passed.
+    // Not a control (a fork's pull request can edit this file): the controls are the Actions
+    // policy (a maintainer approves every outside contributor's run) and that these jobs hold
+    // nothing. It keeps a fork's PR unmergeable: failing, not skipping (a skipped check passes).
     [PR_JOBS.trustedSource]: {
       "runs-on": ci,
       "timeout-minutes": 5,
@@ -88,6 +86,21 @@ export function prWorkflow(ctx: WorkflowContext): Workflow {
       "timeout-minutes": 30,
       steps: [...wctlSetup(), { name: "Jest tests", run: script("wctl run-npm test") }, { name: "Static assets build", run: script("wctl build-static-assets") }],
     },
+    // The quality gates, judged offline on each stack's graph: nothing here can decrypt the
+    // stacks' config (no passphrase on a PR), so the graph is evaluated with placeholders.
+    [PR_JOBS.qualityGates]: {
+      "runs-on": ci,
+      needs: after,
+      "timeout-minutes": 20,
+      permissions: { contents: "read" },
+      steps: [
+        { name: "Check out wepppy", uses: ACTIONS.checkout, with: { path: WEPPPY_DIR, "persist-credentials": false } },
+        { name: "Check out the pipeline program", uses: ACTIONS.checkout, with: { repository: ctx.cicdRepository, ref: ctx.cicdRef, path: CICD_DIR, "persist-credentials": false } },
+        { name: "Set up Node.js", uses: ACTIONS.setupNode, with: { "node-version": "20" } },
+        { name: "Install the program's dependencies", "working-directory": CICD_DIR, run: "npm ci --no-audit --no-fund\n" },
+        { name: "Judge every stack with the policy pack (wepppy-cicd policy check)", "working-directory": CICD_DIR, run: script("npx wepppy-cicd policy check") },
+      ],
+    },
     [PR_JOBS.buildImage]: {
       "runs-on": ci,
       needs: [PR_JOBS.testPython, PR_JOBS.testGo, PR_JOBS.testFrontend],
@@ -119,19 +132,6 @@ export function prWorkflow(ctx: WorkflowContext): Workflow {
           ),
         },
         { name: "Remove the image", if: expr("always()"), run: script('docker image rm "${SCAN_IMAGE}" || true') },
-      ],
-    },
-    [PR_JOBS.preview]: {
-      "runs-on": ci,
-      needs: after,
-      "timeout-minutes": 30,
-      permissions: { contents: "read", "pull-requests": "write" },
-      env: pulumiEnv(ctx),
-      steps: [
-        ...pulumiSetup(ctx),
-        ...ctx.stacks.map((stack) =>
-          pulumiCommand(ctx, "preview", stack, { "comment-on-pr": true, "always-include-summary": true, ...policyPackInputs() }),
-        ),
       ],
     },
   };

@@ -1,12 +1,13 @@
 import { ROLLBACK_PROD_INPUTS, ROLLBACK_PROD_JOBS, WORKFLOW_TITLES } from "../../config/githubNames";
-import { CICD_DIR, expr, healthStep, pulumiEnv, pulumiSetup, registryLogin, script, secretRef, stackConcurrency } from "./common";
+import { CICD_DIR, expr, healthStep, pulumiEnv, pulumiSecrets, pulumiSetup, registryLogin, script, stackConcurrency } from "./common";
 import { registryHost } from "./main";
 import { WorkflowContext } from "./context";
 import { Workflow } from "./types";
 
 /**
  * Rollback without a shell: `wepppy-cicd rollback --stack prod` (the newest earlier update
- * that ran another image, or update N), dispatched by a person or an agent. The job runs in
+ * that ran another image, or the one named by its release id or start time), dispatched by
+ * a person or an agent. The job runs in
  * the production environment, so its reviewers approve it before anything changes.
  */
 export function rollbackProdWorkflow(ctx: WorkflowContext): Workflow {
@@ -17,7 +18,7 @@ export function rollbackProdWorkflow(ctx: WorkflowContext): Workflow {
       workflow_dispatch: {
         inputs: {
           [ROLLBACK_PROD_INPUTS.to]: {
-            description: `Update of ${target.stack} to go back to (a version from \`pulumi stack history\`); empty: the newest earlier update that ran another image`,
+            description: `Update of ${target.stack} to go back to: its release id or start time (see \`wepppy-cicd status\`); empty: the newest earlier update that ran another image`,
             required: false,
             type: "string",
           },
@@ -27,7 +28,7 @@ export function rollbackProdWorkflow(ctx: WorkflowContext): Workflow {
     permissions: { contents: "read" },
     jobs: {
       [ROLLBACK_PROD_JOBS.rollback]: {
-        "runs-on": ctx.runnerLabels,
+        "runs-on": ctx.labels.deploy,
         "timeout-minutes": 45,
         environment: { name: target.githubEnvironment, url: target.url },
         concurrency: stackConcurrency(target.stack),
@@ -36,7 +37,7 @@ export function rollbackProdWorkflow(ctx: WorkflowContext): Workflow {
           {
             name: "Check the inputs",
             shell: "bash",
-            run: script('if [ -n "${TO_UPDATE}" ] && ! [[ "${TO_UPDATE}" =~ ^[1-9][0-9]{0,8}$ ]]; then', `  echo "::error::${ROLLBACK_PROD_INPUTS.to} must be an update version (a positive whole number)"; exit 1`, "fi"),
+            run: script('if [ -n "${TO_UPDATE}" ] && ! [[ "${TO_UPDATE}" =~ ^[A-Za-z0-9._:-]{1,64}$ ]]; then', `  echo "::error::${ROLLBACK_PROD_INPUTS.to} must be a release id or a start time (letters, digits, . _ : -)"; exit 1`, "fi"),
           },
           ...pulumiSetup(ctx),
           // An earlier update may run a hotfix image, which the program pins through the registry.
@@ -46,7 +47,7 @@ export function rollbackProdWorkflow(ctx: WorkflowContext): Workflow {
             id: "rollback",
             "working-directory": CICD_DIR,
             shell: "bash",
-            env: { GITHUB_TOKEN: secretRef("CICD_GITHUB_TOKEN") },
+            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(
               `args=(rollback --stack ${target.stack} --json)`,
               'if [ -n "${TO_UPDATE}" ]; then args+=(--to "${TO_UPDATE}"); fi',

@@ -30,7 +30,7 @@ export interface Job {
   needs?: string[];
   if?: Expression;
   permissions?: Permissions;
-  environment?: { name: string; url: string };
+  environment?: { name: string; url?: string };
   concurrency?: { group: string; "cancel-in-progress": boolean };
   "timeout-minutes"?: number;
   env?: Record<string, string>;

@@ -3,7 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ENVIRONMENTS, NAMESPACE, STACKS, StackName } from "../../config/environments";
-import { ENVIRONMENT_SECRET_SUFFIX, PR_JOBS, REPOSITORY_OWNER_STACK, SECRET_TABLE } from "../../config/githubNames";
+import {
+  ACTIONS,
+  DRIFT_ENVIRONMENT,
+  ENVIRONMENT_SECRET_SUFFIX,
+  OWNER_ONLY_SECRETS,
+  PR_JOBS,
+  REPOSITORY_OWNER_STACK,
+  SECRET_TABLE,
+} from "../../config/githubNames";
+import { jobLabels } from "../../config/runnerNames";
+import { runner as runnerSection } from "../../config/sections/runner";
 import { GithubConfig, github } from "../../config/sections/github";
 import { GithubEnvironment } from "../../program/components/githubEnvironment";
 import { Evaluation, EvaluateOptions, RegisteredResource, ResourceRequest, SECRET_SIG, evaluateStack } from "../../harness/evaluate";
@@ -27,7 +37,10 @@ function evaluateWithGithub(stack: StackName, options: Partial<EvaluateOptions> 
 }
 
 const GH = "github:index/";
-const isGithub = (r: RegisteredResource) => r.type.startsWith(GH);
+/** The dynamic providers' GitHub objects (components/githubRest.ts). */
+const DYNAMIC = "pulumi-nodejs:dynamic/github:";
+const isGithub = (r: RegisteredResource) => r.type.startsWith(GH) || r.type === `${DYNAMIC}ActionsPolicy`;
+const policyOf = (ev: Evaluation) => ev.resources.filter((r) => r.type === `${DYNAMIC}ActionsPolicy`);
 /** Resources of one @pulumi/github class, e.g. "RepositoryFile" is github:index/repositoryFile:RepositoryFile. */
 const ofType = (ev: Evaluation, kind: string) =>
   ev.resources.filter((r) => r.type === `${GH}${kind[0].toLowerCase()}${kind.slice(1)}:${kind}`);
@@ -50,27 +63,32 @@ function identity(r: RegisteredResource): string {
       return `environment ${repo} ${i.environment}`;
     case "RepositoryEnvironmentDeploymentPolicy":
       return `deployment-policy ${repo} ${i.environment} ${i.branchPattern}`;
+    case "ActionsPolicy":
+      return `actions-policy ${i.owner}/${repo}`;
     default:
       throw new Error(`no identity rule for ${r.type}: add one before declaring it`);
   }
 }
 
-/** Placeholder values: generated passwords, and the repository secrets set as secret config. */
+/** Placeholder values: generated passwords, and the secrets each stack's environment secrets come from. */
 const PLACEHOLDER = "PLACEHOLDER-SECRET-";
-const PLACEHOLDER_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${PLACEHOLDER}deployKey\n-----END OPENSSH PRIVATE KEY-----\n`;
 const REGISTRY_USER = "rogerlew";
-const REPOSITORY_SECRET_OVERRIDES = {
-  deployKey: PLACEHOLDER_KEY,
-  registry: { username: REGISTRY_USER, password: `${PLACEHOLDER}registry.password` },
-  "secrets.cicd_github_token": `${PLACEHOLDER}secrets.cicd_github_token`,
+const OWNER_OVERRIDES = {
+  [OWNER_ONLY_SECRETS.adminToken]: `${PLACEHOLDER}dev-admin-token`,
+  "secrets.github_read_token": `${PLACEHOLDER}dev-read-token`,
 };
-/** The value each repository secret must carry, by its SECRET_TABLE source. */
-const EXPECTED_REPOSITORY_VALUE: Record<string, string> = {
-  deployKey: PLACEHOLDER_KEY,
-  "registry.username": REGISTRY_USER,
-  "registry.password": `${PLACEHOLDER}registry.password`,
-  "secrets.cicd_github_token": `${PLACEHOLDER}secrets.cicd_github_token`,
-};
+const environmentOverrides = (stack: StackName) => ({
+  registry: { username: REGISTRY_USER, password: `${PLACEHOLDER}${stack}-registry.password` },
+  "secrets.github_environments_token": `${PLACEHOLDER}${stack}-environments-token`,
+});
+/** The value each environment secret must carry, by stack and SECRET_TABLE source. */
+function expectedValue(stack: StackName, source: string): string {
+  if (source === "registry.username") return REGISTRY_USER;
+  if (source === "registry.password") return `${PLACEHOLDER}${stack}-registry.password`;
+  if (source === "secrets.github_environments_token") return `${PLACEHOLDER}${stack}-environments-token`;
+  if (source === "secrets.github_read_token") return `${PLACEHOLDER}dev-read-token`;
+  throw new Error(`no expected value for ${source}`);
+}
 
 function placeholderCreate(stack: StackName) {
   return async (r: ResourceRequest) => {
@@ -103,7 +121,7 @@ describe("the GitHub side of each stack", function () {
         await evaluateWithGithub(stack, {
           preview: true,
           create: placeholderCreate(stack),
-          config: stackConfig(stack, stack === REPOSITORY_OWNER_STACK ? REPOSITORY_SECRET_OVERRIDES : {}),
+          config: stackConfig(stack, stack === REPOSITORY_OWNER_STACK ? OWNER_OVERRIDES : environmentOverrides(stack)),
           stackOutputs: evaluations.has("testprod") ? { testprod: evaluations.get("testprod")!.outputs } : {},
         }),
       );
@@ -114,7 +132,7 @@ describe("the GitHub side of each stack", function () {
     for (const ev of evaluations.values()) assert.ok(ev.resources.some(isGithub), `${ev.stack} declares no GitHub object`);
   });
 
-  it("dev owns the repository plumbing: the workflows, the master ruleset, the repository secrets", () => {
+  it("dev owns the repository plumbing: the workflows, the master ruleset, the Actions policy, the drift environment, and no repository secret", () => {
     const ev = evaluations.get("dev")!;
     const cfg = githubConfigOf("dev");
     assert.deepEqual(
@@ -128,13 +146,42 @@ describe("the GitHub side of each stack", function () {
     const rulesets = ofType(ev, "RepositoryRuleset");
     assert.equal(rulesets.length, 1);
     assert.deepEqual(rulesets[0].inputs.conditions.refName.includes, [`refs/heads/${cfg.branch}`]);
+    assert.deepEqual(ofType(ev, "ActionsSecret"), [], "a repository secret reaches workflows on every branch");
+    assert.equal(policyOf(ev).length, 1);
+    assert.deepEqual(ofType(ev, "RepositoryEnvironment").map((e) => e.inputs.environment), [DRIFT_ENVIRONMENT]);
     assert.deepEqual(
-      ofType(ev, "ActionsSecret").map((r) => r.inputs.secretName).sort(),
-      Object.keys(SECRET_TABLE.repository).sort(),
+      ofType(ev, "ActionsEnvironmentSecret").map((s) => [s.inputs.environment, s.inputs.secretName]).sort(),
+      Object.keys(SECRET_TABLE.drift).map((n) => [DRIFT_ENVIRONMENT, n]).sort(),
     );
-    assert.deepEqual(ofType(ev, "RepositoryEnvironment"), []);
-    assert.deepEqual(ofType(ev, "ActionsEnvironmentSecret"), []);
-    assert.deepEqual(providerOf(ev).map((p) => p.inputs.owner), [cfg.owner]);
+    assert.deepEqual(providerOf(ev).map((p) => p.inputs.owner), [cfg.owner, cfg.owner]);
+  });
+
+  it("dev's graph holds the Actions policy: every outside contributor's run waits for approval, only the workflows' pinned actions run", () => {
+    const ev = evaluations.get("dev")!;
+    const [policy] = policyOf(ev);
+    const cfg = runnerSection.parse(stackFile("dev").runner ?? {});
+    assert.equal(policy.inputs.approvalPolicy, "all_external_contributors");
+    assert.equal(policy.inputs.approvalPolicy, cfg.policy.approval);
+    assert.equal(policy.inputs.shaPinningRequired, true);
+    assert.equal(policy.inputs.githubOwnedAllowed, false);
+    assert.equal(policy.inputs.verifiedAllowed, false);
+    assert.equal(policy.inputs.owner, githubConfigOf("dev").owner);
+    assert.equal(policy.inputs.token, OWNER_OVERRIDES[OWNER_ONLY_SECRETS.adminToken]);
+    assert.equal(plainPart(policy.wireInputs.token), "[secret]", "the token is secret on the wire");
+    // The allow-list is exactly what the committed workflows use, pinned by SHA.
+    const used = new Set<string>();
+    for (const f of ofType(ev, "RepositoryFile")) {
+      for (const m of (f.inputs.content as string).matchAll(/uses: (\S+)/g)) used.add(m[1]);
+    }
+    assert.deepEqual([...used].sort(), [...policy.inputs.allowedActions].sort());
+    assert.deepEqual([...policy.inputs.allowedActions].sort(), Object.values(ACTIONS).sort());
+  });
+
+  it("dev refuses to update without the token of the Actions policy, naming the key", async () => {
+    await assert.rejects(
+      evaluateWithGithub("dev", { preview: false, create: placeholderCreate("dev"), config: stackConfig("dev", { "deploy.hostKey": undefined }) }),
+      /secrets\.github_admin_token/,
+    );
   });
 
   for (const stack of ["testprod", "prod"] as const) {
@@ -150,12 +197,15 @@ describe("the GitHub side of each stack", function () {
       const suffix = stack === "prod" ? "_PROD" : "_TESTPROD";
       assert.deepEqual(
         ofType(ev, "ActionsEnvironmentSecret").map((s) => [s.inputs.environment, s.inputs.secretName]).sort(),
-        ["POSTGRES_PASSWORD", "SECRET_KEY", "SECURITY_PASSWORD_SALT"].map((b) => [name, `${b}${suffix}`]).sort(),
+        [...["POSTGRES_PASSWORD", "SECRET_KEY", "SECURITY_PASSWORD_SALT"].map((b) => `${b}${suffix}`), ...Object.keys(SECRET_TABLE.deploy)]
+          .map((n) => [name, n])
+          .sort(),
       );
       assert.equal(ENVIRONMENT_SECRET_SUFFIX[stack], suffix.slice(1));
       assert.deepEqual(ofType(ev, "RepositoryFile"), []);
       assert.deepEqual(ofType(ev, "RepositoryRuleset"), []);
       assert.deepEqual(ofType(ev, "ActionsSecret"), []);
+      assert.deepEqual(policyOf(ev), []);
     });
   }
 
@@ -230,9 +280,9 @@ describe("the GitHub side of each stack", function () {
     assert.deepEqual(workflow.on.pull_request.paths ?? workflow.on.pull_request["paths-ignore"], undefined, "a filtered-out run leaves required checks pending");
   });
 
-  it("every job runs on the runner's labels, and the deploy jobs use the environments the other stacks declare, at their URLs", () => {
+  it("every job runs on the runners' labels, and the deploy jobs use the environments the stacks declare, at their URLs", () => {
     const dev = evaluations.get("dev")!;
-    const out = dev.outputs.github as { runnerLabels: string[]; builderLabels: string[] };
+    const out = dev.outputs.github as { jobLabels: Record<string, string[]> };
     const declared = new Map<string, string>();
     for (const stack of ["testprod", "prod"] as const) {
       for (const e of ofType(evaluations.get(stack)!, "RepositoryEnvironment")) declared.set(e.inputs.environment, stack);
@@ -242,20 +292,26 @@ describe("the GitHub side of each stack", function () {
       const wf = parse(f.inputs.content);
       for (const [id, job] of Object.entries(wf.jobs as Record<string, any>)) {
         const labels = JSON.stringify(job["runs-on"]);
-        assert.ok(
-          labels === JSON.stringify(out.runnerLabels) || labels === JSON.stringify(out.builderLabels),
-          `${f.inputs.file} ${id} runs on ${labels}`,
-        );
+        assert.ok(Object.values(out.jobLabels).some((l) => JSON.stringify(l) === labels), `${f.inputs.file} ${id} runs on ${labels}`);
         if (job.environment) used.set(job.environment.name, job.environment.url);
       }
     }
     assert.equal(declared.size, 2);
+    // The drift environment is dev's own, and protected the same way.
+    const drift = ofType(dev, "RepositoryEnvironment").find((e) => e.inputs.environment === DRIFT_ENVIRONMENT)!;
+    assert.deepEqual(drift.inputs.deploymentBranchPolicy, { protectedBranches: false, customBranchPolicies: true });
+    assert.deepEqual(
+      ofType(dev, "RepositoryEnvironmentDeploymentPolicy").map((p) => [p.inputs.environment, p.inputs.branchPattern]),
+      [[DRIFT_ENVIRONMENT, "master"]],
+    );
+    declared.set(DRIFT_ENVIRONMENT, "dev");
     assert.deepEqual([...used.keys()].sort(), [...declared.keys()].sort());
     for (const [name, url] of used) {
+      if (name === DRIFT_ENVIRONMENT) continue;
       const stack = declared.get(name) as StackName;
       assert.equal(url, `https://${stackFile(stack).site.domain}`, `${name} URL`);
     }
-    assert.deepEqual(out.runnerLabels, githubConfigOf("dev").runner.labels);
+    assert.deepEqual(out.jobLabels, jobLabels(runnerSection.parse(stackFile("dev").runner ?? {})));
   });
 
   it("no secret value reaches a plain input or a stack output, and environment secrets carry the hosts' values", () => {
@@ -280,17 +336,26 @@ describe("the GitHub side of each stack", function () {
         assert.equal(secret.inputs.value, `${PLACEHOLDER}${stack}-wepppy-secrets-${composeName}`, `${stack} ${base}`);
       }
     }
-    const dev = evaluations.get("dev")!;
-    for (const [name, { source }] of Object.entries(SECRET_TABLE.repository)) {
-      const secret = ofType(dev, "ActionsSecret").find((s) => s.inputs.secretName === name)!;
-      assert.equal(secret.inputs.value, EXPECTED_REPOSITORY_VALUE[source], name);
+    for (const stack of ["testprod", "prod"] as const) {
+      for (const [name, { source }] of Object.entries(SECRET_TABLE.deploy)) {
+        const secret = ofType(evaluations.get(stack)!, "ActionsEnvironmentSecret").find((s) => s.inputs.secretName === name)!;
+        assert.equal(secret.inputs.value, expectedValue(stack, source), `${stack} ${name}`);
+      }
+    }
+    for (const [name, { source }] of Object.entries(SECRET_TABLE.drift)) {
+      const secret = ofType(evaluations.get("dev")!, "ActionsEnvironmentSecret").find((s) => s.inputs.secretName === name)!;
+      assert.equal(secret.inputs.value, expectedValue("dev", source), name);
     }
   });
 
-  it("declares no repository secret whose value was never set, and says so", async () => {
-    const ev = await evaluateWithGithub("dev", { preview: true });
-    assert.deepEqual(ofType(ev, "ActionsSecret"), []);
-    assert.ok(ev.warnings.some((w) => w.includes("RUNNER_DEPLOY_KEY") && w.includes(`${NAMESPACE}:deployKey`)));
+  it("declares no environment secret whose value was never set, nor the policy without its token, and says so", async () => {
+    const dev = await evaluateWithGithub("dev", { preview: true });
+    assert.deepEqual(ofType(dev, "ActionsEnvironmentSecret"), []);
+    assert.deepEqual(policyOf(dev), []);
+    assert.ok(dev.warnings.some((w) => w.includes(`${NAMESPACE}:secrets.github_admin_token`)));
+    assert.ok(dev.warnings.some((w) => w.includes("CICD_READ_TOKEN") && w.includes(`${NAMESPACE}:secrets.github_read_token`)));
+    const testprod = await evaluateWithGithub("testprod", { preview: true });
+    assert.ok(testprod.warnings.some((w) => w.includes("CICD_ENVIRONMENTS_TOKEN") && w.includes("REGISTRY_TOKEN")));
   });
 
   it("GitHub refuses secret names starting with GITHUB_; none is declared", () => {

@@ -17,20 +17,22 @@ export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC
 export const PLACEHOLDER_DEPLOY_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-DEPLOY-KEY-0f3a\n-----END OPENSSH PRIVATE KEY-----\n";
 export const PLACEHOLDER_REGISTRY_TOKEN = "PLACEHOLDER-REGISTRY-TOKEN-77c1";
+export const PLACEHOLDER_ADMIN_TOKEN = "PLACEHOLDER-ADMIN-TOKEN-3e8a";
 
 /** The digest a promotion put on prod in the unit tier's stacks (what `wepppy-cicd promote` writes to image.digest). */
 export const PROMOTED_IMAGE = `ghcr.io/rogerlew/wepppy@sha256:${"d".repeat(64)}`;
 
-/** A stack file plus what only an operator can add (pinned host key, deploy key, registry token), and prod's promoted digest. */
+/** A stack file plus what only an operator can add (pinned host key, deploy key, registry token, dev's admin token), and prod's promoted digest. */
 export function deployableConfig(stack: string, overrides: Record<string, unknown> = {}): RawConfig {
   const raw = stackConfig(stack, {
     "deploy.hostKey": TEST_HOST_KEY,
     deployKey: PLACEHOLDER_DEPLOY_KEY,
     registry: { username: "rogerlew", password: PLACEHOLDER_REGISTRY_TOKEN },
     ...(stack === "prod" ? { "image.digest": PROMOTED_IMAGE } : {}),
+    ...(stack === "dev" ? { "secrets.github_admin_token": PLACEHOLDER_ADMIN_TOKEN } : {}),
     ...overrides,
   });
-  return { ...raw, secretKeys: [...raw.secretKeys, `${NAMESPACE}:deployKey`, `${NAMESPACE}:registry`] };
+  return { ...raw, secretKeys: [...raw.secretKeys, `${NAMESPACE}:deployKey`, `${NAMESPACE}:registry`, `${NAMESPACE}:secrets`] };
 }
 
 /** The unit tier has no registry: a digest is derived from the reference, so each tag has its own. */
@@ -43,13 +45,19 @@ export function fakeGithubId(login: string): number {
   return parseInt(fakeDigest(login).slice(7, 15), 16);
 }
 
-/** Answers the provider functions the program calls: registry digests and GitHub user ids. */
+/** A runner registration token as @pulumi/github would hand it out: recognisable, so a leak can be found. */
+export const PLACEHOLDER_REGISTRATION_TOKEN = "PLACEHOLDER-REGISTRATION-TOKEN-5b2c";
+
+/** Answers the provider functions the program calls: registry digests, GitHub user ids, runner registration tokens. */
 export function registryAnswer(token: string, args: Record<string, unknown>): Record<string, unknown> {
   if (token === "docker:index/getRegistryImage:getRegistryImage") {
     return { id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) };
   }
   if (token === "github:index/getUser:getUser") {
     return { id: String(fakeGithubId(String(args.username))), login: args.username, username: args.username };
+  }
+  if (token === "github:index/getActionsRegistrationToken:getActionsRegistrationToken") {
+    return { id: String(args.repository), repository: args.repository, token: PLACEHOLDER_REGISTRATION_TOKEN, expiresAt: 0 };
   }
   throw new Error(`unexpected invoke ${token}`);
 }

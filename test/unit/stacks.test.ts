@@ -154,7 +154,8 @@ describe("the three stacks under the mock engine", () => {
   it("dev builds on its host from the configured checkout, with no registry lookup", () => {
     const ev = evaluations.get("dev")!;
     const { checkout, ref } = stackFile("dev").image;
-    assert.deepEqual(ev.invokes, []);
+    // Its only invoke is the runners' registration token (the runner host is dev's), never a registry's.
+    assert.deepEqual(ev.invokes.filter((i) => !i.token.startsWith("github:")), []);
     assert.equal(ev.outputs.imageRef, `build:${checkout}#${ref}`);
   });
 });

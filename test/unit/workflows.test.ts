@@ -5,10 +5,23 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { NAMESPACE, STACKS } from "../../config/environments";
-import { DEPLOY_PROD_INPUTS, PR_JOBS, ROLLBACK_PROD_INPUTS, ROLLBACK_PROD_JOBS, SARIF_UPLOADS } from "../../config/githubNames";
+import {
+  ACTIONS,
+  DEPLOY_PROD_INPUTS,
+  DRIFT_ENVIRONMENT,
+  PINNED_ACTIONS,
+  SECRET_TABLE,
+  PR_JOBS,
+  ROLLBACK_PROD_INPUTS,
+  ROLLBACK_PROD_JOBS,
+  SARIF_UPLOADS,
+  TRIVY_IMAGE,
+} from "../../config/githubNames";
+import { jobLabels } from "../../config/runnerNames";
 import { github } from "../../config/sections/github";
+import { runner } from "../../config/sections/runner";
 import { workflowContext } from "../../program/components/githubSide";
-import { renderWorkflows, workflowPath } from "../../render/workflows";
+import { renderWorkflow, renderWorkflows, workflowPath } from "../../render/workflows";
 import { actionlint } from "../../render/workflows/lint";
 import { PROJECT_ROOT } from "../../config/paths";
 
@@ -18,9 +31,11 @@ import { PROJECT_ROOT } from "../../config/paths";
  */
 
 const config = github.parse({});
-const files = renderWorkflows(workflowContext(config));
+const runnerConfig = runner.parse({});
+const zones = jobLabels(runnerConfig);
+const files = renderWorkflows(workflowContext(config, runnerConfig));
 const docs = Object.fromEntries(Object.entries(files).map(([p, text]) => [p, parse(text)])) as Record<string, any>;
-const labels = [...config.runner.labels, ...config.runner.builderLabels];
+const labels = [...zones.ci, ...zones.builder, ...zones.deploy];
 
 function stackFile(stack: string): Record<string, any> {
   const doc = parse(fs.readFileSync(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
@@ -101,7 +116,8 @@ describe("generated workflows", function () {
     const categories: string[] = [];
     for (const { file, job, step, index } of allSteps()) {
       if (!String(step.uses ?? "").startsWith("github/codeql-action/upload-sarif")) continue;
-      assert.equal(step.uses, "github/codeql-action/upload-sarif@v3");
+      assert.equal(step.uses, ACTIONS.uploadSarif);
+      assert.match(PINNED_ACTIONS.uploadSarif.tag, /^v3\./, "the spec asks for codeql-action v3");
       categories.push(step.with.category);
       const steps = docs[file].jobs[job].steps as any[];
       const fixer = steps.slice(0, index).find((s) => s.env?.SARIF_FILE === step.with.sarif_file && s.run?.includes("MINIMAL_SARIF"));
@@ -160,23 +176,6 @@ describe("generated workflows", function () {
       assert.equal(bash(gate.run, { HEAD_REPOSITORY: "rogerlew/wepppy", GITHUB_REPOSITORY: "rogerlew/wepppy" }, dir).status, 0);
     });
 
-    it("previews every stack with pulumi/actions and comments on the PR", () => {
-      const job = pr.jobs[PR_JOBS.preview];
-      const previews = job.steps.filter((s: any) => s.uses?.startsWith("pulumi/actions@") && s.with.command === "preview");
-      assert.deepEqual(previews.map((s: any) => s.with["stack-name"]), [...STACKS]);
-      for (const s of previews) assert.equal(s.with["comment-on-pr"], true);
-      // pulumi preview --policy-pack: the quality gates, at the levels the committed pack config sets.
-      for (const s of previews) {
-        assert.equal(s.with.policyPacks, "${{ github.workspace }}/wepppy-cicd/policy");
-        assert.equal(s.with.policyPackConfigs, "${{ github.workspace }}/wepppy-cicd/policy/policy-config.json");
-        assert.equal(s.with["work-dir"], "wepppy-cicd", "the pack's dependencies are the program's (npm ci there)");
-      }
-      assert.ok(fs.existsSync(path.join(PROJECT_ROOT, "policy", "PulumiPolicy.yaml")), "the pack the workflow names is in this repository");
-      assert.equal(job.permissions["pull-requests"], "write");
-      assert.equal(job.env.PULUMI_CONFIG_PASSPHRASE_FILE, config.pulumi.passphraseFile);
-      assert.ok(!JSON.stringify(job).includes("CICD_GITHUB_TOKEN"), "PR jobs get no admin token");
-    });
-
     it("builds and scans the image before the PR can merge", () => {
       const job = pr.jobs[PR_JOBS.buildImage];
       assert.ok(job.steps.some((s: any) => s.run?.includes("docker build")));
@@ -189,7 +188,7 @@ describe("generated workflows", function () {
 
     it("builds on the image builder and pushes sha-<commit> to the repository testprod pulls from", () => {
       const build = main.jobs["build-and-push"];
-      assert.deepEqual(build["runs-on"], config.runner.builderLabels);
+      assert.deepEqual(build["runs-on"], zones.builder);
       const tags = build.steps.find((s: any) => s.id === "tags");
       assert.equal(tags.env.IMAGE, testprod.image.repository);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tags-"));
@@ -302,12 +301,12 @@ describe("generated workflows", function () {
       assert.equal(step["working-directory"], "wepppy-cicd");
     });
 
-    it("refuses a to_update that is not an update version before anything runs", () => {
+    it("refuses a to_update that is not a release id or a start time before anything runs", () => {
       const check = job.steps[0];
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rollback-inputs-"));
       const status = (TO_UPDATE: string) => bash(check.run, { TO_UPDATE }, dir).status;
-      assert.deepEqual(["", "7", "123"].map(status), [0, 0, 0]);
-      assert.deepEqual(["0", "7; rm -rf /", "--help", "1e3", "$(id)"].map(status), [1, 1, 1, 1, 1]);
+      assert.deepEqual(["", "prod-20261201-101500", "2026-12-01T10:15"].map(status), [0, 0, 0]);
+      assert.deepEqual(["7; rm -rf /", "a b", "$(id)", "x".repeat(65)].map(status), [1, 1, 1, 1]);
     });
   });
 
@@ -330,12 +329,173 @@ describe("generated workflows", function () {
     });
   });
 
+  describe("supply chain", () => {
+    const uses = [...allSteps()].filter((x) => x.step.uses !== undefined);
+
+    it("pins every action to a full 40-hex commit SHA, with its release tag as a comment beside it", () => {
+      assert.ok(uses.length > 15);
+      for (const { file, job, step } of uses) {
+        assert.match(step.uses, /^[A-Za-z0-9-]+\/[A-Za-z0-9._\/-]+@[0-9a-f]{40}$/, `${file} ${job} "${step.name}" uses ${step.uses}`);
+      }
+      for (const [file, text] of Object.entries(files)) {
+        const lines = text.split("\n").filter((l) => /^\s*(- )?uses: /.test(l));
+        for (const line of lines) {
+          const [, ref, tag] = /uses: (\S+) # (\S+)$/.exec(line) ?? [];
+          assert.ok(ref, `${file}: no tag comment on "${line.trim()}"`);
+          assert.equal(Object.values(PINNED_ACTIONS).find((a) => `${a.action}@${a.sha}` === ref)?.tag, tag, line);
+        }
+      }
+    });
+
+    it("refuses to render an action that is not pinned", () => {
+      const wf = { name: "x", on: { push: { branches: ["master"] } }, permissions: { contents: "read" as const }, jobs: { a: { "runs-on": zones.ci, steps: [{ name: "c", uses: "actions/checkout@v4" }] } } };
+      assert.throws(() => renderWorkflow(wf), /actions\/checkout@v4, which is not one of config\/githubNames.ts PINNED_ACTIONS/);
+    });
+
+    it("runs the Trivy image by digest", () => {
+      assert.match(TRIVY_IMAGE, /^aquasec\/trivy:[0-9.]+@sha256:[0-9a-f]{64}$/);
+      const build = pr.jobs[PR_JOBS.buildImage];
+      assert.equal(build.env.TRIVY_IMAGE, TRIVY_IMAGE);
+      assert.ok(build.steps.filter((s: any) => s.run?.includes('"${TRIVY_IMAGE}"')).length >= 2);
+    });
+
+    it("checks out without keeping a token in .git/config, everywhere", () => {
+      const checkouts = uses.filter((x) => x.step.uses === ACTIONS.checkout);
+      assert.ok(checkouts.length >= 8);
+      for (const { file, job, step } of checkouts) assert.equal(step.with?.["persist-credentials"], false, `${file} ${job} "${step.name}"`);
+    });
+  });
+
+  describe("trust zones", () => {
+    const jobsOf = () =>
+      Object.entries(docs).flatMap(([file, wf]) => Object.entries(wf.jobs as Record<string, any>).map(([id, job]) => ({ file, wf, id, job })));
+    const secretsIn = (value: unknown) => [...JSON.stringify(value).matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]);
+    const runsPulumi = (s: any) =>
+      String(s.uses ?? "").startsWith("pulumi/actions@") && s.with?.command !== undefined || /\bpulumi (config|stack)\b|npx wepppy-cicd (?!policy check)/.test(s.run ?? "");
+    const zoneOf = (job: any) => Object.entries(zones).find(([, l]) => JSON.stringify(l) === JSON.stringify(job["runs-on"]))?.[0];
+
+    it("every job runs in one zone, by labels derived from the runner config; the deploy label is no CI runner's", () => {
+      for (const { file, id, job } of jobsOf()) assert.ok(zoneOf(job), `${file} ${id} runs on ${JSON.stringify(job["runs-on"])}`);
+      assert.ok(!zones.ci.includes(runnerConfig.deploy.label) && !zones.builder.includes(runnerConfig.deploy.label));
+    });
+
+    it("pull request jobs hold no credential: no secret, no environment, no Pulumi, no state, no passphrase", () => {
+      assert.deepEqual(Object.keys(pr.on), ["pull_request"]);
+      const text = JSON.stringify(pr);
+      for (const [id, job] of Object.entries(pr.jobs as Record<string, any>)) {
+        assert.equal(zoneOf(job), "ci", `${id}`);
+        assert.equal(job.environment, undefined, `${id} has an environment`);
+        assert.deepEqual(secretsIn(job), [], `${id} references secrets`);
+      }
+      for (const bad of ["PULUMI_", "pulumi/actions", "CICD_GITHUB_TOKEN", "RUNNER_DEPLOY_KEY", "github.token", "/workdir/wepppy"]) {
+        assert.ok(!text.includes(bad), `the PR workflow mentions ${bad}`);
+      }
+    });
+
+    it("no job outside the deploy zone holds a secret, but the job's own GITHUB_TOKEN where master pushes an image", () => {
+      for (const { file, wf, id, job } of jobsOf().filter((j) => zoneOf(j.job) !== "deploy")) {
+        const names = secretsIn(job);
+        assert.equal(job.environment, undefined, `${file} ${id}`);
+        if (names.length === 0) continue;
+        assert.deepEqual([...new Set(names)], ["GITHUB_TOKEN"], `${file} ${id} references ${names}`);
+        assert.deepEqual(Object.keys(wf.on), ["push"], `${file} ${id} holds a token and can be reached by another trigger`);
+        assert.equal(job.permissions.packages, "write");
+      }
+    });
+
+    it("deploy-zone jobs run only in a protected environment, never on a pull request, and read only that environment's secrets", () => {
+      const allowed: Record<string, string[]> = {
+        [ "test-production" ]: [...Object.keys(SECRET_TABLE.deploy), ...Object.keys(SECRET_TABLE.operator)],
+        production: [...Object.keys(SECRET_TABLE.deploy), ...Object.keys(SECRET_TABLE.operator)],
+        [DRIFT_ENVIRONMENT]: [...Object.keys(SECRET_TABLE.drift), ...Object.keys(SECRET_TABLE.operator)],
+      };
+      const deployJobs = jobsOf().filter((j) => zoneOf(j.job) === "deploy");
+      assert.deepEqual(deployJobs.map((j) => j.id).sort(), ["deploy-production", "deploy-testprod", "drift-dev", "drift-prod", "drift-testprod", "rollback-production"]);
+      for (const { file, wf, id, job } of deployJobs) {
+        assert.ok(job.environment?.name in allowed, `${file} ${id} runs in ${job.environment?.name}`);
+        assert.ok(!("pull_request" in wf.on) && !("pull_request_target" in wf.on) && !("workflow_run" in wf.on), `${file} can be started by a pull request`);
+        for (const name of secretsIn(job)) assert.ok(allowed[job.environment.name].includes(name), `${file} ${id} reads ${name}, not a ${job.environment.name} secret`);
+      }
+    });
+
+    it("the passphrase and the environment's token reach only the steps that run Pulumi, never a job or a setup step", () => {
+      let pulumiSteps = 0;
+      for (const { file, wf, id, job } of jobsOf()) {
+        assert.ok(!JSON.stringify(wf.env ?? {}).includes("secrets."), `${file}: workflow-wide secrets`);
+        assert.ok(!JSON.stringify(job.env ?? {}).includes("secrets."), `${file} ${id}: job-wide secrets`);
+        for (const step of job.steps) {
+          const names = secretsIn(step.env ?? {});
+          if (names.includes("PULUMI_CONFIG_PASSPHRASE")) {
+            assert.ok(runsPulumi(step), `${file} ${id} "${step.name}" gets the passphrase but runs no Pulumi`);
+            pulumiSteps++;
+          }
+          if (runsPulumi(step)) assert.ok(names.includes("PULUMI_CONFIG_PASSPHRASE"), `${file} ${id} "${step.name}" runs Pulumi without the passphrase`);
+          assert.deepEqual(secretsIn(step.with ?? {}).filter((n) => n.startsWith("PULUMI")), [], `${file} ${id} "${step.name}" passes the passphrase as an input`);
+        }
+      }
+      assert.ok(pulumiSteps >= 8);
+      assert.ok(!Object.values(files).some((t) => t.includes("PULUMI_CONFIG_PASSPHRASE_FILE")), "no passphrase file on the runner");
+    });
+
+    it("no workflow reads an admin token or a deploy key", () => {
+      for (const [file, text] of Object.entries(files)) {
+        for (const bad of ["CICD_GITHUB_TOKEN", "RUNNER_DEPLOY_KEY", "github_admin_token", "ADMIN"]) assert.ok(!text.includes(bad), `${file} mentions ${bad}`);
+      }
+    });
+
+    it("docker/.env for wctl holds test values made in the job, not a copy of a host's file", function () {
+      const step = pr.jobs[PR_JOBS.lint].steps.find((s: any) => s.name.startsWith("Provide docker/.env"));
+      if (spawnSync("getent", ["group", "docker"]).status !== 0) this.skip();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wctl-env-"));
+      fs.mkdirSync(path.join(dir, "docker"));
+      const run = bash(step.run, {}, dir);
+      assert.equal(run.status, 0, run.stderr);
+      const env = fs.readFileSync(path.join(dir, "docker", ".env"), "utf8");
+      assert.match(env, new RegExp(`^UID=${process.getuid!()}$`, "m"));
+      assert.match(env, /^POSTGRES_PASSWORD=localdev$/m);
+    });
+
+    it("the release tag is pushed with the job's token in git's environment, never on a command line", () => {
+      const step = deployProd.jobs["deploy-production"].steps.find((s: any) => s.name === "Tag the release");
+      assert.equal(step.env.PUSH_TOKEN, "${{ github.token }}");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tag-"));
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      // A git that records its arguments and the config it was given in its environment.
+      fs.writeFileSync(
+        path.join(bin, "git"),
+        '#!/bin/bash\nprintf "%s\\n" "ARGS $*" >> "$LOG"\n[ "$1" = push ] && printf "%s\\n" "ENV ${GIT_CONFIG_KEY_0}=${GIT_CONFIG_VALUE_0}" >> "$LOG"\nexit 0\n',
+        { mode: 0o755 },
+      );
+      const log = path.join(dir, "log");
+      const run = spawnSync("bash", ["-c", step.run], {
+        cwd: dir,
+        env: { PATH: `${bin}:${process.env.PATH}`, LOG: log, PUSH_TOKEN: "PLACEHOLDER-JOB-TOKEN", RELEASE_TAG: "prod-20260101-000000" },
+        encoding: "utf8",
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const text = fs.readFileSync(log, "utf8");
+      const args = text.split("\n").filter((l) => l.startsWith("ARGS "));
+      assert.ok(args.some((l) => l === "ARGS push origin refs/tags/prod-20260101-000000"));
+      assert.ok(!args.some((l) => l.includes("PLACEHOLDER-JOB-TOKEN")), "the token is on a git command line");
+      const header = Buffer.from("x-access-token:PLACEHOLDER-JOB-TOKEN").toString("base64");
+      assert.ok(text.includes(`ENV http.https://github.com/.extraheader=AUTHORIZATION: basic ${header}`));
+    });
+
+    it("sets config values after --, so a value starting with - is not a flag", () => {
+      const set = main.jobs["deploy-testprod"].steps.find((s: any) => s.env?.IMAGE_TAG);
+      assert.match(set.run, / -- "\$\{IMAGE_TAG\}"/);
+    });
+  });
+
   it("follow the configured labels and repository, not constants", () => {
-    const other = github.parse({ runner: { labels: ["self-hosted", "Linux", "X64", "lab2"] }, cicdRepository: "someone/else" });
-    const out = renderWorkflows(workflowContext(other));
+    const other = github.parse({ cicdRepository: "someone/else" });
+    const otherRunner = runner.parse({ ci: { label: "lab2" }, deploy: { label: "lab2-deploy" } });
+    const out = renderWorkflows(workflowContext(other, otherRunner));
     const prDoc = parse(out[workflowPath("pr")]);
     assert.deepEqual(prDoc.jobs.lint["runs-on"], ["self-hosted", "Linux", "X64", "lab2"]);
-    assert.ok(out[workflowPath("pr")].includes("repository: someone/else"));
+    assert.deepEqual(parse(out[workflowPath("main")]).jobs["deploy-testprod"]["runs-on"], ["self-hosted", "Linux", "X64", "lab2-deploy"]);
+    assert.ok(out[workflowPath("main")].includes("repository: someone/else"));
   });
 
   it("config refuses values that would be dangerous in a workflow", () => {
@@ -345,7 +505,7 @@ describe("generated workflows", function () {
       { runner: { labels: ["self hosted"] } },
       { runner: { labels: ["${{ github.event.issue.title }}"] } },
       { pulumi: { backendUrl: "s3://bucket" } },
-      { pulumi: { passphraseFile: "/home/roger/../etc/shadow" } },
+      { pulumi: { passphraseFile: "/home/roger/.config/wepppy-cicd/passphrase" } },
       { nightlyCron: "17 7 * * * && curl" },
       { cicdRepository: "a/b/c" },
       { unknown: true },
