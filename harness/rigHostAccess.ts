@@ -1,16 +1,20 @@
 import * as fs from "node:fs";
-import { NAMESPACE } from "../config/environments";
+import * as path from "node:path";
+import { NAMESPACE, stackFileName } from "../config/environments";
 import { parseStackConfig } from "../config/load";
 import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../config/paths";
-import { readStackFile, withOverrides } from "../config/stackFile";
 import type { HostAccess } from "../ops/hostAccess";
 import { hostLayout } from "../render/hostCommands";
 import type { RigStatus } from "../rig";
+import { rawConfigOf } from "./engine/engineStack";
+import { ProjectStackFile } from "./engine/projectStack";
+import { rigPassphrase } from "./rehearsal/rigBackend";
 import { hostKeyOf, rigHostFor } from "./rehearsal/rigTarget";
 
 /** A stack's rig host (the CLI's --rig adapter): the rig host playing it, the layout its stack file declares. */
 export function rigHostAccess(stack: string, status: RigStatus, workDir = PROJECT_ROOT): HostAccess {
-  const raw = withOverrides(readStackFile(stack, workDir), { "compose.sourceDir": WEPPPY_REFERENCE_DIR }, NAMESPACE);
+  const raw = rawConfigOf(new ProjectStackFile(path.join(workDir, stackFileName(stack)), { passphrase: rigPassphrase }).all());
+  raw.values[`${NAMESPACE}:compose`] = JSON.stringify({ ...JSON.parse(raw.values[`${NAMESPACE}:compose`] ?? "{}"), sourceDir: WEPPPY_REFERENCE_DIR });
   const config = parseStackConfig(stack, raw.values, { secretKeys: raw.secretKeys });
   const host = rigHostFor(status, config.deploy.host);
   return {
@@ -19,4 +23,3 @@ export function rigHostAccess(stack: string, status: RigStatus, workDir = PROJEC
     via: `rig (${host.name})`,
   };
 }
-
