@@ -10,3 +10,4 @@ export * from "./settings";
 export * from "./staging";
 export * from "./traffic";
 export { DocumentError } from "./check";
+export * from "./envFile";

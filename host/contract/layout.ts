@@ -30,6 +30,8 @@ export interface HostLayout {
   stateDir: string;
   currentRelease: string;
   secretDigests: string;
+  /** Blue/green: which release each colour was last given (a by-hand rollback makes its files current again). */
+  colourReleases: string;
   backups: string;
   /** Blue/green: the marker directory Caddy mounts read-only, and where it writes its access log. */
   markerDir: string;
@@ -62,6 +64,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     stateDir,
     currentRelease: path.join(stateDir, "current.json"),
     secretDigests: path.join(stateDir, "secrets.json"),
+    colourReleases: path.join(stateDir, "colours.json"),
     backups: path.join(root, "backups"),
     markerDir: path.join(root, "bluegreen"),
     accessLogDir: path.join(root, "caddy-log"),
@@ -74,6 +77,11 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
 
 export function releaseDir(layout: HostLayout, key: string): string {
   return path.join(layout.releasesDir, key);
+}
+
+/** Blue/green: the token of a pending retire of a colour (a newer release or a switch cancels it). */
+export function retireToken(layout: HostLayout, colour: "blue" | "green"): string {
+  return path.join(layout.stateDir, `retire-${colour}.json`);
 }
 
 export function runDir(layout: HostLayout, runId: string): string {

@@ -92,6 +92,8 @@ export interface DeploySettings {
     port: number;
     /** CANDIDATE: gate a new build beside the running one before replacing it. */
     candidate: boolean;
+    /** The compose variable holding the image of the app and the services that run it (WEPPCLOUD_IMAGE). */
+    imageVariable: string;
   };
   /** DB_SERVICE: the Postgres service, "" for none. */
   dbService: string;
@@ -184,6 +186,7 @@ const risingPercents: Reader<number[]> = (v, p, pr) => {
 export const SETTINGS_DEFAULTS = {
   appPort: 8000,
   candidate: true,
+  imageVariable: "WEPPCLOUD_IMAGE",
   dbService: "postgres",
   redisService: "redis",
   health: { tries: 30, intervalSeconds: 10, required: true },
@@ -243,6 +246,7 @@ const readSettings = object<DeploySettings>({
       service: required(service),
       port: optional(integer(1, 65535), D.appPort),
       candidate: optional(boolean, D.candidate),
+      imageVariable: optional(envName, D.imageVariable),
     }),
   ),
   dbService: optional((v, p, pr) => (v === "" ? "" : service(v, p, pr)), D.dbService),
