@@ -15,7 +15,11 @@ export interface HostLayout {
   rootHelper: string;
   /** The agent, one bundled JS file run by node inside the agent image. */
   agentBundle: string;
-  /** KEY=VALUE lines the bootstrap reads: the agent image and the directories to mount (no JSON in shell). */
+  /**
+   * KEY=VALUE lines the bootstrap and the root helper read (no JSON in shell): the agent image,
+   * the directories to mount, the project directory. In a root-owned directory, so that the
+   * root helper can trust the project directory it names.
+   */
   agentConf: string;
   /** The live settings (DeploySettings): the settings of the release that is current. */
   settings: string;
@@ -54,7 +58,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     script: path.join(bin, "wepppy-deploy"),
     rootHelper: path.join(bin, "wepppy-root"),
     agentBundle: path.join(bin, "wepppy-agent.js"),
-    agentConf: path.join(bin, "agent.conf"),
+    agentConf: path.join(root, "etc", "agent.conf"),
     settings: path.join(root, "deploy.json"),
     lockDir,
     lockHolder: path.join(lockDir, "holder.json"),
