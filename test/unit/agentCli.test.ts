@@ -1,0 +1,170 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { EXIT, HostStatus } from "../../host/contract/records";
+import { A, B, FakeHost } from "./fixtures/fakeHost";
+
+/*
+ * The agent's command line (one function from argv to an exit code) on a host in memory,
+ * and the shell that stays: the bootstrap and the root helper.
+ */
+
+describe("agent: commands", () => {
+  let host: FakeHost;
+  beforeEach(() => {
+    host = new FakeHost({ bluegreen: true });
+  });
+  afterEach(() => host.cleanup());
+
+  it("status is one HostStatus object read from the host", async () => {
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage()));
+    await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    const r = await host.cli(["status"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    const s = JSON.parse(r.out[0]) as HostStatus;
+    assert.equal(s.liveImage, B);
+    assert.deepEqual([s.bluegreen!.traffic, s.bluegreen!.live], ["green", "green"]);
+    assert.deepEqual([s.bluegreen!.colours.blue.image, s.bluegreen!.colours.blue.running, s.bluegreen!.colours.green.health], [A, true, "healthy"]);
+    assert.ok(s.bluegreen!.retireAt.blue, "blue is due to retire");
+    assert.equal(s.lock.state, "unlocked");
+    assert.equal(s.lastVerdict!.image, B);
+    assert.equal(s.lastDeploy!.image, B);
+    assert.equal(s.current!.image, B);
+  });
+
+  it("calls a lock whose process is gone stale; break-lock removes it and audits the holder", async () => {
+    host.image(A);
+    await host.deploy(host.request(A, host.stage()));
+    fs.mkdirSync(host.layout.lockDir);
+    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ who: "ci", action: "restore", since: "2026-11-25T09:00:00Z", pid: 999999, start: 1, bootId: "boot-1" }));
+    assert.match((await host.cli(["lock-status"])).out[0], /^stale: restore by ci since 2026-11-25T09:00:00Z \(pid 999999\)/);
+    const refused = await host.deploy(host.request(A, host.stage(), { release: { id: "r-2" } }));
+    assert.equal(refused.code, EXIT.locked);
+    assert.match(refused.err.join("\n"), /stale lock: restore by ci.*then run: wepppy-deploy break-lock/);
+    assert.equal((await host.cli(["break-lock"])).code, 0);
+    assert.equal((await host.cli(["lock-status"])).out[0], "unlocked");
+    const rec = host.audit().pop()!;
+    assert.deepEqual([rec.action, rec.holder?.pid], ["break-lock", 999999]);
+  });
+
+  it("refuses a live holder's lock to break-lock", async () => {
+    fs.mkdirSync(host.layout.root, { recursive: true });
+    fs.mkdirSync(host.layout.lockDir);
+    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ who: "ci", action: "deploy", since: "x", pid: process.pid, start: 4242, bootId: "boot-1" }));
+    const r = await host.cli(["break-lock"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err.join("\n"), /held by a running deploy by ci/);
+    assert.ok(host.locked());
+  });
+
+  it("usage errors exit 2 with one line; a bad request names its keys and changes nothing", async () => {
+    assert.equal((await host.cli(["destroy"])).code, EXIT.usage);
+    assert.equal((await host.cli(["switch", host.layout.markerDir, "canary-green-33"])).code, EXIT.usage);
+    const bad = await host.cli(["deploy"], JSON.stringify({ version: 1, image: "x", releaseKey: "../../etc" }));
+    assert.equal(bad.code, EXIT.usage);
+    assert.match(bad.err.join("\n"), /releaseKey: expected a release key/);
+    assert.match(bad.err.join("\n"), /nothing was changed/);
+    assert.equal(fs.existsSync(host.layout.runsDir), false);
+  });
+
+  it("the audit log is JSON lines of records", async () => {
+    host.image(A);
+    await host.deploy(host.request(A, host.stage()));
+    const lines = (await host.cli(["audit", "-n", "5"])).out[0].split("\n");
+    assert.equal(JSON.parse(lines[0]).action, "deploy");
+  });
+});
+
+describe("the shell that stays", () => {
+  const HOST = path.resolve(__dirname, "..", "..", "host");
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** The bootstrap with a `docker` on PATH that prints the argv it was given. */
+  function bootstrap(conf: string, ...args: string[]): { code: number; argv: string[]; stderr: string } {
+    const root = path.join(dir, "root");
+    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+    fs.mkdirSync(path.join(root, "etc"), { recursive: true });
+    fs.copyFileSync(path.join(HOST, "wepppy-deploy.sh"), path.join(root, "bin", "wepppy-deploy"));
+    fs.writeFileSync(path.join(root, "bin", "wepppy-agent.js"), "");
+    fs.writeFileSync(path.join(root, "etc", "agent.conf"), conf);
+    fs.mkdirSync(path.join(dir, "fakebin"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "fakebin", "docker"), "#!/bin/sh\nprintf '%s\\0' \"$@\"\n", { mode: 0o755 });
+    const sock = path.join(dir, "docker.sock");
+    if (!fs.existsSync(sock)) execFileSync("python3", ["-c", `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)})`]);
+    try {
+      const out = execFileSync("bash", [path.join(root, "bin", "wepppy-deploy"), ...args], {
+        env: { PATH: `${path.join(dir, "fakebin")}:/usr/bin:/bin`, HOME: dir, WEPPPY_DOCKER_SOCKET: sock },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      return { code: 0, argv: out.toString().split("\0").slice(0, -1), stderr: "" };
+    } catch (err) {
+      const e = err as { status: number; stderr: Buffer };
+      return { code: e.status, argv: [], stderr: e.stderr.toString() };
+    }
+  }
+
+  it("runs the agent in its image with the root and the project's parent mounted at their paths, stdin passed through", () => {
+    const r = bootstrap("IMAGE=wepppy-cicd/agent:1\nMOUNT=/opt/wepppy\nPROJECT=/opt/wepppy/docker\n", "status");
+    assert.equal(r.code, 0, r.stderr);
+    const root = path.join(dir, "root");
+    const at = (flag: string) => r.argv.flatMap((a, i) => (a === flag ? [r.argv[i + 1]] : []));
+    assert.deepEqual(r.argv.slice(0, 3), ["run", "--rm", "-i"]);
+    assert.ok(at("-v").includes(`${root}:${root}`) && at("-v").includes("/opt/wepppy:/opt/wepppy"), at("-v").join(" "));
+    assert.deepEqual([at("--pid"), at("--network")], [["host"], ["host"]]);
+    assert.ok(at("-e").includes(`WEPPPY_DEPLOY_ROOT=${root}`));
+    assert.deepEqual(r.argv.slice(-4), ["wepppy-cicd/agent:1", "node", `${root}/bin/wepppy-agent.js`, "status"]);
+  });
+
+  it("reads agent.conf as data: a hostile value is refused, never run", () => {
+    const marker = path.join(dir, "pwned");
+    const r = bootstrap(`IMAGE=x\nMOUNT=/opt/$(touch ${marker})\n`, "status");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /MOUNT is not an absolute plain path/);
+    assert.equal(fs.existsSync(marker), false);
+  });
+
+  it("both scripts pass shellcheck where shellcheck is installed", function () {
+    try {
+      execFileSync("shellcheck", ["--version"], { stdio: "ignore" });
+    } catch {
+      this.skip();
+    }
+    execFileSync("shellcheck", ["-S", "warning", path.join(HOST, "wepppy-deploy.sh"), path.join(HOST, "wepppy-root.sh")], { stdio: "pipe" });
+  });
+
+  it("no JSON is written or read by printf, sed or awk in the host's shell", () => {
+    for (const f of ["wepppy-deploy.sh", "wepppy-root.sh"]) {
+      const text = fs.readFileSync(path.join(HOST, f), "utf8");
+      assert.doesNotMatch(text, /printf[^\n]*\\?"\{|sed[^\n]*\\?"[a-z]+\\?" *:|awk[^\n]*\\"status\\"/, f);
+      assert.doesNotMatch(text, /json/i, `${f} mentions JSON`);
+    }
+  });
+
+  it("the root helper writes secrets owned and moded as asked, with their digests, only under the allowed directories", function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const root = path.join(dir, "root");
+    const project = path.join(dir, "project");
+    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+    fs.mkdirSync(project, { recursive: true });
+    fs.copyFileSync(path.join(HOST, "wepppy-root.sh"), path.join(root, "bin", "wepppy-root"));
+    const helper = (args: string[], input: string) => execFileSync("bash", [path.join(root, "bin", "wepppy-root"), ...args], { input, stdio: ["pipe", "pipe", "pipe"] });
+    helper(["install-file", path.join(root, "etc", "agent.conf")], `IMAGE=x\nPROJECT=${project}\n`);
+    helper(["write-secrets", path.join(project, "secrets"), "33:1234", "0600"], `redis_password ${Buffer.from("s3cret $(x)").toString("base64")}\n`);
+    const st = fs.statSync(path.join(project, "secrets", "redis_password"));
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [33, 1234, 0o600]);
+    assert.equal(fs.readFileSync(path.join(project, "secrets", "redis_password"), "utf8"), "s3cret $(x)");
+    assert.match(fs.readFileSync(path.join(project, "secrets", ".sha256sums"), "utf8"), /^[0-9a-f]{64} {2}redis_password\n$/);
+    assert.throws(() => helper(["install-file", path.join(dir, "elsewhere", "x")], "x"), /outside the deploy root and the project directory/);
+    fs.symlinkSync("/etc", path.join(project, "evil"));
+    assert.throws(() => helper(["install-file", path.join(project, "evil", "h10-x")], "x"), /outside the deploy root/);
+    assert.equal(fs.existsSync("/etc/h10-x"), false);
+  });
+});
