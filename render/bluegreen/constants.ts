@@ -30,6 +30,8 @@ export const BLUEGREEN = {
   caddyService: "caddy",
   /** Set in each colour's environment, so that the app (and its logs) can tell which colour it is. */
   colourVariable: "WEPPCLOUD_COLOUR",
+  /** The generated compose file the host runs instead of wepppy's, relative to the project directory. */
+  composeFile: "docker-compose.bluegreen.yml",
   /** The generated Caddyfile, relative to the compose project directory (beside wepppy's). */
   caddyfile: "caddy/Caddyfile.bluegreen",
   /** The request variable that carries the traffic state through one request. */
