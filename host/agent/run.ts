@@ -97,17 +97,18 @@ export function readVerdict(layout: HostLayout, runId: string): DeployVerdict | 
   return readJsonFile(runPaths(layout, runId).verdict) as DeployVerdict | undefined;
 }
 
-/** Run ids, oldest first (they begin with their UTC start time). */
+/** Run ids, oldest first. */
 export function listRuns(layout: HostLayout): string[] {
   try {
-    return fs.readdirSync(layout.runsDir).filter((n) => /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/.test(n)).sort();
+    return fs.readdirSync(layout.runsDir).filter((n) => /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$/.test(n)).sort();
   } catch {
     return [];
   }
 }
 
+/** `<UTC time to the millisecond>-<request id>`: sorted by name, runs are in the order they started. */
 export function newRunId(nowMs: number, requestId: string): string {
-  return `${isoTime(nowMs).replace(/[-:]/g, "")}-${requestId.slice(0, 8)}`;
+  return `${new Date(nowMs).toISOString().replace(/[-:.]/g, "")}-${requestId.slice(0, 8)}`;
 }
 
 /** Why a run failed: where, which gate, what to tell the operator. */
