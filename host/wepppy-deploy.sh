@@ -63,5 +63,7 @@ args+=(
   -e "WEPPPY_DOCKER_SOCKET=$socket"
   -e "WEPPPY_HOSTNAME=$(hostname)"
   -e "WEPPPY_DEPLOY_ACTOR=${WEPPPY_DEPLOY_ACTOR:-$(id -un)}"
+  # exec keeps this pid for docker's client: the agent sees when the SSH session's end took it.
+  -e "WEPPPY_CLIENT_PID=$$"
 )
 exec docker "${args[@]}" "$image" node "$BUNDLE" "$@"

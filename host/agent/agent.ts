@@ -14,6 +14,12 @@ import type { Processes } from "./processes";
 /** Starts the agent detached from the current process (a container of its own on a host). */
 export interface Launcher {
   detach(name: string, argv: string[]): Promise<void>;
+  /**
+   * Keeps `argv` run by dockerd whenever it starts (a container with restart policy
+   * unless-stopped), so that a reboot or a dockerd restart runs it without systemd or cron.
+   * Recreates the container only when what it runs changed.
+   */
+  atEveryStart(name: string, argv: string[]): Promise<"created" | "unchanged">;
 }
 
 export interface Output {
@@ -35,6 +41,12 @@ export interface Agent {
   /** Who runs the command (--actor, or the invoking user). */
   who: string;
   pid: number;
+  /**
+   * The host pid of the SSH session's `docker run` that started this client (the bootstrap
+   * passes it): when it is gone, nobody reads this client's output any more, so a verdict is
+   * not marked as received (the next client with the same request gets it).
+   */
+  clientPid?: number;
   out: Output;
   /** Called with every progress event a run writes; the unit tier stops a run here to crash it. */
   onEvent?: (event: ProgressEvent) => void | Promise<void>;

@@ -11,19 +11,21 @@ import { appendLine, lastLines } from "./files";
  */
 
 export type AuditFields = Omit<AuditRecord, "time" | "env" | "host" | "who" | "digest" | "release" | "seconds"> & {
+  /** Who the record is for, when not the agent's caller (a run: its request's who). */
+  who?: string;
   release?: ReleaseRecord | null;
   seconds?: number;
   startedMs?: number;
 };
 
 export function auditRecord(agent: Agent, env: string, f: AuditFields): AuditRecord {
-  const { startedMs, release, seconds, ...rest } = f;
+  const { startedMs, release, seconds, who, ...rest } = f;
   const now = agent.clock.now();
   return {
     time: isoTime(now),
     env,
     host: agent.hostname,
-    who: agent.who,
+    who: who ?? agent.who,
     ...rest,
     digest: digestOfRef(f.image),
     release: release ? { id: release.id, tag: release.tag ?? null, version: release.version ?? null } : null,

@@ -41,8 +41,23 @@ export function latestRunOf(layout: HostLayout, id: string): string | undefined 
     .pop();
 }
 
+/** Ends a client whose SSH session is gone (see Agent.clientPid). */
+export class ClientGone extends CommandError {
+  constructor() {
+    super("the client that started this command is gone: the run goes on; reconnect with the same request, or attach", EXIT.failed);
+    this.name = "ClientGone";
+  }
+}
+
+function clientWatch(agent: Agent): () => boolean {
+  if (agent.clientPid === undefined) return () => true;
+  const start = agent.processes.startOf(agent.clientPid);
+  return () => start !== null && agent.processes.startOf(agent.clientPid!) === start;
+}
+
 export async function attach(agent: Agent, layout: HostLayout, runId: string, o: AttachOptions): Promise<number> {
   const paths = runPaths(layout, runId);
+  const clientAlive = clientWatch(agent);
   if (!readStoredRequest(layout, runId)) throw new CommandError(`no run ${runId} on this host (see: wepppy-deploy status)`, EXIT.usage);
   let offset = 0;
   let nextLiveness = agent.clock.now() + LIVENESS_EVERY_MS;
@@ -79,6 +94,7 @@ export async function attach(agent: Agent, layout: HostLayout, runId: string, o:
     }
   };
   const deliver = (v: DeployVerdict) => {
+    if (!clientAlive()) throw new ClientGone();
     flush();
     agent.out.print(JSON.stringify(v));
     fs.writeFileSync(paths.delivered, "");
@@ -90,6 +106,7 @@ export async function attach(agent: Agent, layout: HostLayout, runId: string, o:
     if (v) return deliver(v);
     if (agent.clock.now() >= nextLiveness) {
       nextLiveness = agent.clock.now() + LIVENESS_EVERY_MS;
+      if (!clientAlive()) throw new ClientGone();
       const h = readHolder(layout);
       const mine = h?.runId === runId;
       if (!mine || !(await holderAlive(agent, h!))) {

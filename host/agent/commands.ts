@@ -32,6 +32,7 @@ export const USAGE = `wepppy-deploy: the host side of wepppy-cicd (settings: <ro
   deploy [--json-progress]        the request (JSON) on stdin; prints progress on stderr, the verdict on stdout
   attach RUNID [--json-progress]  follow a running deploy to its verdict
   recover                         finish or undo runs a crash interrupted, re-arm retires (run at boot)
+  boot-hook                       make dockerd run recover at every start (a container, restart unless-stopped)
   status                          live release, colours, lock, running deploy, last backup (JSON)
   rollback [--actor WHO]          blue/green: traffic to the warm other colour; one colour: the previous release
   validate                        functional checks of the live release (audited)
@@ -111,6 +112,15 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
         const [runId] = need(p, 1, "run RUNID");
         const v = await executeRun(agent, rootLayout, runId);
         return v.ok ? EXIT.ok : EXIT.failed;
+      }
+      case "boot-hook": {
+        need(p, 0, "boot-hook");
+        const { settings } = live();
+        const name = `${settings.compose.project}-deploy-boot`;
+        const done = await agent.launcher.atEveryStart(name, ["recover"]);
+        say(`${name}: ${done} (dockerd runs wepppy-deploy recover at every start)`);
+        agent.out.print(JSON.stringify({ container: name, result: done }));
+        return EXIT.ok;
       }
       case "recover": {
         need(p, 0, "recover");

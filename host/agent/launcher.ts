@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Launcher } from "./agent";
 import type { Docker } from "./docker";
 import { tail } from "./exec";
@@ -86,12 +87,38 @@ export function detachedArgs(rt: AgentRuntime, name: string, argv: string[], act
   ];
 }
 
+/**
+ * A container dockerd starts at every start (restart: unless-stopped) that runs the agent once,
+ * then only sleeps: `recover` at boot without systemd or cron, on the rig's hosts as on wepppy's.
+ * Its label carries a digest of what it runs, so an unchanged one is left alone.
+ */
+export function atEveryStartArgs(rt: AgentRuntime, name: string, argv: string[], actor: string): { args: string[]; digest: string } {
+  const base = detachedArgs(rt, name, argv, actor).filter((a) => a !== "--rm");
+  const at = base.indexOf(rt.image);
+  // The agent runs, then the container stays up doing nothing, so that the policy does not restart it in a loop.
+  const args = [...base.slice(0, at), "--restart", "unless-stopped", rt.image, "sh", "-c", 'node "$@"; exec sleep infinity', "agent", rt.bundle, ...argv];
+  const digest = createHash("sha256").update(JSON.stringify(args)).digest("hex").slice(0, 16);
+  return { args: ["--label", `org.wepppy.cicd.args=${digest}`, ...args], digest };
+}
+
 export function containerLauncher(docker: Docker, rt: AgentRuntime | undefined, actor: string): Launcher {
+  const runtime = () => {
+    if (!rt) throw new Error("the agent starts detached runs only when run by its bootstrap (wepppy-deploy), which describes its container in WEPPPY_AGENT_*");
+    return rt;
+  };
   return {
     async detach(name, argv) {
-      if (!rt) throw new Error("the agent starts detached runs only when run by its bootstrap (wepppy-deploy), which describes its container in WEPPPY_AGENT_*");
-      const r = await docker.runDetached(detachedArgs(rt, name, argv, actor));
+      const r = await docker.runDetached(detachedArgs(runtime(), name, argv, actor));
       if (r.code !== 0) throw new Error(`docker run ${name} failed: ${tail(r.stderr, 4)}`);
+    },
+    async atEveryStart(name, argv) {
+      const { args, digest } = atEveryStartArgs(runtime(), name, argv, actor);
+      const existing = await docker.inspect(name);
+      if (existing?.labels["org.wepppy.cicd.args"] === digest) return "unchanged";
+      await docker.remove(name);
+      const r = await docker.runDetached(args);
+      if (r.code !== 0) throw new Error(`docker run ${name} failed: ${tail(r.stderr, 4)}`);
+      return "created";
     },
   };
 }

@@ -41,6 +41,7 @@ async function main(): Promise<number> {
     hostname: env.WEPPPY_HOSTNAME || os.hostname(),
     who,
     pid: process.pid,
+    clientPid: /^[1-9][0-9]*$/.test(env.WEPPPY_CLIENT_PID ?? "") ? Number(env.WEPPPY_CLIENT_PID) : undefined,
     out: {
       say: (t) => process.stderr.write(`${t}\n`),
       print: (t) => process.stdout.write(`${t}\n`),

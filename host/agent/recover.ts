@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { HostLayout, hostLayout } from "../contract/layout";
 import { AuditRecord, DeployVerdict } from "../contract/records";
 import { COLOURS } from "../contract/traffic";
@@ -63,6 +65,46 @@ export async function recoverRun(agent: Agent, rootLayout: HostLayout, runId: st
   if (done || !stored) {
     releaseLock(rootLayout, { runId });
     return done ?? null;
+  }
+  // One recoverer at a time (a boot's recover and a reconnecting client may find the same dead run).
+  const claim = await claimRecovery(agent, rootLayout, runId);
+  if (!claim) return readVerdict(rootLayout, runId) ?? null;
+  try {
+    return await recoverClaimed(agent, rootLayout, runId, stored);
+  } finally {
+    fs.rmSync(claim, { recursive: true, force: true });
+  }
+}
+
+/** The run's recovery claim (a directory, made atomically), or null once another recoverer finished it. */
+async function claimRecovery(agent: Agent, layout: HostLayout, runId: string): Promise<string | null> {
+  const claim = path.join(runPaths(layout, runId).dir, "recovering");
+  for (let waited = 0; ; waited++) {
+    try {
+      fs.mkdirSync(claim);
+      fs.writeFileSync(path.join(claim, "holder"), JSON.stringify({ pid: agent.pid, start: agent.processes.startOf(agent.pid), bootId: agent.processes.bootId() }));
+      return claim;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (readVerdict(layout, runId)) return null;
+    let other: { pid?: number; start?: number; bootId?: string } = {};
+    try {
+      other = JSON.parse(fs.readFileSync(path.join(claim, "holder"), "utf8"));
+    } catch {
+      // being written this very moment
+    }
+    const alive = other.bootId === agent.processes.bootId() && other.pid !== undefined && agent.processes.startOf(other.pid) === other.start;
+    if ((!alive && waited > 2) || waited > 600) fs.rmSync(claim, { recursive: true, force: true });
+    await agent.clock.sleep(500);
+  }
+}
+
+async function recoverClaimed(agent: Agent, rootLayout: HostLayout, runId: string, stored: NonNullable<ReturnType<typeof readStoredRequest>>): Promise<DeployVerdict> {
+  const done = readVerdict(rootLayout, runId);
+  if (done) {
+    releaseLock(rootLayout, { runId });
+    return done;
   }
   const recorded = findRunRecord(rootLayout, runId);
   if (recorded) {

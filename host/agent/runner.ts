@@ -82,8 +82,10 @@ export function buildVerdict(v: VerdictInput): DeployVerdict {
 
 /** Writes the run's one audit record, then its verdict. */
 export function recordVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: { skipSmoke?: boolean; hotfix?: string | null; from?: string; to?: string; analysis?: FinishPlan["analysis"] } = {}): void {
+  const stored = readStoredRequest(layout, verdict.runId);
   audit(agent, layout, env, {
     action: verdict.action === "rollback" ? "rollback" : "deploy",
+    ...(stored ? { who: stored.request.who } : {}),
     result: verdict.result,
     image: verdict.image,
     release: verdict.release,

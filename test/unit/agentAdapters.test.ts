@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { composeArgv } from "../../host/agent/compose";
 import { containerOf, parseInspect, parsePsLines } from "../../host/agent/docker";
 import { countLines } from "../../host/agent/analysis";
-import { detachedArgs, runtimeFromEnv } from "../../host/agent/launcher";
+import { atEveryStartArgs, detachedArgs, runtimeFromEnv } from "../../host/agent/launcher";
 import { parseSums } from "../../host/agent/secrets";
 import { renderEnvFile } from "../../host/contract/envFile";
 import { FakeHost } from "./fixtures/fakeHost";
@@ -65,6 +65,16 @@ describe("agent adapters", () => {
     assert.deepEqual(args.slice(-5), ["wepppy-cicd/agent:abc", "node", "/opt/wepppy-cicd/bin/wepppy-agent.js", "run", "x"]);
     assert.ok(pairs("-e").includes("WEPPPY_AGENT_MOUNTS=/opt/wepppy-cicd /opt/wepppy"), "a detached run can detach in turn (a retire)");
     assert.throws(() => runtimeFromEnv({ WEPPPY_AGENT_IMAGE: "x", WEPPPY_DEPLOY_ROOT: "/opt", WEPPPY_AGENT_MOUNTS: "/a;touch /tmp/x" }), /not a plain word/);
+  });
+
+  it("keeps recover run by dockerd at every start: restart unless-stopped, the agent once, then only sleep", () => {
+    const rt = runtimeFromEnv({ WEPPPY_AGENT_IMAGE: "wepppy-cicd/agent:abc", WEPPPY_DEPLOY_ROOT: "/opt/wepppy-cicd", WEPPPY_AGENT_MOUNTS: "/opt/wepppy-cicd" })!;
+    const { args, digest } = atEveryStartArgs(rt, "wepppy-deploy-boot", ["recover"], "ci");
+    assert.ok(!args.includes("--rm"));
+    assert.equal(args[args.indexOf("--restart") + 1], "unless-stopped");
+    assert.deepEqual(args.slice(args.indexOf("wepppy-cicd/agent:abc")), ["wepppy-cicd/agent:abc", "sh", "-c", 'node "$@"; exec sleep infinity', "agent", "/opt/wepppy-cicd/bin/wepppy-agent.js", "recover"]);
+    assert.equal(args[args.indexOf("--label") + 1], `org.wepppy.cicd.args=${digest}`);
+    assert.notEqual(atEveryStartArgs({ ...rt, image: "wepppy-cicd/agent:def" }, "wepppy-deploy-boot", ["recover"], "ci").digest, digest, "a new image recreates it");
   });
 
   it("counts 5xx answers in complete JSON lines of Caddy's log and resumes after the last one", () => {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EXIT, HostStatus } from "../../host/contract/records";
+import { runCli } from "../../host/agent/commands";
 import { A, B, FakeHost } from "./fixtures/fakeHost";
 
 /*
@@ -166,5 +167,128 @@ describe("the shell that stays", () => {
     fs.symlinkSync("/etc", path.join(project, "evil"));
     assert.throws(() => helper(["install-file", path.join(project, "evil", "h10-x")], "x"), /outside the deploy root/);
     assert.equal(fs.existsSync("/etc/h10-x"), false);
+  });
+});
+
+describe("agent: operations beside deploys", () => {
+  let host: FakeHost;
+  afterEach(() => host.cleanup());
+
+  it("status shows the run that is going on, with its phase", async () => {
+    host = new FakeHost({ bluegreen: true });
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage()));
+    let release!: () => void;
+    host.runnerHook = (e) => (e.phase === "gate" ? new Promise<void>((r) => (release = r)) : undefined);
+    const running = host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    while (!release) await new Promise((r) => setImmediate(r));
+    host.runnerHook = undefined;
+    const s = JSON.parse((await host.cli(["status"])).out[0]) as HostStatus;
+    assert.equal(s.lock.state, "held");
+    assert.equal(s.run?.phase, "gate");
+    release();
+    assert.equal((await running).code, 0);
+  });
+
+  it("a client whose SSH session is gone stops without taking the verdict: the next client with the request gets it", async () => {
+    host = new FakeHost({ bluegreen: true });
+    host.image(A);
+    const request = host.request(A, host.stage());
+    const gonePid = 777777;
+    host.processes.startOf = ((orig) => (pid: number) => (pid === gonePid ? (host.deadPids.has(gonePid) ? null : 99) : orig(pid)))(host.processes.startOf);
+    let release!: () => void;
+    host.runnerHook = (e) => (e.phase === "smoke" ? new Promise<void>((r) => (release = r)) : undefined);
+    const out = { err: [] as string[], out: [] as string[] };
+    const client = { ...host.agent(out), clientPid: gonePid };
+    const first = runCli(client, ["deploy"], async () => JSON.stringify(request));
+    while (!release) await new Promise((r) => setImmediate(r));
+    host.runnerHook = undefined;
+    host.deadPids.add(gonePid);
+    release();
+    assert.equal(await first, EXIT.failed);
+    assert.deepEqual(out.out, [], "no verdict printed to a client that is gone");
+    assert.match(out.err.join("\n"), /the client that started this command is gone/);
+    host.runnerHook = undefined;
+    await Promise.all(host.runs);
+    const again = await host.deploy(request);
+    assert.equal(again.code, 0);
+    assert.match(again.err.join("\n"), /no client received its verdict: here it is/);
+    assert.equal(host.detached.filter((d) => d.argv[0] === "run").length, 1);
+  });
+
+  it("a one-colour rollback by hand deploys the previous release again, its image and its files", async () => {
+    host = new FakeHost();
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage({ compose: "# A\n" })));
+    await host.deploy(host.request(B, host.stage({ compose: "# B\n" }), { release: { id: "r-2" } }));
+    assert.equal(host.container("weppcloud")!.image, B);
+    const r = await host.cli(["rollback", "--actor", "roger"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.equal(host.container("weppcloud")!.image, A);
+    assert.equal(host.projectFile("docker-compose.prod.yml"), "# A\n");
+    const rec = host.audit().pop()!;
+    assert.deepEqual([rec.action, rec.result, rec.who, rec.image], ["rollback", "ok", "roger", A]);
+  });
+
+  it("validate checks the live release through Caddy and audits the result with the live image", async () => {
+    host = new FakeHost();
+    host.image(A);
+    await host.deploy(host.request(A, host.stage()));
+    assert.equal((await host.cli(["validate"])).code, 0);
+    const rec = host.audit().pop()!;
+    assert.deepEqual([rec.action, rec.result, rec.image], ["validate", "ok", A]);
+    host.images.set(A, { health: "ok", status: 500 });
+    assert.equal((await host.cli(["validate"])).code, 1);
+    assert.match(host.audit().pop()!.reason!, /page \/weppcloud\/ answered 500/);
+  });
+
+  it("restores a dump into the live database with the services that use it stopped, or into a scratch database", async () => {
+    host = new FakeHost();
+    host.image(A);
+    await host.deploy(host.request(A, host.stage()));
+    const b = await host.cli(["backup", "--reason", "manual"]);
+    assert.equal(b.code, 0, b.err.join("\n"));
+    const file = b.out[0];
+    assert.match(file, /manual-\d{8}T\d{6}Z\.dump$/);
+    assert.equal((await host.cli(["restore", file])).code, 0);
+    assert.ok(host.calls.includes("db: restore live while caddy,postgres,redis,rq-worker"), host.calls.filter((c) => c.startsWith("db:")).join("\n"));
+    assert.equal(host.container("weppcloud")!.running, true, "started again");
+    assert.equal((await host.cli(["restore", file, "--into", "scratch_1"])).code, 0);
+    assert.ok(host.calls.includes("db: restore into scratch_1 while caddy,postgres,redis,rq-worker,weppcloud"));
+    assert.equal((await host.cli(["restore", file, "--into", "x; drop"])).code, EXIT.usage);
+    assert.deepEqual(host.audit().filter((r) => r.action === "restore").map((r) => [r.result, r.into ?? null]), [["ok", null], ["ok", "scratch_1"]]);
+    assert.deepEqual(JSON.parse((await host.cli(["backups", "--json"])).out[0]).map((x: { file: string }) => x.file), [file]);
+  });
+
+  it("retires the previous colour after its warm time, unless a newer release or a switch made it matter", async () => {
+    host = new FakeHost({ bluegreen: true });
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage()));
+    await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    const retire = host.detached.filter((d) => d.argv[0] === "retire").pop()!;
+    assert.deepEqual(retire.argv.slice(0, 2), ["retire", "blue"]);
+    assert.equal((await host.cli(["retire", "blue", "not-the-token"])).err.pop(), "[wepppy-deploy] superseded");
+    assert.equal(host.container("weppcloud-blue")!.running, true);
+    const started = host.now;
+    const r = await host.cli(retire.argv);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.ok(host.now - started >= 1800_000, "it waited for the warm time");
+    assert.equal(host.container("weppcloud-blue")!.running, false);
+    assert.deepEqual([host.audit().pop()!.action, host.audit().pop()!.result], ["retire", "ok"]);
+  });
+
+  it("recover re-arms the retire a restart lost", async () => {
+    host = new FakeHost({ bluegreen: true });
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage()));
+    await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    const before = host.detached.length;
+    const r = await host.cli(["recover"]);
+    assert.match(JSON.parse(r.out[0]).notes.join(), /retire of blue re-armed/);
+    assert.equal(host.detached.slice(before).filter((d) => d.argv[0] === "retire").length, 1);
   });
 });
