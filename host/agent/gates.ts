@@ -16,6 +16,8 @@ export type Say = (message: string) => void | Promise<void>;
 export interface GateFailure {
   gate: string;
   reason: string;
+  /** The container's last log lines, kept apart from the reason so that a reader never has to cut them off. */
+  logTail?: string;
 }
 
 const HEALTH_TIMEOUT_MS = 8000;
@@ -51,7 +53,7 @@ export async function gateApp(agent: Agent, settings: DeploySettings, container:
     }
   }
   const logs = tail(await agent.docker.logsTail(container, 15), 15);
-  return { gate: "app", reason: `${reason}; last log lines: ${logs}` };
+  return { gate: "app", reason, logTail: logs };
 }
 
 const PG_READY = 'pg_isready -q -U "$POSTGRES_USER" -d "$POSTGRES_DB"';

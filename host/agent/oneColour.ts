@@ -60,7 +60,7 @@ export async function deployOneColour(ctx: RunContext, changedSecrets: string[])
     const failure = await gateApp(agent, s, name, (m) => ctx.say(m));
     await agent.docker.remove(name);
     ctx.save({ candidate: undefined });
-    failIf("candidate", failure ? { gate: "candidate", reason: failure.reason } : null, "new build failed its health gate, previous release still serving: ");
+    failIf("candidate", failure ? { ...failure, gate: "candidate" } : null, "new build failed its health gate, previous release still serving: ");
   }
 
   const ids = await containerIds(agent, s);
@@ -86,8 +86,8 @@ export async function deployOneColour(ctx: RunContext, changedSecrets: string[])
   }
   const warnings: string[] = [];
   if (failure) {
-    if (s.rollback === "automatic" && serving) throw new RunFailure(phase, `release failed after compose up and was rolled back: ${failure.reason}`, failure.gate);
-    if (s.health.required) throw new RunFailure(phase, `release failed after compose up: ${failure.reason} (run wepppy-deploy rollback)`, failure.gate);
+    if (s.rollback === "automatic" && serving) throw new RunFailure(phase, `release failed after compose up and was rolled back: ${failure.reason}`, failure.gate, failure.logTail);
+    if (s.health.required) throw new RunFailure(phase, `release failed after compose up: ${failure.reason} (run wepppy-deploy rollback)`, failure.gate, failure.logTail);
     warnings.push(`${failure.reason} (health not required in ${s.environment})`);
     await ctx.say(`warning: ${warnings[0]}`, "warn");
   }

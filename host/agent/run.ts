@@ -117,6 +117,7 @@ export class RunFailure extends Error {
     readonly phase: Phase,
     readonly reason: string,
     readonly gate?: string,
+    readonly logTail?: string,
   ) {
     super(reason);
     this.name = "RunFailure";

@@ -98,6 +98,8 @@ export interface AuditRecord {
   reason?: string;
   /** Which gate refused: app, postgres, redis, caddy, smoke, analysis, candidate, migration, backup. */
   gate?: string;
+  /** The refused container's last log lines (apart from the reason). */
+  logTail?: string;
   /** Milliseconds from the start of the run to traffic on the new colour. */
   switchMs?: number;
   /** Milliseconds from the switch to traffic back on the old colour (an automatic switch back). */
@@ -224,6 +226,7 @@ export interface DeployVerdict {
   phase?: Phase;
   reason?: string;
   gate?: string;
+  logTail?: string;
   /** One line for a human. */
   message: string;
   recreated: Recreated[];

@@ -50,7 +50,8 @@ describe("agent: one-colour deploy", () => {
     assert.equal(r.code, 1);
     assert.equal(r.verdict?.result, "failed");
     assert.equal(r.verdict?.phase, "candidate");
-    assert.match(r.verdict!.reason!, /new build failed its health gate, previous release still serving/);
+    assert.match(r.verdict!.reason!, /new build failed its health gate, previous release still serving: no "OK" from \/health after 3 probe\(s\)/);
+    assert.equal(r.verdict!.logTail, "fake log line", "the app's log lines are a field of their own");
     assert.equal(host.container(APP)!.id, appBefore, "the running app was not touched");
     assert.equal(host.container(APP)!.image, A);
     assert.ok(!host.calls.slice(calls).some((c) => c.startsWith("compose up")), "compose up never ran");
@@ -62,6 +63,7 @@ describe("agent: one-colour deploy", () => {
     assert.equal(runRecords.length, 1);
     assert.equal(runRecords[0].result, "failed");
     assert.equal(runRecords[0].gate, "candidate");
+    assert.equal(runRecords[0].logTail, "fake log line");
     assert.equal(host.locked(), false);
   });
 
