@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { A, APP, B, FakeHost, WORKER } from "./fixtures/fakeHost";
 
@@ -141,6 +142,22 @@ describe("agent: one-colour deploy", () => {
     // The digests are now the baseline: the same deploy again recreates nothing.
     const again = await host.deploy(host.request(A, host.stage({ compose: "services: {}\n# release A\n" }), { release: { id: "r-3" } }));
     assert.deepEqual(again.verdict!.recreated, []);
+  });
+
+  it("takes secret digests from the root helper's sums when it wrote them (the agent need not read a secret)", async () => {
+    const sums = (v: string) => fs.writeFileSync(`${host.projectDir}/secrets/.sha256sums`, `${crypto.createHash("sha256").update(v).digest("hex")}  redis_password\n`);
+    sums("redis-1");
+    await liveOnA();
+    const worker = host.container(WORKER)!.id;
+    // The file changes but the helper's record does not: the record is what counts.
+    host.rewriteSecret("redis_password", "changed behind the helper's back");
+    const same = await host.deploy(host.request(A, host.stage({ compose: "services: {}\n# release A\n" }), { release: { id: "r-2" } }));
+    assert.deepEqual(same.verdict!.recreated, []);
+    assert.equal(host.container(WORKER)!.id, worker);
+    sums("redis-2");
+    const changed = await host.deploy(host.request(A, host.stage({ compose: "services: {}\n# release A\n" }), { release: { id: "r-3" } }));
+    assert.ok(changed.verdict!.recreated.some((r) => r.service === WORKER));
+    assert.notEqual(host.container(WORKER)!.id, worker);
   });
 
   it("refuses a release that is not staged completely, changing nothing", async () => {
