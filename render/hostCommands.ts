@@ -40,10 +40,12 @@ export function setupCommand(layout: HostLayout, user: string, extraDirs: string
   return commandLine(["sudo", "-n", "install", "-d", "-o", user, "-g", "docker", "-m", "0750", ...dirs]);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentWriteSecretsCommand. */
 export function writeSecretsCommand(layout: HostLayout): string {
   return script(layout, ["write-secrets", layout.secretsDir], true);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallFileCommand (or stage the file with the release). */
 export function installFileCommand(layout: HostLayout, target: string): string {
   return script(layout, ["install-file", target], true);
 }
@@ -52,10 +54,12 @@ export function registryLoginCommand(server: string, username: string): string {
   return commandLine(["docker", "login", "--username", username, "--password-stdin", server]);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallTimerCommand. */
 export function installTimerCommand(layout: HostLayout): string {
   return script(layout, ["install-timer"], true);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentRemoveTimerCommand. */
 export function removeTimerCommand(layout: HostLayout): string {
   return script(layout, ["remove-timer"], true);
 }
@@ -69,6 +73,7 @@ export interface DeployFlags {
   note?: string;
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentDeployCommand with renderDeployRequest on stdin. */
 export function deployCommand(layout: HostLayout, flags: DeployFlags = {}): string {
   const words = ["deploy"];
   if (flags.skipSmoke) words.push("--skip-smoke");
@@ -101,7 +106,7 @@ export function renderEnvFile(defaults: string, values: Record<string, string>):
   return renderEnv(defaults, values);
 }
 
-/** The host script's settings file; every value is one line of validated text. */
+/** @deprecated bash era (deploy.conf): the agent reads deploy.json, rendered by render/deploySettings.ts. */
 export function renderDeployConf(values: Record<string, string | number | boolean>): string {
   return (
     Object.entries(values)

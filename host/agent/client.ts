@@ -34,6 +34,10 @@ function exitOf(v: DeployVerdict): number {
   return v.ok ? EXIT.ok : EXIT.failed;
 }
 
+async function containerRunning(agent: Agent, name: string | undefined): Promise<boolean> {
+  return name !== undefined && (await agent.docker.inspect(name))?.running === true;
+}
+
 /** The newest run of a request, if any. */
 export function latestRunOf(layout: HostLayout, id: string): string | undefined {
   return listRuns(layout)
@@ -109,7 +113,10 @@ export async function attach(agent: Agent, layout: HostLayout, runId: string, o:
       if (!clientAlive()) throw new ClientGone();
       const h = readHolder(layout);
       const mine = h?.runId === runId;
-      if (!mine || !(await holderAlive(agent, h!))) {
+      // Until the runner takes the lock over, its holder names this very client: then only the
+      // runner's container says whether the run is alive (one that exited before it began is dead).
+      const alive = mine && (h!.pid === agent.pid ? await containerRunning(agent, h!.container) : await holderAlive(agent, h!));
+      if (!alive) {
         // The verdict may have landed just now; only a run with none is recovered.
         const again = readVerdict(layout, runId);
         if (again) return deliver(again);

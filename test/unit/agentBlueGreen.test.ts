@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict, EXIT } from "../../host/contract/records";
-import { A, B, BLUE, C, FakeHost, GREEN, WORKER } from "./fixtures/fakeHost";
+import { A, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
 
 /*
  * Blue/green on a host in memory. The request names only the image that must be live;
@@ -219,7 +219,7 @@ describe("agent: blue/green deploy", () => {
     host.runnerHook = (e) => {
       if (e.phase !== "smoke" && e.phase !== "analysis") return undefined;
       // The runner's process dies here (kill -9): it never continues, its pid is gone.
-      host.deadPids.add(process.pid);
+      host.deadPids.add(RUNNER_PID);
       return new Promise<void>(() => undefined);
     };
     const r = await deploy(C);
@@ -234,6 +234,15 @@ describe("agent: blue/green deploy", () => {
     assert.equal(host.locked(), false);
   });
 
+  it("a run whose container never got to run is found dead by its client, which does not wait forever", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.runnerNeverStarts = true;
+    const r = await deploy(B, { release: { id: "r-2" } });
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.phase], [1, "interrupted", "lock"]);
+    assert.equal(host.locked(), false);
+    assert.equal(host.container(GREEN)!.image, A, "nothing was changed");
+  });
+
   it("recover (at boot) puts traffic back after a run that died between switch and verdict with no client", async () => {
     assert.equal((await deploy(A)).code, 0);
     host.image(C);
@@ -242,7 +251,7 @@ describe("agent: blue/green deploy", () => {
     void host.deploy(host.request(C, key)).catch(() => undefined);
     while (!host.markers().includes("live-green")) await new Promise((r) => setImmediate(r));
     // The host restarts: no process of before is alive, and the client is gone too.
-    host.deadPids.add(process.pid);
+    host.deadPids.add(RUNNER_PID);
     const holder = JSON.parse(fs.readFileSync(host.layout.lockHolder, "utf8"));
     fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ ...holder, bootId: "boot-0" }));
     host.deadPids.clear();

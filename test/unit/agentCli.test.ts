@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EXIT, HostStatus } from "../../host/contract/records";
 import { runCli } from "../../host/agent/commands";
-import { A, B, FakeHost } from "./fixtures/fakeHost";
+import { A, B, CLIENT_PID, FakeHost } from "./fixtures/fakeHost";
 
 /*
  * The agent's command line (one function from argv to an exit code) on a host in memory,
@@ -55,7 +55,7 @@ describe("agent: commands", () => {
   it("refuses a live holder's lock to break-lock", async () => {
     fs.mkdirSync(host.layout.root, { recursive: true });
     fs.mkdirSync(host.layout.lockDir);
-    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ who: "ci", action: "deploy", since: "x", pid: process.pid, start: 4242, bootId: "boot-1" }));
+    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ who: "ci", action: "deploy", since: "x", pid: CLIENT_PID, start: 4242, bootId: "boot-1" }));
     const r = await host.cli(["break-lock"]);
     assert.equal(r.code, 1);
     assert.match(r.err.join("\n"), /held by a running deploy by ci/);
