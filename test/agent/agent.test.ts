@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict } from "../../host/contract/records";
-import { RealHost, StandIns, buildAgentImage, docker, findStandIns } from "./realEngine";
+import { RealHost, StandIns, buildAgentImage, buildAgentImageTag, docker, findStandIns } from "./realEngine";
 
 /*
  * The agent on a real engine: this machine's own dockerd, the agent's image built from
@@ -12,6 +12,18 @@ import { RealHost, StandIns, buildAgentImage, docker, findStandIns } from "./rea
  *
  *   npx mocha --timeout 600000 test/agent/*.test.ts
  */
+
+// The agent image is built once for every describe here and removed after the last.
+after(function () {
+  if (process.env.AGENT_TEST_KEEP_IMAGE === "1") return;
+  const found = findStandIns();
+  if (typeof found === "string") return;
+  try {
+    docker(["rmi", buildAgentImageTag(found.base)]);
+  } catch {
+    // not built, or in use by a container cleanup could not remove: left for docker
+  }
+});
 
 describe("host agent on a real engine", function () {
   this.timeout(600_000);
@@ -49,13 +61,6 @@ describe("host agent on a real engine", function () {
       return;
     }
     host.cleanup();
-    if (process.env.AGENT_TEST_KEEP_IMAGE !== "1") {
-      try {
-        docker(["rmi", host.agentImage]);
-      } catch {
-        // in use by a container cleanup could not remove: left for docker
-      }
-    }
   });
 
   beforeEach(function () {
@@ -178,5 +183,48 @@ describe("host agent on a real engine", function () {
     assert.deepEqual([s.bluegreen!.traffic, s.liveImage, s.lock.state], ["green", images.b, "unlocked"]);
     assert.equal(s.bluegreen!.colours.blue.image, images.a);
     assert.ok(s.lastBackup?.file.endsWith(".dump"));
+  });
+});
+
+describe("host agent on a real engine: one colour", function () {
+  this.timeout(600_000);
+  let host: RealHost;
+  let images: StandIns;
+
+  before(async function () {
+    const found = findStandIns();
+    if (typeof found === "string") this.skip();
+    images = found as StandIns;
+    host = new RealHost(images, buildAgentImage(images.base), false);
+    await host.setUp();
+  });
+  after(function () {
+    if (host && !(process.env.AGENT_TEST_KEEP === "1" && this.currentTest?.state === "failed")) host.cleanup();
+  });
+
+  it("deploys; refuses a build that never becomes healthy beside the running app; rolls back one that fails after up", async () => {
+    const first = await host.deploy(host.request(images.a, host.stage("a"), "r-a"));
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(host.services().weppcloud.image, images.a);
+    const app = host.services().weppcloud.id;
+    const never = await host.deploy(host.request(images.neverHealthy, host.stage("never"), "r-never"));
+    assert.equal(never.code, 1);
+    assert.deepEqual([never.verdict.phase, never.verdict.gate], ["candidate", "candidate"]);
+    assert.ok(never.verdict.logTail, "the candidate's last log lines, apart from the reason");
+    assert.equal(host.services().weppcloud.id, app, "the running app was never touched");
+    assert.equal(docker(["ps", "-aq", "--filter", `name=${host.project}_weppcloud_candidate`]), "", "the candidate is gone");
+    const broken = await host.deploy(host.request(images.broken, host.stage("broken"), "r-broken"));
+    assert.equal(broken.code, 1);
+    assert.deepEqual([broken.verdict.phase, broken.verdict.gate], ["smoke", "smoke"]);
+    assert.match(broken.verdict.message, /rolled back to the previous release \(healthy\)/);
+    assert.equal(host.services().weppcloud.image, images.a);
+    assert.notEqual(host.services().weppcloud.id, app, "the release was up, then replaced by the live one");
+    assert.equal(host.get("/weppcloud/"), "200");
+    assert.match(fs.readFileSync(path.join(host.projectDir, "caddy/Caddyfile"), "utf8"), /# release a\n$/);
+    const b = await host.deploy(host.request(images.b, host.stage("b"), "r-b"));
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(host.services().weppcloud.image, images.b);
+    assert.equal(host.services()["rq-worker"].image, images.b);
+    assert.match(b.stderr, /candidate: starting candidate/);
   });
 });

@@ -48,10 +48,11 @@ export interface StandIns {
   postgres: string;
   redis: string;
   caddy: string;
-  /** weppcloud builds, digest-pinned: a, b, and one answering 5xx. */
+  /** weppcloud builds, digest-pinned: a, b, one answering 5xx, one never healthy. */
   a: string;
   b: string;
   broken: string;
+  neverHealthy: string;
 }
 
 export function findStandIns(): StandIns | string {
@@ -63,12 +64,17 @@ export function findStandIns(): StandIns | string {
   const a = registry ? pinned(`${registry}:rig-a`) : undefined;
   const b = registry ? pinned(`${registry}:rig-b`) : undefined;
   const broken = registry ? pinned(`${registry}:rig-healthy-then-5xx`) : undefined;
-  if (!base || !postgres || !redis || !caddy || !a || !b || !broken) return "the rig's stand-in images are not on this engine (npx wepppy-cicd rig up builds them)";
-  return { base, postgres, redis, caddy, a, b, broken };
+  const neverHealthy = registry ? pinned(`${registry}:rig-never-healthy`) : undefined;
+  if (!base || !postgres || !redis || !caddy || !a || !b || !broken || !neverHealthy) return "the rig's stand-in images are not on this engine (npx wepppy-cicd rig up builds them)";
+  return { base, postgres, redis, caddy, a, b, broken, neverHealthy };
+}
+
+export function buildAgentImageTag(base: string): string {
+  return `${PREFIX}-image:${crypto.createHash("sha256").update(fs.readFileSync(AGENT_DOCKERFILE)).update(base).digest("hex").slice(0, 12)}`;
 }
 
 export function buildAgentImage(base: string): string {
-  const tag = `${PREFIX}-image:${crypto.createHash("sha256").update(fs.readFileSync(AGENT_DOCKERFILE)).update(base).digest("hex").slice(0, 12)}`;
+  const tag = buildAgentImageTag(base);
   try {
     docker(["image", "inspect", "--format", "{{.Id}}", tag]);
     return tag;
@@ -118,7 +124,17 @@ export class RealHost {
   constructor(
     readonly images: StandIns,
     readonly agentImage: string,
+    readonly bluegreen = true,
   ) {}
+
+  /** The compose file the host runs, relative to the project directory. */
+  get composeFile(): string {
+    return this.bluegreen ? BLUEGREEN.composeFile : "docker-compose.prod.yml";
+  }
+
+  private get caddyfilePath(): string {
+    return this.bluegreen ? BLUEGREEN.caddyfile : "caddy/Caddyfile";
+  }
 
   async setUp(): Promise<void> {
     this.port = await freePort();
@@ -164,17 +180,24 @@ export class RealHost {
       },
       secrets: { postgres_password: { file: "./secrets/postgres_password" }, redis_password: { file: "./secrets/redis_password" } },
     };
-    this.composeDoc = blueGreenCompose(single, { markerHostDir: this.layout.markerDir, logHostDir: this.layout.accessLogDir, caddyfile: `./${BLUEGREEN.caddyfile}` }).doc;
-    this.caddyfile = blueGreenCaddyfile("{\n\tadmin off\n\tauto_https off\n}\n:8080 {\n\treverse_proxy weppcloud:8000\n}\n", { accessLog: accessLogPath() }).caddyfile;
+    const caddyfile = "{\n\tadmin off\n\tauto_https off\n}\n:8080 {\n\treverse_proxy weppcloud:8000\n}\n";
+    if (this.bluegreen) {
+      this.composeDoc = blueGreenCompose(single, { markerHostDir: this.layout.markerDir, logHostDir: this.layout.accessLogDir, caddyfile: `./${BLUEGREEN.caddyfile}` }).doc;
+      this.caddyfile = blueGreenCaddyfile(caddyfile, { accessLog: accessLogPath() }).caddyfile;
+    } else {
+      this.composeDoc = single;
+      this.caddyfile = caddyfile;
+    }
     this.settings = {
       version: 1,
       environment: "testprod",
       projectDir: this.projectDir,
-      compose: { command: "docker-compose", files: [BLUEGREEN.composeFile], project: this.project },
+      compose: { command: "docker-compose", files: [this.composeFile], project: this.project },
       app: { service: "weppcloud", port: 8000, candidate: true, imageVariable: "WEPPCLOUD_IMAGE" },
       dbService: "postgres",
       redisService: "redis",
-      health: { tries: 40, intervalSeconds: 2, required: true },
+      // One colour: few tries, so that the never-healthy build is refused in seconds.
+      health: { tries: this.bluegreen ? 40 : 8, intervalSeconds: 2, required: true },
       rollback: "automatic",
       lockWaitSeconds: 0,
       migrate: [],
@@ -186,7 +209,7 @@ export class RealHost {
       runAs: { uid: 0, gid: 0 },
       validate: { enabled: false, runConfigs: [], pages: [] },
       secretsByService: secretsByService([this.composeDoc]),
-      bluegreen: {
+      bluegreen: !this.bluegreen ? null : {
         markerDir: this.layout.markerDir,
         services: { ...BLUEGREEN.services },
         imageVariables: { ...BLUEGREEN.imageVariables },
@@ -205,8 +228,8 @@ export class RealHost {
   stage(note = "1"): string {
     const staged = stageRelease(this.layout, {
       project: [
-        { path: BLUEGREEN.composeFile, content: composeYaml(this.composeDoc) },
-        { path: BLUEGREEN.caddyfile, content: `${this.caddyfile}# release ${note}\n` },
+        { path: this.composeFile, content: composeYaml(this.composeDoc) },
+        { path: this.caddyfilePath, content: `${this.caddyfile}# release ${note}\n` },
       ],
       settings: serializeDeploySettings(this.settings),
       envTemplate: "SITE_PREFIX=/weppcloud\nWEPPPY_ENV_FILE=.env\n",
@@ -301,7 +324,7 @@ export class RealHost {
         // gone already
       }
     }
-    const file = path.join(this.projectDir, BLUEGREEN.composeFile);
+    const file = path.join(this.projectDir, this.composeFile);
     if (fs.existsSync(file)) {
       const env = fs.existsSync(this.layout.envFile) ? this.layout.envFile : fs.existsSync(this.layout.envNext) ? this.layout.envNext : undefined;
       try {
