@@ -21,8 +21,8 @@ export interface AgentBundle {
 
 let cached: AgentBundle | undefined;
 
-export function buildAgentBundle(): AgentBundle {
-  if (cached) return cached;
+export function buildAgentBundle(o: { fresh?: boolean } = {}): AgentBundle {
+  if (cached && !o.fresh) return cached;
   const result = buildSync({
     entryPoints: [path.relative(PROJECT_DIR, AGENT_ENTRY)],
     absWorkingDir: PROJECT_DIR,

@@ -107,6 +107,18 @@ export function listRuns(layout: HostLayout): string[] {
 }
 
 /** `<UTC time to the millisecond>-<request id>`: sorted by name, runs are in the order they started. */
+/** Removes the directories of old finished runs, keeping the newest `keep` (a run without a verdict is kept for recovery). */
+export function pruneRuns(layout: HostLayout, keep = 50): string[] {
+  const runs = listRuns(layout);
+  const removed: string[] = [];
+  for (const runId of runs.slice(0, Math.max(0, runs.length - keep))) {
+    if (!fs.existsSync(runPaths(layout, runId).verdict)) continue;
+    fs.rmSync(runDir(layout, runId), { recursive: true, force: true });
+    removed.push(runId);
+  }
+  return removed;
+}
+
 export function newRunId(nowMs: number, requestId: string): string {
   return `${new Date(nowMs).toISOString().replace(/[-:.]/g, "")}-${requestId.slice(0, 8)}`;
 }

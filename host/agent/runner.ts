@@ -9,7 +9,7 @@ import { finish } from "./finish";
 import { releaseLock, takeOverLock } from "./lock";
 import { deployOneColour } from "./oneColour";
 import { StagedRelease, loadRelease, readCurrent } from "./releases";
-import { Checkpoint, FinishPlan, RunContext, RunFailure, StoredRequest, progressWriter, readCheckpoint, readStoredRequest, runPaths, saveCheckpoint } from "./run";
+import { Checkpoint, FinishPlan, RunContext, RunFailure, StoredRequest, progressWriter, pruneRuns, readCheckpoint, readStoredRequest, runPaths, saveCheckpoint } from "./run";
 import { changedSecrets, currentSecretDigests, recordedSecretDigests } from "./secrets";
 import { serving } from "./truth";
 import { undo } from "./undo";
@@ -220,6 +220,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     }
   }
   recordVerdict(agent, layout, env, verdict, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan?.analysis });
+  pruneRuns(rootLayout);
   releaseLock(rootLayout, holder);
   return verdict;
 }
