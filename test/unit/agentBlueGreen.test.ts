@@ -266,6 +266,25 @@ describe("agent: blue/green deploy", () => {
     assert.deepEqual(JSON.parse((await host.cli(["recover"])).out[0]).recovered, []);
   });
 
+  it("a run that dies after its release was judged good is finished by recovery, not undone", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.runnerHook = (e) => {
+      if (e.phase !== "converge") return undefined;
+      host.deadPids.add(RUNNER_PID);
+      return new Promise<void>(() => undefined);
+    };
+    const key = host.stage({ caddyfile: "# B\n" });
+    const r = await host.deploy(host.request(B, key, { release: { id: "r-2" } }));
+    host.deadPids.clear();
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [0, "ok", "green"]);
+    assert.match(r.verdict!.message, /finished by recovery/);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.equal(JSON.parse(fs.readFileSync(host.layout.currentRelease, "utf8")).releaseKey, key);
+    assert.equal(host.projectFile("caddy/Caddyfile"), "# B\n");
+    assert.equal(host.container(WORKER)!.image, B);
+    assert.deepEqual(host.audit().filter((x) => x.runId === r.verdict!.runId).map((x) => x.result), ["ok"]);
+  });
+
   it("refuses an image that is not digest-pinned, and an ambiguous traffic state, changing nothing", async () => {
     assert.equal((await deploy(A)).code, 0);
     host.image("ghcr.io/rogerlew/wepppy:latest");
