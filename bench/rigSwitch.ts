@@ -3,20 +3,20 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { readState, rigUp } from "../rig";
+import { readState } from "../rig";
 import { sshArgv } from "../rig/commands";
 import { docker } from "../rig/dockerd";
 import { pushImage } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
-import { withSection, sectionObject, writeConfig } from "../ops/configMap";
-import { OpResult, judgeConfig, releaseId } from "../ops/common";
-import { releaseToIdle } from "../ops/release";
+import { NAMESPACE } from "../config/environments";
+import { recordLeaves, releaseId } from "../ops/common";
 import { rollback } from "../ops/rollback";
-import { RehearsalStack } from "../harness/rehearsalStack";
+import { applyAndUp } from "../ops/update";
 import { rehearse } from "../harness/rehearsal/rehearse";
-import { loadState } from "../harness/rehearsal/state";
-import { stateDir } from "../rig/config";
-import { WEPPPY_REFERENCE_DIR } from "../config/paths";
+import { rigBackend, rigPassphrase } from "../harness/rehearsal/rigBackend";
+import { ensureRig, rigStack } from "../harness/rehearsal/rigStack";
+import { crypterFor } from "../harness/engine/crypter";
+import { open } from "../harness/engine/secrets";
 import { FAIL_KINDS, FailKind, Window, startLoad } from "./load";
 
 /*
@@ -24,9 +24,10 @@ import { FAIL_KINDS, FailKind, Window, startLoad } from "./load";
  * releases (each a new digest on the idle colour, gated, switched, watched) each followed
  * by a rollback (the update history's previous release, a switch to the warm colour),
  * then a release that passes its gate but answers 5xx, then one that never becomes
- * healthy. Releases go through the release library the CLI uses, against the rig's
- * stand-in for the engine; the clients reach Caddy on wepp1 through an SSH tunnel
- * (pinned host key) and never retry.
+ * healthy. Releases are prod updates that set image.digest (what promote does, without
+ * its validation check), rollbacks the release CLI's own, through the rig's stand-in
+ * engine; the clients reach Caddy on wepp1 through an SSH tunnel (pinned host key) and
+ * never retry.
  */
 
 export interface SwitchBenchOptions {
@@ -146,40 +147,34 @@ function overlapSeconds(w: Window, from: string, to: string): number {
 export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBenchReport> {
   const started = Date.now();
   const log = o.log;
-  await rigUp({ log });
+  const status = await ensureRig(log);
   const standins = readState()!.standins.weppcloud;
-  const rig = readState()!.createdAt;
-  const stack = new RehearsalStack(STACK);
-  const common = { now: new Date(), actor: "bench", sourceDir: WEPPPY_REFERENCE_DIR, log: (l: string) => log(`  ${l}`) };
+  const common = { now: new Date(), actor: "bench", log: (l: string) => log(`  ${l}`) };
 
-  // prod promotes testprod's live digest: testprod must have run on this rig first.
-  if (!loadState(stateDir, "testprod", rig).outputs.imageRef) {
+  // prod runs what testprod ran: testprod must have run on this rig first.
+  const testprodImage = () => {
+    const cp = rigBackend().checkpoint("testprod");
+    return cp.encryptionSalt ? String((open(cp.outputs, () => crypterFor(rigPassphrase(), cp.encryptionSalt!)) as Record<string, unknown>).imageRef ?? "") : "";
+  };
+  if (!testprodImage()) {
     log("testprod has not run on this rig: rehearsing it first (publishing rig-a)");
     const t = await rehearse({ stack: "testprod", publish: "rig-a", log: (l) => log(`  ${l}`) });
     if (!t.ok) throw new Error(`testprod rehearsal failed: ${t.error}`);
   }
+  const base = testprodImage();
 
-  // Bench settings, written the way an operator would (pulumi config set), then an update.
-  const before = await stack.getAllConfig();
-  const bg = sectionObject(before, "bluegreen") ?? {};
-  const health = sectionObject(before, "health") ?? {};
-  // Both colours pinned to what testprod has live, so that the first update in the
-  // history names its image and the rollbacks have a release to go back to.
-  const base = String(loadState(stateDir, "testprod", rig).outputs.imageRef);
-  let wanted = withSection(before, "bluegreen", {
-    ...bg,
-    enabled: true,
-    images: { blue: base, green: base },
-    warmSeconds: 3600,
-    canary: o.canary ?? [],
-    analysis: { seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 },
-  });
-  wanted = withSection(wanted, "health", { ...health, tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false });
-  judgeConfig(STACK, wanted, WEPPPY_REFERENCE_DIR);
-  await writeConfig(stack, before, wanted);
-  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); bringing prod up to date`);
-  const first = await stack.up({ onOutput: (c) => process.stderr.write(c.replace(/^(?=.)/gm, "    ")) });
-  if (first.summary.result !== "succeeded") throw new Error("prod did not come up on the rig; see the output above");
+  // Bench settings, set the way an operator would (pulumi config set --path) on a checkout
+  // kept for the whole bench, then an update that puts testprod's image live.
+  const stack = await rigStack(STACK, status);
+  const set = (key: string, value: string | number | boolean) => stack.setConfig(`${NAMESPACE}:${key}`, { value: String(value) }, true);
+  await set("bluegreen.enabled", true);
+  await set("bluegreen.warmSeconds", 3600);
+  for (const [k, v] of Object.entries({ seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 })) await set(`bluegreen.analysis.${k}`, v);
+  for (const [i, p] of (o.canary ?? []).entries()) await set(`bluegreen.canary[${i}]`, p);
+  for (const [k, v] of Object.entries({ tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false })) await set(`health.${k}`, v);
+  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); putting ${base} live`);
+  const first = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": base, ...recordLeaves({ id: releaseId(STACK, new Date()), actor: "bench" }) }, "bench: start", (l) => log(`    ${l}`));
+  if (!first.ok) throw new Error(`prod did not come up on the rig: ${first.error}`);
 
   const tunnel = await openTunnel(HOST, CADDY_PORT);
   const load = startLoad({ port: tunnel.port, clients: o.clients, paths: PATHS, headers: { "X-Forwarded-Proto": "https" } });
@@ -193,12 +188,10 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     if (!baseBuild) throw new Error(`no response through Caddy named its build (X-Weppcloud-Build): ${warm.samples.join("; ") || "no samples"}`);
     log(`load: ${o.clients} keep-alive clients through ${HOST}'s Caddy; ${warm.requests} requests in the first 3 s (${warm.failed} failed), build ${baseBuild}`);
 
-    const releaseOf = async (image: string, id: string): Promise<{ result: OpResult; seconds: number }> => {
+    const releaseOf = async (image: string, id: string): Promise<{ result: { ok: boolean; error?: string }; seconds: number }> => {
       const t0 = Date.now();
-      const cfg = await stack.getAllConfig();
-      const config = judgeConfig(STACK, cfg, WEPPPY_REFERENCE_DIR);
-      const result = await releaseToIdle({ action: "release", stack, before: cfg, config, image, record: { id, actor: "bench" }, options: { ...common, now: new Date() } });
-      return { result, seconds: seconds(Date.now() - t0) };
+      const outcome = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": image, ...recordLeaves({ id, actor: "bench" }) }, `bench release ${id}`, common.log);
+      return { result: outcome, seconds: seconds(Date.now() - t0) };
     };
 
     for (let cycle = 1; cycle <= o.cycles; cycle++) {
@@ -211,7 +204,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       if (!rel.result.ok) throw new Error(`cycle ${cycle}: the release failed: ${rel.result.error}`);
       log(`cycle ${cycle}: rollback`);
       const t0 = Date.now();
-      const rb = await rollback({ ...common, now: new Date(), stack, warmth: async () => true });
+      const rb = await rollback({ ...common, now: new Date(), stack, warmth: async () => ({ warm: true }) });
       const rbSeconds = seconds(Date.now() - t0);
       const wb = load.mark();
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
@@ -235,16 +228,13 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
 
     // A release that passes its gate and then answers 5xx: the analysis window must switch back.
     {
-      const cfg = await stack.getAllConfig();
-      const h = sectionObject(cfg, "health") ?? {};
-      await writeConfig(stack, cfg, withSection(cfg, "health", { ...h, skipSmoke: true }));
+      await set("health.skipSmoke", true);
       const liveBefore = await trafficState();
       load.mark();
       log("bad release: rig-healthy-then-5xx (smoke test skipped, so the analysis window is what must catch it)");
       const rel = await releaseOf(standins["rig-healthy-then-5xx"], `bench-bad-${Date.now().toString(36)}`);
       const w = load.mark();
-      const now = await stack.getAllConfig();
-      await writeConfig(stack, now, withSection(now, "health", { ...h, skipSmoke: false }));
+      await set("health.skipSmoke", false);
       // One record per run: the failed deploy, with how long after its switch traffic was back.
       const entry = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed" && e.backMs !== undefined);
       const ms = entry?.backMs ?? null;
@@ -264,7 +254,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       log("never-healthy release: rig-never-healthy");
       const rel = await releaseOf(standins["rig-never-healthy"], `bench-never-${Date.now().toString(36)}`);
       const w = load.mark();
-      // The host's own record of why: the update's error ends with the app's log lines.
+      // The host's own record of why.
       const refusal = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed");
       neverHealthy = {
         failed: w.failed,
@@ -302,7 +292,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
       cycleFailed: String(cycleFailed),
     },
-    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST, rig: status.stateDir },
     samples: t.samples,
     startedAt: new Date(started).toISOString(),
     seconds: seconds(Date.now() - started),

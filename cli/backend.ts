@@ -1,26 +1,24 @@
 import * as os from "node:os";
 import { STACKS, isStackName } from "../config/environments";
-import { WEPPPY_REFERENCE_DIR } from "../config/paths";
-import { Action, OpResult, OpsError } from "../ops/common";
-import { RehearsalStack } from "../harness/rehearsalStack";
-import { StackHandle, openPulumiStack } from "../ops/stackHandle";
-import { HostAccess, configuredHostAccess } from "../ops/hostAccess";
+import { ensureRig, rigStack } from "../harness/rehearsal/rigStack";
 import { rigHostAccess } from "../harness/rigHostAccess";
+import { Action, OpResult, OpsError } from "../ops/common";
+import { HostAccess, configuredHostAccess } from "../ops/hostAccess";
+import { StackHandle, openPulumiStack } from "../ops/stackHandle";
 
 /*
- * How the CLI picks its backend: the Pulumi stack (Automation API) by default, the rig's
- * stand-in with --rig; and how it reports an OpResult.
+ * The CLI's composition root: the Pulumi stack (Automation API, the Pulumi CLI) by default,
+ * the rig's stand-in engine and hosts with --rig. Nothing else in the operator core knows
+ * which one it has.
  */
 
 export interface Backend {
   rig: boolean;
   open(stack: string): Promise<StackHandle>;
-  /** Where compose files are looked for when a config is judged (the rig: wepppy's reference copy). */
-  sourceDir?: string;
   /** Pins a tag to a digest (the rig: its registry); undefined where nothing can. */
   resolveDigest?: (ref: string) => Promise<string>;
-  /** How a stack's host is reached: its configured host with the operator's key, or the rig's. */
-  host(stack: string, identityFile?: string): HostAccess;
+  /** How a stack's host is reached: its configured host with the operator's key (or agent), or the rig's. */
+  host(stack: string, identityFile?: string): Promise<HostAccess>;
 }
 
 export function checkStackName(stack: string): string {
@@ -28,14 +26,18 @@ export function checkStackName(stack: string): string {
   return stack;
 }
 
-export function backend(rig: boolean): Backend {
-  if (!rig) return { rig, open: (stack) => openPulumiStack(checkStackName(stack)), host: configuredHostAccess };
+export function backend(rig: boolean, log: (line: string) => void = () => undefined): Backend {
+  if (!rig) return { rig, open: (stack) => openPulumiStack(checkStackName(stack)), host: async (stack, identity) => configuredHostAccess(stack, identity) };
+  const onDisk = process.env.WEPPPY_RIG_JOB === "1";
   return {
     rig,
-    open: async (stack) => new RehearsalStack(checkStackName(stack)),
-    sourceDir: WEPPPY_REFERENCE_DIR,
-    host: (stack) => rigHostAccess(stack),
-    resolveDigest: (ref) => (require("../harness/rehearsal/rigTarget") as typeof import("../harness/rehearsal/rigTarget")).registryDigest(ref),
+    open: async (stack) => rigStack(checkStackName(stack), await ensureRig(log), { onDisk }),
+    host: async (stack) => rigHostAccess(stack, await ensureRig(log)),
+    resolveDigest: async (ref) => {
+      const { readCredentials } = require("../rig") as typeof import("../rig");
+      const { registryDigest } = require("../harness/rehearsal/rigTarget") as typeof import("../harness/rehearsal/rigTarget");
+      return registryDigest(ref, readCredentials());
+    },
   };
 }
 
@@ -56,7 +58,7 @@ export function formatResult(result: OpResult): string[] {
     lines.push(`  release ${r.id}${r.tag ? `  tag ${r.tag}` : ""}${r.version ? `  version ${r.version}` : ""}${r.actor ? `  by ${r.actor}` : ""}`);
     if (r.note) lines.push(`  note: ${r.note}`);
   }
-  if (result.update?.version !== undefined) lines.push(`  update ${result.update.version}: ${result.update.result}`);
+  if (result.update) lines.push(`  update ${result.update.startTime ?? ""}: ${result.update.result}`);
   for (const n of result.notes) lines.push(`  ${n}`);
   if (result.error) {
     const error = result.error.split("\n");
@@ -68,6 +70,6 @@ export function formatResult(result: OpResult): string[] {
 }
 
 /** A refusal as --json prints it: the same object shape, nothing changed. */
-export function refusal(action: Action, stack: string, err: OpsError): OpResult {
+export function refusal(action: Action, stack: string, err: Error): OpResult {
   return { action, stack, ok: false, changed: false, summary: err.message.split("\n")[0], notes: [], warnings: [], error: err.message };
 }

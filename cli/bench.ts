@@ -1,68 +1,50 @@
-import { parseArgs } from "node:util";
+import { Command } from "commander";
+import { z } from "zod";
+import { bluegreen } from "../config/sections/bluegreen";
 import { runSwitchBench, switchBenchTable, writeReport } from "../bench/rigSwitch";
-import { Subcommand, UsageError, progress } from "./command";
+import { UsageError, progress, wholeNumber } from "./io";
+import type { Cli } from "./main";
 
-const usage = `usage: wepppy-cicd bench switch [--cycles N] [--clients N] [--analysis-seconds S] [--canary P,P] [--json FILE]
-
-Blue/green on the rig under keep-alive load: N release + rollback cycles on prod (wepp1),
-each release a new digest on the idle colour and each rollback a switch back to the warm
-one; then a release that passes its gate but answers 5xx (must be switched back by the
-analysis window) and one that never becomes healthy (must change nothing). Clients go
-through Caddy on wepp1 over an SSH tunnel and never retry. Prints a table; --json FILE
-also writes the full report. Brings the rig up if it is down; takes about 2 minutes a cycle.
-
-  --cycles N            release + rollback cycles (default 10)
-  --clients N           keep-alive clients (default 8)
-  --analysis-seconds S  analysis window after each release's switch (default 8)
-  --canary P,P          canary steps each release walks first, e.g. 10,50 (default none)
-  --json FILE           write the report as JSON`;
-
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError(`${name} expects a whole number 1-1000, got "${text}"`);
-  return n;
-}
-
+/** --canary 10,50, judged by the stack schema's own rule. */
 function canarySteps(text: string | undefined): number[] {
   if (text === undefined) return [];
   const steps = text.split(",").map(Number);
-  if (steps.some((p, i) => !Number.isInteger(p) || p < 5 || p > 95 || p % 5 !== 0 || (i > 0 && p <= steps[i - 1]))) {
-    throw new UsageError(`--canary expects rising percentages, multiples of 5 between 5 and 95 (e.g. 10,50), got "${text}"`);
-  }
+  const r = (bluegreen.shape.canary as z.ZodType).safeParse(steps);
+  if (!r.success) throw new UsageError(`--canary expects rising percentages, multiples of 5 between 5 and 95 (e.g. 10,50), got "${text}"`);
   return steps;
 }
 
-export const benchCommand: Subcommand = {
-  name: "bench",
-  summary: "benchmarks on the rig: `bench switch` (blue/green releases and rollbacks under load)",
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        cycles: { type: "string" },
-        clients: { type: "string" },
-        "analysis-seconds": { type: "string" },
-        canary: { type: "string" },
-        json: { type: "string" },
-      },
+export function registerBench(program: Command, cli: Cli): void {
+  const bench = program.command("bench").summary("benchmarks on the rig: bench switch");
+  bench
+    .command("switch")
+    .summary("blue/green releases and rollbacks on the rig under keep-alive load")
+    .description(
+      `N release + rollback cycles on prod (wepp1): each release a new digest, put by the host on
+the colour not serving, gated and switched; each rollback a switch back to the warm colour;
+then a release that passes its gate but answers 5xx (switched back by the analysis window)
+and one that never becomes healthy (changes nothing). Clients go through Caddy on wepp1 over
+an SSH tunnel and never retry. Prints a table; --json FILE also writes the full report.`,
+    )
+    .option("--cycles <n>", "release + rollback cycles", "10")
+    .option("--clients <n>", "keep-alive clients", "8")
+    .option("--analysis-seconds <s>", "analysis window after each release's switch", "8")
+    .option("--canary <p,p>", "canary steps each release walks first, e.g. 10,50")
+    .option("--json <file>", "write the report as JSON")
+    .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; json?: string }) => {
+      const report = await runSwitchBench({
+        cycles: wholeNumber("--cycles", opts.cycles, 10, 1, 1000),
+        clients: wholeNumber("--clients", opts.clients, 8, 1, 1000),
+        analysisSeconds: wholeNumber("--analysis-seconds", opts.analysisSeconds, 8, 1, 3600),
+        canary: canarySteps(opts.canary),
+        log: progress,
+      });
+      console.log(switchBenchTable(report));
+      if (opts.json) {
+        writeReport(opts.json, report);
+        progress(`report written to ${opts.json}`);
+      }
+      const ok = report.failed === 0 && report.badRelease.switchedBack && report.neverHealthy.failed === 0 && report.neverHealthy.liveUnchanged;
+      cli.exit(ok ? 0 : 1);
     });
-    if (positionals.length !== 1 || positionals[0] !== "switch") throw new UsageError("expects the benchmark to run: switch");
-    const report = await runSwitchBench({
-      cycles: positive("--cycles", values.cycles, 10),
-      clients: positive("--clients", values.clients, 8),
-      analysisSeconds: positive("--analysis-seconds", values["analysis-seconds"], 8),
-      canary: canarySteps(values.canary),
-      log: progress,
-    });
-    console.log(switchBenchTable(report));
-    if (values.json) {
-      writeReport(values.json, report);
-      progress(`report written to ${values.json}`);
-    }
-    const ok = report.failed === 0 && report.badRelease.switchedBack && report.neverHealthy.failed === 0 && report.neverHealthy.liveUnchanged;
-    return ok ? 0 : 1;
-  },
-};
+}

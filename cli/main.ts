@@ -1,41 +1,80 @@
-import { Subcommand, UsageError } from "./command";
-import { subcommands } from "./registry";
+import { Command, CommanderError } from "commander";
+import { registerAudit } from "./audit";
+import { registerBench } from "./bench";
+import { registerConfig } from "./config";
+import { UsageError, printJson } from "./io";
+import { registerPromote } from "./promote";
+import { registerRehearse } from "./rehearse";
+import { registerRelease } from "./release";
+import { registerRig } from "./rig";
+import { registerRollback } from "./rollback";
+import { registerStatus } from "./status";
 
-function help(): string {
-  const width = Math.max(...subcommands.map((c) => c.name.length));
-  const lines = subcommands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return [
-    "usage: wepppy-cicd <command> [options]",
-    "",
-    "commands:",
-    ...lines,
-    "",
-    "Every command takes --help, and --json for machine-readable output.",
-  ].join("\n");
+/*
+ * `wepppy-cicd`: one CLI for operators, agents and the rig, declared with commander so that
+ * help, unknown options and missing values come from the declarations. Every subcommand
+ * takes -s/--stack where it acts on a stack, and --json, which gives one JSON object on
+ * success and {ok: false, error, hint} on error. Usage errors exit 2 with one line and a
+ * hint; failures exit 1; progress goes to stderr.
+ */
+
+export interface Cli {
+  /** Sets the process's exit code for this run (the last action's verdict). */
+  exit(code: number): void;
+}
+
+const VERSION = (require("../package.json") as { version: string }).version;
+
+export function buildProgram(cli: Cli): Command {
+  const program = new Command("wepppy-cicd")
+    .description("WEPPcloud's CI/CD pipeline: stacks, releases, the rig")
+    .version(VERSION, "--version")
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  program.exitOverride();
+  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerConfig, registerBench]) {
+    register(program, cli);
+  }
+  // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().
+  const quiet = (c: Command) => {
+    c.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    c.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
+  return program;
+}
+
+function commandName(argv: string[]): string {
+  return argv.find((a) => !a.startsWith("-")) ?? "";
+}
+
+function usageFailure(argv: string[], message: string, hint: string): number {
+  const line = message.replace(/^error: /, "");
+  if (argv.includes("--json")) printJson({ ok: false, error: line, hint });
+  else process.stderr.write(`wepppy-cicd${commandName(argv) ? ` ${commandName(argv)}` : ""}: ${line}\n  ${hint}\n`);
+  return 2;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(help());
-    return name ? 0 : 2;
-  }
-  const command: Subcommand | undefined = subcommands.find((c) => c.name === name);
-  if (!command) {
-    console.error(`wepppy-cicd: unknown command "${name}"\n\n${help()}`);
+  let code = 0;
+  const program = buildProgram({ exit: (c) => (code = c) });
+  const help = `see: wepppy-cicd help ${commandName(argv)}`.trimEnd();
+  if (argv.length === 0) {
+    process.stderr.write(`${program.helpInformation()}`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(command.usage);
-    return 0;
-  }
   try {
-    return await command.run(rest);
+    await program.parseAsync(argv, { from: "user" });
+    return code;
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`wepppy-cicd ${name}: ${err.message}\n\n${command.usage}`);
-      return 2;
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      return usageFailure(argv, err.message, help);
     }
-    throw err;
+    if (err instanceof UsageError) return usageFailure(argv, err.message, err.hint ?? help);
+    const message = err instanceof Error ? err.message : String(err);
+    if (argv.includes("--json")) printJson({ ok: false, error: message });
+    else process.stderr.write(`wepppy-cicd: ${message}\n`);
+    return 1;
   }
 }

@@ -1,57 +1,48 @@
-import { promote } from "../ops/promote";
+import { Command } from "commander";
 import { readAuditEntries } from "../ops/hostQueries";
+import { promote } from "../ops/promote";
 import { backend, currentActor } from "./backend";
-import { Subcommand, UsageError, progress } from "./command";
-import { parseOptions, reported } from "./release";
+import { UsageError, progress } from "./io";
+import type { Cli } from "./main";
+import { reported } from "./report";
 
-const usage = `usage: wepppy-cicd promote [--force --reason TEXT] [--rig] [--identity FILE] [--json]
-
-Promotes the image testprod has live (its outputs imageRef/imageDigest) to prod: it goes on
-prod's idle colour and becomes live, as release prod-YYYYMMDD-HHMMSS, version YYYY.MM.PATCH.
-Refused unless testprod's audit log shows a passing validation ("validate", "ok") of that
-digest within prod's promotion.windowHours. When the update fails the config is put back.
-
-  --force         promote without that validation; needs --reason
-  --reason TEXT   why (plain text, no quotes, backslashes, $ or backticks): it goes into
-                  release.note and with it into prod's audit log
-  --rig           run against the rig instead of the Pulumi stacks
-  --identity F    private key for testprod's host (default ~/.ssh/id_ed25519; not with the rig)
-  --json          print one JSON object (as release --json)
-
-Exit status is 1 when the promotion fails or is refused (nothing changed).`;
-
-export const promoteCommand: Subcommand = {
-  name: "promote",
-  summary: "promote testprod's validated live image to prod",
-  usage,
-  async run(argv) {
-    const values = parseOptions(argv, {
-      force: { type: "boolean" },
-      reason: { type: "string" },
-      rig: { type: "boolean" },
-      identity: { type: "string" },
-      json: { type: "boolean" },
+export function registerPromote(program: Command, cli: Cli): void {
+  program
+    .command("promote")
+    .summary("promote testprod's validated live image to prod")
+    .description(
+      `Sets prod's image.digest to the digest testprod has live (as its host reported it), with a
+release record prod-YYYYMMDD-HHMMSS / YYYY.MM.PATCH, and runs prod's update; on blue/green
+the host puts it on the colour not serving, gates it and switches. Refused unless testprod's
+audit log shows a passing validation of that digest within prod's promotion.windowHours.
+When the update fails the config is put back. Exit status 1 when it fails or is refused.`,
+    )
+    .option("--force", "promote without that validation; needs --reason")
+    .option("--reason <text>", "why (plain text, no quotes, backslashes, $ or backticks): it goes into release.note and prod's audit log")
+    .option("--rig", "run against the rig instead of the Pulumi stacks")
+    .option("--identity <file>", "private key for testprod's host (default: ~/.ssh/id_ed25519, else the ssh-agent; not with --rig)")
+    .option("--json", "print one JSON object (as release --json)")
+    .action(async (opts: { force?: boolean; reason?: string; rig?: boolean; identity?: string; json?: boolean }) => {
+      if (opts.force && !opts.reason) throw new UsageError("--force needs --reason TEXT (it is recorded in prod's audit log)");
+      if (opts.reason && !opts.force) throw new UsageError("--reason goes with --force");
+      const b = backend(Boolean(opts.rig), progress);
+      cli.exit(
+        await reported("promote", "prod", Boolean(opts.json), async () => {
+          progress(`opening prod (${b.rig ? "rig" : "Pulumi stack"}) ...`);
+          return promote({
+            prod: await b.open("prod"),
+            source: (stack) => b.open(stack),
+            validations: async (_digest, stack) => {
+              progress(`reading ${stack}'s audit log over SSH ...`);
+              return readAuditEntries(await b.host(stack, opts.identity), 500);
+            },
+            force: Boolean(opts.force),
+            reason: opts.reason,
+            actor: currentActor(),
+            now: new Date(),
+            log: progress,
+          });
+        }),
+      );
     });
-    if (values.force && !values.reason) throw new UsageError("--force needs --reason TEXT (it is recorded in prod's audit log)");
-    if (values.reason && !values.force) throw new UsageError("--reason goes with --force");
-    const b = backend(Boolean(values.rig));
-    const identity = values.identity as string | undefined;
-    return reported("promote", "prod", Boolean(values.json), async () => {
-      progress(`opening prod (${b.rig ? "rig" : "Pulumi stack"}) ...`);
-      return promote({
-        prod: await b.open("prod"),
-        source: (stack) => b.open(stack),
-        validations: (_digest, stack) => {
-          progress(`reading ${stack}'s audit log over SSH ...`);
-          return readAuditEntries(b.host(stack, identity), 500);
-        },
-        force: Boolean(values.force),
-        reason: values.reason as string | undefined,
-        sourceDir: b.sourceDir,
-        actor: currentActor(),
-        now: new Date(),
-        log: progress,
-      });
-    });
-  },
-};
+}

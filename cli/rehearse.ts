@@ -1,44 +1,37 @@
-import { parseArgs } from "node:util";
+import { Command } from "commander";
 import { rehearse } from "../harness/rehearsal/rehearse";
-import { parseSets } from "./args";
-import { Subcommand, UsageError, printJson, progress } from "./command";
+import { UsageError, collect, parseSets, printJson, progress, stackName } from "./io";
+import type { Cli } from "./main";
 
-const usage = `usage: wepppy-cicd rehearse <stack> [--set section.key=value]... [--publish BUILD] [--json]
-
-Evaluates the stack (dev, testprod or prod) from its own stack file under the mock engine and
-runs what it declares on the rig, in dependency order, over SSH with the declared connection:
-what \`pulumi up -s <stack>\` would run. Only what changed since the last rehearsal runs.
-Brings the rig up if it is down.
-
-  --set k=v       override a config value, like pulumi config set --path (repeatable)
-  --publish B     first publish stand-in build B (rig-a, rig-b, rig-never-healthy, ...) under the
-                  stack's image tag, as CI's main workflow publishes a commit's image
-  --json          print one JSON object: stack, ok, url, image, digest, steps, hostCommandsRun
-
-Exit status is 1 when the rehearsal fails.`;
-
-export const rehearseCommand: Subcommand = {
-  name: "rehearse",
-  summary: "run a stack's `pulumi up` against the rig (mock engine, real hosts)",
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { set: { type: "string", multiple: true }, publish: { type: "string" }, json: { type: "boolean" } },
-    });
-    if (positionals.length !== 1) throw new UsageError("expects exactly one stack name");
-    const result = await rehearse({ stack: positionals[0], set: parseSets(values.set), publish: values.publish, log: progress });
-    if (values.json) {
-      printJson(result);
-    } else {
-      for (const s of result.steps) {
-        const mark = s.skipped ? "-" : s.ok ? "ok" : "FAILED";
-        console.log(`${mark.padEnd(6)} ${s.host.padEnd(10)} ${s.name.padEnd(40)} ${String(s.seconds).padStart(6)} s${s.detail ? `  ${s.detail}` : ""}`);
+export function registerRehearse(program: Command, cli: Cli): void {
+  program
+    .command("rehearse")
+    .summary("run a stack's `pulumi up` against the rig (stand-in engine, real hosts)")
+    .argument("[stack]", "dev, testprod or prod (or -s)")
+    .description(
+      `Runs what \`pulumi up -s <stack>\` would run, on the rig: the stack file of this working tree
+with the rig's coordinates set on top in memory, through the stand-in engine (Pulumi's and
+@pulumi/command's semantics, the rig's backend for state and history), over SSH to the rig's
+hosts. Only what changed since the last update runs. Brings the rig up if it is down.
+Exit status 1 when the update fails.`,
+    )
+    .option("-s, --stack <env>", "the stack")
+    .option("--set <section.key=value>", "set a config value, like pulumi config set --path (repeatable)", collect, [])
+    .option("--publish <build>", "first publish stand-in build B (rig-a, rig-b, rig-never-healthy, ...) under the stack's image tag, as CI's main workflow publishes a commit")
+    .option("--json", "print one JSON object: stack, ok, url, image, digest, steps, hostCommandsRun")
+    .action(async (positional: string | undefined, opts: { stack?: string; set: string[]; publish?: string; json?: boolean }) => {
+      if (positional && opts.stack && positional !== opts.stack) throw new UsageError(`two stacks given: ${positional} and ${opts.stack}`);
+      const stack = stackName(positional ?? opts.stack);
+      const result = await rehearse({ stack, set: parseSets(opts.set), publish: opts.publish, log: progress });
+      if (opts.json) printJson(result);
+      else {
+        for (const s of result.steps) {
+          const mark = s.skipped ? "-" : s.ok ? "ok" : "FAILED";
+          console.log(`${mark.padEnd(6)} ${s.host.padEnd(10)} ${s.op.padEnd(8)} ${s.name.padEnd(40)} ${String(s.seconds).padStart(6)} s${s.detail ? `  ${s.detail.split("\n")[0]}` : ""}`);
+        }
+        console.log(`${result.ok ? "ok" : "FAILED"}: ${result.stack} serves ${result.image || "nothing"} at ${result.url}; ${result.hostCommandsRun} host command(s) run`);
+        if (result.error) console.log(result.error);
       }
-      console.log(`${result.ok ? "ok" : "FAILED"}: ${result.stack} serves ${result.image || "nothing"} at ${result.url}; ${result.hostCommandsRun} host command(s) run`);
-      if (result.error) console.log(result.error);
-    }
-    return result.ok ? 0 : 1;
-  },
-};
+      cli.exit(result.ok ? 0 : 1);
+    });
+}

@@ -1,61 +1,46 @@
-import { readHostStatus, warmthFromStatus } from "../ops/hostQueries";
+import { Command } from "commander";
+import { readHostStatus, warmColourFor } from "../ops/hostQueries";
 import { rollback } from "../ops/rollback";
 import { backend, currentActor } from "./backend";
-import { Subcommand, UsageError, progress } from "./command";
-import { parseOptions, reported, requireStack } from "./release";
+import { progress, stackName } from "./io";
+import type { Cli } from "./main";
+import { reported } from "./report";
 
-const usage = `usage: wepppy-cicd rollback --stack <env> [--to <version>] [--rig] [--identity FILE] [--json]
-
-Goes back to an earlier update of the stack: the newest succeeded update that ran another
-image than the current one, or update --to N (a version from its history). Its config is
-re-applied, with the stack's current secrets (history keeps none), a new release.id
-rollback-to-N-YYYYMMDD-HHMMSS, and \`pulumi up\` runs. On a blue/green stack the earlier image
-goes live on the colour that still has it; the host is asked whether that colour still runs
-it (a switch) or must start it again (up to health.tries x health.intervalSeconds for the
-gate, plus the pull). When the update fails the config is put back.
-
-  --stack S       dev, testprod or prod
-  --to N          the update to go back to (see \`wepppy-cicd status\` or \`pulumi stack history\`)
-  --rig           run against the rig instead of the Pulumi stack
-  --identity F    private key for the host (default ~/.ssh/id_ed25519; not with the rig)
-  --json          print one JSON object (as release --json)
-
-Exit status is 1 when the rollback fails or is refused (nothing changed).`;
-
-export const rollbackCommand: Subcommand = {
-  name: "rollback",
-  summary: "go back to an earlier update of a stack (blue/green: a switch while warm)",
-  usage,
-  async run(argv) {
-    const values = parseOptions(argv, {
-      stack: { type: "string" },
-      to: { type: "string" },
-      rig: { type: "boolean" },
-      identity: { type: "string" },
-      json: { type: "boolean" },
+export function registerRollback(program: Command, cli: Cli): void {
+  program
+    .command("rollback")
+    .summary("go back to an earlier succeeded update of a stack (blue/green: a switch while warm)")
+    .description(
+      `Re-applies what an earlier succeeded update said must be live (its image: a tag, or prod's
+digest) and runs the update: the newest succeeded update older than the newest one that ran
+another image, or the one --to names by its release id or start time (the file backend
+numbers no update; see \`wepppy-cicd status\`). Secrets and everything else stay as they are.
+On blue/green the host switches to a colour that still runs the image, else starts it on the
+colour not serving and gates it first. When the update fails the config is put back.`,
+    )
+    .requiredOption("-s, --stack <env>", "testprod or prod")
+    .option("--to <release-or-time>", "the update to go back to: a release id (e.g. prod-20261201-101500) or a start time (ISO, a prefix is enough)")
+    .option("--rig", "run against the rig instead of the Pulumi stack")
+    .option("--identity <file>", "private key for the host (default: ~/.ssh/id_ed25519, else the ssh-agent; not with --rig)")
+    .option("--json", "print one JSON object (as release --json)")
+    .action(async (opts: { stack: string; to?: string; rig?: boolean; identity?: string; json?: boolean }) => {
+      const stack = stackName(opts.stack);
+      const b = backend(Boolean(opts.rig), progress);
+      cli.exit(
+        await reported("rollback", stack, Boolean(opts.json), async () => {
+          progress(`opening ${stack} (${b.rig ? "rig" : "Pulumi stack"}) ...`);
+          return rollback({
+            stack: await b.open(stack),
+            to: opts.to,
+            warmth: async (image) => {
+              progress(`asking ${stack}'s host whether a colour still runs the image ...`);
+              return warmColourFor(await readHostStatus(await b.host(stack, opts.identity)), image);
+            },
+            actor: currentActor(),
+            now: new Date(),
+            log: progress,
+          });
+        }),
+      );
     });
-    const stack = requireStack(values.stack);
-    let to: number | undefined;
-    if (values.to !== undefined) {
-      to = Number(values.to);
-      if (!Number.isInteger(to) || to < 1) throw new UsageError(`--to expects an update version (a positive whole number), got "${values.to}"`);
-    }
-    const b = backend(Boolean(values.rig));
-    const identity = values.identity as string | undefined;
-    return reported("rollback", stack, Boolean(values.json), async () => {
-      progress(`opening ${stack} (${b.rig ? "rig" : "Pulumi stack"}) ...`);
-      return rollback({
-        stack: await b.open(stack),
-        to,
-        warmth: async (colour, image) => {
-          progress(`asking ${stack}'s host whether ${colour} still runs the image ...`);
-          return warmthFromStatus(await readHostStatus(b.host(stack, identity)), colour, image);
-        },
-        sourceDir: b.sourceDir,
-        actor: currentActor(),
-        now: new Date(),
-        log: progress,
-      });
-    });
-  },
-};
+}

@@ -39,6 +39,7 @@ export const WORKFLOW_FILES = {
   main: "main.yml",
   deployProd: "deploy-prod.yml",
   nightly: "nightly.yml",
+  rollbackProd: "rollback-prod.yml",
 } as const;
 export type WorkflowRole = keyof typeof WORKFLOW_FILES;
 
@@ -47,6 +48,7 @@ export const WORKFLOW_TITLES: Record<WorkflowRole, string> = {
   main: "Main Branch CI/CD",
   deployProd: "Production Deployment",
   nightly: "Nightly",
+  rollbackProd: "Production Rollback",
 };
 
 /**
@@ -70,6 +72,8 @@ export const MAIN_JOBS = {
 } as const;
 
 export const DEPLOY_PROD_JOBS = { deploy: "deploy-production" } as const;
+
+export const ROLLBACK_PROD_JOBS = { rollback: "rollback-production" } as const;
 
 export const NIGHTLY_JOBS = {
   testComprehensive: "test-backend-comprehensive",
@@ -171,4 +175,9 @@ export const DEPLOY_PROD_INPUTS = {
   imageTag: "image_tag",
   skipSmoke: "skip_smoke_tests",
   hotfixReason: "hotfix_reason",
+} as const;
+
+/** Inputs of the rollback-prod workflow_dispatch. */
+export const ROLLBACK_PROD_INPUTS = {
+  to: "to_update",
 } as const;

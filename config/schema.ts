@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
 import * as f from "./fields";
-import { bluegreen, notify, promotion, release } from "./sections/bluegreen";
+import { bluegreen, digestRef, notify, promotion, release } from "./sections/bluegreen";
 import { github } from "./sections/github";
 
 /*
@@ -96,8 +96,11 @@ const hotfix = z
 const promotedImage = z.strictObject({
   source: z
     .literal("promoted", { error: 'expected "promoted"' })
-    .meta({ expected: '"promoted"', description: "Run the digest another stack has live (read through a StackReference)." }),
+    .meta({ expected: '"promoted"', description: "Run a digest another stack ran, promoted explicitly." }),
   from: f.oneOf(STACKS, "Stack whose live digest is promoted.").default(PROMOTION_SOURCE),
+  digest: digestRef(
+    "The digest this stack runs: set by `wepppy-cicd promote` (the source stack's validated live digest) or `rollback`; `pulumi up` refuses without it.",
+  ).optional(),
   hotfix: hotfix.optional(),
 });
 
@@ -240,16 +243,6 @@ function blueGreenChecks(config: z.output<z.ZodObject<typeof stackConfigShape>>,
       path: ["compose", "files"],
       input: config.compose.files,
       message: "expected exactly one compose file when bluegreen.enabled: the colours are derived from its app service",
-    });
-  }
-  const pinned = config.bluegreen.images.blue || config.bluegreen.images.green;
-  if (config.bluegreen.enabled && config.image.source === "promoted" && config.image.hotfix && pinned) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["image", "hotfix"],
-      input: config.image.hotfix.tag,
-      message:
-        "expected no hotfix while bluegreen.images pins the colours: the pinned live colour would win and the hotfix would silently not ship; put the hotfix on the idle colour with bluegreen.images and bluegreen.live instead",
     });
   }
   if (config.release?.tag && stack !== "prod") {

@@ -17,6 +17,8 @@ const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export interface ResourceRequest {
   type: string;
   name: string;
+  /** The URN the real engine gives it: the parent's qualified type chain, the root stack left out. */
+  urn: string;
   custom: boolean;
   /** Inputs with secrets unwrapped: what the provider would receive. */
   inputs: Record<string, any>;
@@ -28,11 +30,15 @@ export interface ResourceRequest {
   additionalSecretOutputs: string[];
   /** Replacement deletes the old resource first (default: the new one is created first). */
   deleteBeforeReplace: boolean;
+  /** Property paths whose change replaces the resource (resource option; the SDKs of command set `triggers[*]`). */
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
   provider: string;
 }
 
 export interface RegisteredResource extends ResourceRequest {
-  urn: string;
   id: string;
   state: Record<string, unknown>;
 }
@@ -53,11 +59,40 @@ export interface EvaluateOptions {
   /** Preview (true) leaves outputs of new resources unknown; update (false) resolves them. */
   preview?: boolean;
   /** Answers provider functions, such as a registry's digest lookup. */
-  invoke?: (token: string, args: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  invoke?: (token: string, args: Record<string, unknown>, provider?: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Outputs of other stacks, by stack name, for StackReferences. */
   stackOutputs?: Record<string, Record<string, unknown>>;
   /** Creates one resource; the default does what local providers can and returns inputs as state otherwise. */
   create?: (request: ResourceRequest) => Promise<CreateResult>;
+  /** The program to run; default: this project's (program/index.ts). */
+  program?: () => Promise<Record<string, unknown>>;
+}
+
+/** Raised for a resource the program registers after a step failed: the engine starts no new step then. */
+export class StepNotStarted extends Error {
+  constructor(readonly urn: string) {
+    super(`${urn}: not started: the update failed earlier`);
+    this.name = "StepNotStarted";
+  }
+}
+
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+
+/**
+ * The engine's URN: the qualified type is the parent's qualified type and this type joined
+ * by "$", the root stack's type left out (pulumi sdk/go/common/resource/urn.go NewURN). The
+ * SDK's mock monitor keeps only the parent's last type, so the harness computes its own.
+ */
+export function engineUrn(stack: string, project: string, parentUrn: string, type: string, name: string): string {
+  const parentType = parentUrn ? parentUrn.split("::")[2] : "";
+  const qualified = parentType && parentType !== ROOT_STACK_TYPE ? `${parentType}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
+/** The URN the SDK's mock monitor gives (runtime/mocks.js newUrn), to map its parents to engine URNs. */
+function mockUrn(stack: string, project: string, parent: string, type: string, name: string): string {
+  const qualified = parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
 }
 
 export interface Evaluation {
@@ -103,7 +138,7 @@ let queue: Promise<unknown> = Promise.resolve();
  */
 let failedEvaluationAt = 0;
 let tolerating = false;
-const LATE = /failed to register new resource|error serializing property|Resource monitor is terminating|failed on [^:]+: exit/;
+const LATE = /failed to register new resource|error serializing property|Resource monitor is terminating|failed on [^:]+: exit|not started: the update failed earlier/;
 
 function tolerateLateRejections(): void {
   if (tolerating) return;
@@ -129,42 +164,62 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   const invokes: Invocation[] = [];
   const warnings: string[] = [];
   const failures: Error[] = [];
-  const pending = new Map<string, Omit<ResourceRequest, "inputs" | "custom" | "provider">>();
+  const pending = new Map<string, Omit<ResourceRequest, "inputs" | "custom" | "provider" | "urn">>();
+  /** Mock URN -> engine URN, for the parent chain. */
+  const engineUrns = new Map<string, string>();
+  /** Steps under way: the evaluation ends only when every one of them has finished. */
+  const inFlight = new Set<Promise<unknown>>();
+  let stopped = false;
 
-  const create = options.create ?? (async (r: ResourceRequest) => createLocally(r) ?? { state: r.inputs });
+  const create = options.create ?? (async (r: ResourceRequest): Promise<CreateResult> => createLocally(r) ?? { state: r.inputs });
 
   await pulumi.runtime.setMocks(
     {
       newResource: async (args: pulumi.runtime.MockResourceArgs) => {
         const meta = pending.get(`${args.type}::${args.name}`);
+        const parent = meta?.parent ?? "";
+        const urn = engineUrn(options.stack, PROJECT, engineUrns.get(parent) ?? "", args.type, args.name);
+        engineUrns.set(mockUrn(options.stack, PROJECT, parent, args.type, args.name), urn);
         const request: ResourceRequest = {
           type: args.type,
           name: args.name,
+          urn,
           custom: args.custom ?? true,
           inputs: unwrapSecrets(args.inputs) as Record<string, any>,
           wireInputs: meta?.wireInputs ?? {},
-          parent: meta?.parent ?? "",
-          dependencies: meta?.dependencies ?? [],
+          parent: engineUrns.get(parent) ?? parent,
+          dependencies: (meta?.dependencies ?? []).map((d) => engineUrns.get(d) ?? d),
           additionalSecretOutputs: meta?.additionalSecretOutputs ?? [],
           deleteBeforeReplace: meta?.deleteBeforeReplace ?? false,
+          replaceOnChanges: meta?.replaceOnChanges ?? [],
+          ignoreChanges: meta?.ignoreChanges ?? [],
+          protect: meta?.protect ?? false,
+          retainOnDelete: meta?.retainOnDelete ?? false,
           provider: args.provider ?? "",
         };
-        try {
-          let result: CreateResult;
+        // Like the engine: once a step has failed (or the program has), no new step starts.
+        if (stopped && request.custom) throw new StepNotStarted(urn);
+        const step = (async (): Promise<CreateResult> => {
           if (args.type === "pulumi:pulumi:StackReference") {
             const stack = referencedStack(String(request.inputs.name));
             const outputs = options.stackOutputs?.[stack];
             if (!outputs) throw new Error(`no outputs are known for stack "${stack}": evaluate or rehearse it first`);
-            result = { id: String(request.inputs.name), state: { name: request.inputs.name, outputs, secretOutputNames: [] } };
-          } else {
-            result = await create(request);
+            return { id: String(request.inputs.name), state: { name: request.inputs.name, outputs, secretOutputNames: [] } } as CreateResult;
           }
+          return create(request);
+        })();
+        inFlight.add(step);
+        try {
+          const result = await step;
           const id = result.id ?? `${args.name}-id`;
-          resources.push({ ...request, urn: "", id, state: result.state });
+          resources.push({ ...request, id, state: result.state });
           return { id, state: result.state };
         } catch (err) {
+          stopped = true;
           failures.push(err as Error);
           throw err;
+        } finally {
+          inFlight.delete(step);
         }
       },
       call: async (args: pulumi.runtime.MockCallArgs) => {
@@ -172,7 +227,8 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
         invokes.push(invocation);
         if (!options.invoke) throw new Error(`nothing answers ${args.token} in this evaluation`);
         try {
-          return await options.invoke(invocation.token, invocation.args);
+          const provider = args.provider ? engineUrns.get(args.provider.split("::").slice(0, 4).join("::")) ?? args.provider : undefined;
+          return await options.invoke(invocation.token, invocation.args, provider);
         } catch (err) {
           failures.push(err as Error);
           throw err;
@@ -200,14 +256,12 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
         dependencies: req.getDependenciesList(),
         additionalSecretOutputs: reading ? [] : req.getAdditionalsecretoutputsList(),
         deleteBeforeReplace: reading ? false : req.getDeletebeforereplace(),
+        replaceOnChanges: reading ? [] : req.getReplaceonchangesList(),
+        ignoreChanges: reading ? [] : req.getIgnorechangesList(),
+        protect: reading ? false : Boolean(req.getProtect()),
+        retainOnDelete: reading ? false : Boolean(req.getRetainondelete()),
       });
-      const done = (err: unknown, response: any) => {
-        const urn = response?.getUrn?.();
-        const entry = resources.find((r) => r.type === req.getType() && r.name === req.getName() && r.urn === "");
-        if (entry && urn) entry.urn = urn;
-        callback(err, response);
-      };
-      return original(req, done);
+      return original(req, callback);
     };
   }
 
@@ -222,6 +276,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   const failed = new Promise<never>((_, reject) => (fail = reject));
   failed.catch(() => undefined);
   const onRejection = (err: unknown) => {
+    stopped = true;
     failures.push(err as Error);
     fail(err);
   };
@@ -229,7 +284,7 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
   try {
     const run = async () => {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const program: () => Promise<Record<string, unknown>> = require("../program/index");
+      const program: () => Promise<Record<string, unknown>> = options.program ?? require("../program/index");
       const declared = await program();
       const outputs: Record<string, unknown> = {};
       const secretOutputs: string[] = [];
@@ -245,7 +300,10 @@ async function evaluateOnce(options: EvaluateOptions): Promise<Evaluation> {
     if (failures.length > 0) throw failures[0];
     return { stack: options.stack, preview, resources, invokes, outputs, secretOutputs, warnings };
   } catch (err) {
+    stopped = true;
     failedEvaluationAt = Date.now();
+    // Like the engine: steps already under way finish (and are recorded) before the update ends.
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     throw err;
   } finally {
     process.off("unhandledRejection", onRejection);

@@ -1,12 +1,15 @@
 import type { ConfigMap, ConfigValue, OutputMap, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
-import { removeConfigValue, setConfigValue, withoutSecretValues } from "../ops/configMap";
+import type { Crypter } from "./engine/crypter";
+import { ProjectStackFile } from "./engine/projectStack";
 import type { StackHandle } from "../ops/stackHandle";
 
 /*
- * A StackHandle held in memory, behaving as the Automation API's Stack does where the
- * release CLI can tell: config set/rm (with --path), `up` appending to a history kept
- * newest first and throwing when the update fails, history without secret values unless
- * showSecrets. What an update does is the caller's: the tests give it, as a dry run could.
+ * A StackHandle held in memory, for the operator core's unit tests, answering as the
+ * Automation API's Stack does on the file backend: config set/rm with `--path` semantics
+ * (the same stack-file code as the rig's EngineStack), `up` appending to a history kept
+ * newest first and throwing when the update fails, history entries without a version
+ * number, 10 a page unless paged, secrets shown unless showSecrets is false. What an
+ * update does is the caller's: the tests give it, as a dry run could.
  */
 
 export interface MemoryUpOutcome {
@@ -28,8 +31,15 @@ export interface MemoryStackInit {
   clock?: () => Date;
 }
 
+/** Memory only: values marked secure are kept as they are (nothing here is at rest). */
+const inMemory: Crypter = { salt: "memory", encrypt: (p) => p, decrypt: (c) => c };
+
+function withoutSecretValues(map: ConfigMap): ConfigMap {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v.secret ? ({ secret: true } as ConfigValue) : { value: v.value, secret: false }]));
+}
+
 export class MemoryStack implements StackHandle {
-  config: ConfigMap;
+  private file: ProjectStackFile;
   updates: UpdateSummary[];
   currentOutputs: Record<string, unknown>;
   /** Every call, in order: "getAllConfig", "setAllConfig", "removeConfig <key>", "up", ... */
@@ -39,46 +49,64 @@ export class MemoryStack implements StackHandle {
     readonly name: string,
     private readonly init: MemoryStackInit,
   ) {
-    this.config = structuredClone(init.config);
+    this.file = new ProjectStackFile(undefined, { crypter: inMemory, text: "config: {}\n" });
+    // As a stack file holds them: sections as maps, secret values as secure leaves.
+    for (const [k, v] of Object.entries(init.config)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v.value);
+      } catch {
+        parsed = undefined;
+      }
+      if (!v.secret && typeof parsed === "object" && parsed !== null) this.file.setStored(k, parsed);
+      else this.file.set(k, v);
+    }
     this.updates = structuredClone(init.history ?? []);
     this.currentOutputs = structuredClone(init.outputs ?? {});
   }
 
+  get config(): ConfigMap {
+    return this.file.all();
+  }
+
   async getAllConfig(): Promise<ConfigMap> {
     this.calls.push("getAllConfig");
-    return structuredClone(this.config);
+    return this.file.all();
   }
 
   async setConfig(key: string, value: ConfigValue, path?: boolean): Promise<void> {
     this.calls.push(`setConfig ${key}`);
-    this.config = setConfigValue(this.config, key, value, path);
+    this.file.set(key, value, path);
   }
 
   async setAllConfig(config: ConfigMap, path?: boolean): Promise<void> {
     this.calls.push(`setAllConfig ${Object.keys(config).sort().join(",")}`);
-    for (const [key, value] of Object.entries(config)) this.config = setConfigValue(this.config, key, value, path);
+    const entries = Object.entries(config);
+    for (const [k, v] of entries.filter(([, v]) => !v.secret)) this.file.set(k, v, path);
+    for (const [k, v] of entries.filter(([, v]) => v.secret)) this.file.set(k, v, path);
   }
 
   async removeConfig(key: string, path?: boolean): Promise<void> {
     this.calls.push(`removeConfig ${key}`);
-    this.config = removeConfigValue(this.config, key, path);
+    this.file.remove(key, path);
   }
 
   async up(opts?: UpOptions): Promise<UpResult> {
     this.calls.push("up");
-    const startTime = (this.init.clock ?? (() => new Date()))();
-    const outcome: MemoryUpOutcome = await (this.init.up ?? (() => ({ ok: true })))(structuredClone(this.config), opts);
+    const clock = this.init.clock ?? (() => new Date());
+    const startTime = clock();
+    const config = this.file.all();
+    const outcome: MemoryUpOutcome = await (this.init.up ?? (() => ({ ok: true })))(structuredClone(config), opts);
     if (outcome.output) opts?.onOutput?.(outcome.output);
-    const version = Math.max(0, ...this.updates.map((u) => u.version)) + 1;
     const summary: UpdateSummary = {
-      version,
+      version: 0,
       kind: "update",
       result: outcome.ok ? "succeeded" : "failed",
       startTime,
-      endTime: (this.init.clock ?? (() => new Date()))(),
+      endTime: clock(),
       message: opts?.message ?? "",
       environment: {},
-      config: structuredClone(this.config),
+      config,
     };
     this.updates.unshift(summary);
     if (outcome.ok) this.currentOutputs = { ...this.currentOutputs, ...(outcome.outputs ?? {}) };
@@ -90,11 +118,9 @@ export class MemoryStack implements StackHandle {
 
   async history(pageSize?: number, page?: number, showSecrets?: boolean): Promise<UpdateSummary[]> {
     this.calls.push(`history ${showSecrets ?? true ? "showSecrets" : "noSecrets"}`);
-    let entries = structuredClone(this.updates);
-    if (pageSize) {
-      const p = !page || page < 1 ? 1 : page;
-      entries = entries.slice((p - 1) * pageSize, p * pageSize);
-    }
+    const size = pageSize ? Math.floor(pageSize) : 10;
+    const p = !page || page < 1 ? 1 : Math.floor(page);
+    const entries = structuredClone(this.updates).slice((p - 1) * size, p * size);
     return showSecrets ?? true ? entries : entries.map((e) => ({ ...e, config: withoutSecretValues(e.config) }));
   }
 

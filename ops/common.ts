@@ -1,23 +1,21 @@
 import * as path from "node:path";
-import type { ConfigMap, OutputMap, UpdateSummary } from "@pulumi/pulumi/automation";
+import type { ConfigMap, UpdateSummary } from "@pulumi/pulumi/automation";
 import { stackFileName } from "../config/environments";
 import { StackConfigError, parseStackConfig } from "../config/load";
 import { StackConfig } from "../config/schema";
-import { configKey, rawOf, sameConfig, sectionObject, withSection, writeConfig } from "./configMap";
+import { configKey, rawOf, sectionObject } from "./configMap";
+import { leavesOf } from "./intent";
 import { NotifyEvent, NotifyOutcome, notify as postNotification } from "./notify";
-import type { StackHandle } from "./stackHandle";
 
 /*
- * What release, promote and rollback share: reading and judging the config, the release
- * record, and the update itself (write the config, `up`, put the config back if it fails,
- * announce the outcome).
+ * What release, promote and rollback share: judging the config, the release record, the
+ * result they report and the announcement of it. The update itself is ops/update.ts.
  */
 
 export type { Colour } from "../render/bluegreen/constants";
-export { otherColour } from "../render/bluegreen/constants";
-export { digestOf } from "../render/bluegreen/colours";
+export { digestOf } from "../render/images";
 import type { Colour } from "../render/bluegreen/constants";
-import { digestOf } from "../render/bluegreen/colours";
+import { digestOf } from "../render/images";
 export type Action = "release" | "promote" | "rollback";
 
 /** Refused before anything was changed: bad input, bad config, a rule. Exit status 1. */
@@ -54,7 +52,8 @@ export interface OpResult {
   release?: ReleaseRecord;
   /** The config keys written (restored again when the update failed). */
   keys?: string[];
-  update?: { version?: number; result: string };
+  /** The update this command ran: its result and start time (the file backend numbers no update). */
+  update?: { result: string; startTime?: string };
   /** Set when the update failed: whether the config is back to what it was. */
   restored?: boolean;
   /** Further lines for people: what the host does, how long a rollback takes. */
@@ -93,21 +92,16 @@ export function releaseTag(now: Date): string {
   return `prod-${stamp(now)}`;
 }
 
-function versionsIn(config: ConfigMap): string[] {
-  const version = sectionObject(config, "release")?.version;
-  return typeof version === "string" ? [version] : [];
-}
-
 /**
  * YYYY.MM.PATCH: PATCH is 0 for the month's first prod release, else one more than the
- * highest of that month in the stack's history (every update that carried one, failed
- * ones too, so that a number the audit log has seen is never given to another release)
- * and in its current config.
+ * highest of that month in the stack's whole history (every update that carried one,
+ * failed ones too, so that a number the audit log has seen is never given to another
+ * release) and in its current config.
  */
 export function nextVersion(now: Date, history: UpdateSummary[], current: ConfigMap): string {
   const month = `${now.getUTCFullYear()}.${pad(now.getUTCMonth() + 1)}.`;
-  const patches = [...history.flatMap((h) => versionsIn(h.config ?? {})), ...versionsIn(current)]
-    .filter((v) => v.startsWith(month))
+  const patches = [...history.map((h) => leavesOf(h.config ?? {})["release.version"]), leavesOf(current)["release.version"]]
+    .filter((v): v is string => typeof v === "string" && v.startsWith(month))
     .map((v) => Number(v.slice(month.length)))
     .filter((n) => Number.isInteger(n));
   return `${month}${patches.length === 0 ? 0 : Math.max(...patches) + 1}`;
@@ -128,101 +122,9 @@ export function judgeConfig(stack: string, map: ConfigMap, sourceDir?: string): 
   }
 }
 
-/** The image a config makes live: the live colour's digest, or the registry tag of a one-colour stack. */
-export function liveImageOf(config: ConfigMap): string | undefined {
-  const bluegreen = sectionObject(config, "bluegreen");
-  if (bluegreen?.enabled === true) {
-    const live = bluegreen.live === "green" ? "green" : "blue";
-    const images = bluegreen.images as Record<string, unknown> | undefined;
-    const image = images?.[live];
-    return typeof image === "string" ? image : undefined;
-  }
-  const image = sectionObject(config, "image");
-  if (image?.source === "registry" && typeof image.tag === "string") {
-    return `${image.repository ?? "ghcr.io/rogerlew/wepppy"}:${image.tag}`;
-  }
-  return undefined;
-}
-
-/** A copy of the config with the bluegreen and release sections changed as given. */
-export function withRelease(
-  map: ConfigMap,
-  changes: { live?: Colour; images?: Partial<Record<Colour, string>>; image?: Record<string, unknown>; release: ReleaseRecord },
-): ConfigMap {
-  let out = map;
-  if (changes.live || changes.images) {
-    const bluegreen = { ...(sectionObject(map, "bluegreen") ?? {}) };
-    if (changes.live) bluegreen.live = changes.live;
-    if (changes.images) bluegreen.images = { ...((bluegreen.images as object | undefined) ?? {}), ...changes.images };
-    out = withSection(out, "bluegreen", bluegreen);
-  }
-  if (changes.image) out = withSection(out, "image", { ...(sectionObject(map, "image") ?? {}), ...changes.image });
-  const release = Object.fromEntries(Object.entries(changes.release).filter(([, v]) => v !== undefined));
-  return withSection(out, "release", release);
-}
-
-/** Pulumi's onOutput hands over chunks; people want whole lines. */
-function lineWriter(log: (line: string) => void) {
-  let partial = "";
-  return {
-    write(chunk: string) {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) log(`  ${line.trimEnd()}`);
-    },
-    flush() {
-      if (partial.trim()) log(`  ${partial.trimEnd()}`);
-      partial = "";
-    },
-  };
-}
-
-function lastLines(text: string, n = 12): string {
-  return text.trim().split("\n").slice(-n).join("\n");
-}
-
-export interface UpdateOutcome {
-  ok: boolean;
-  keys: string[];
-  version?: number;
-  result: string;
-  error?: string;
-  restored?: boolean;
-  outputs?: OutputMap;
-}
-
-/**
- * Writes `after` over `before`, runs the update, and when anything fails puts back
- * exactly the config that was read (and checks that it is back).
- */
-export async function applyAndUp(stack: StackHandle, before: ConfigMap, after: ConfigMap, message: string, log: (l: string) => void): Promise<UpdateOutcome> {
-  let keys: string[] = [];
-  const out = lineWriter(log);
-  try {
-    keys = await writeConfig(stack, before, after);
-    log(`${stack.name}: set ${keys.join(", ")}`);
-    log(`${stack.name}: running the update (pulumi up) ...`);
-    const result = await stack.up({ message, onOutput: (chunk) => out.write(chunk) });
-    out.flush();
-    if (result.summary.result !== "succeeded") {
-      const why = lastLines(result.stderr || result.stdout) || `the update ended "${result.summary.result}"`;
-      throw new Error(why);
-    }
-    return { ok: true, keys, version: result.summary.version, result: result.summary.result, outputs: result.outputs };
-  } catch (err) {
-    out.flush();
-    const error = lastLines(err instanceof Error ? err.message : String(err));
-    log(`${stack.name}: the update failed; putting the config back as it was`);
-    let restored = false;
-    try {
-      const now = await stack.getAllConfig();
-      await writeConfig(stack, now, before);
-      restored = sameConfig(await stack.getAllConfig(), before);
-    } catch (restoreErr) {
-      log(`${stack.name}: could not put the config back: ${restoreErr instanceof Error ? restoreErr.message : restoreErr}`);
-    }
-    return { ok: false, keys, result: "failed", error, restored };
-  }
+/** The release-record leaves (release.*), all of them: unset fields are removed. */
+export function recordLeaves(record: ReleaseRecord): Record<"release.id" | "release.tag" | "release.version" | "release.actor" | "release.note", string | undefined> {
+  return { "release.id": record.id, "release.tag": record.tag, "release.version": record.version, "release.actor": record.actor, "release.note": record.note };
 }
 
 /** Announces the outcome; a failed notification is a warning on the result, never a failure. */

@@ -58,13 +58,13 @@ export function sameImage(a: unknown, b: string): boolean {
   return da && db ? da === db : a === b;
 }
 
-/**
- * From a host status: does the colour run the image? `colours` at the top or under
- * `bluegreen` (as wepppy-deploy status prints it); undefined when the host does not say.
- */
-export function warmthFromStatus(status: Record<string, unknown>, colour: Colour, image: string): boolean | undefined {
-  const colours = status.colours ?? (isObject(status.bluegreen) ? status.bluegreen.colours : undefined);
-  if (!isObject(colours) || !isObject(colours[colour])) return undefined;
-  const c = colours[colour] as Record<string, unknown>;
-  return c.running === true && sameImage(c.image, image);
+/** From a host status: the colour that runs the image and is running, if any (`bluegreen.colours` as wepppy-deploy status prints it). */
+export function warmColourFor(status: Record<string, unknown>, image: string): { colour?: Colour; warm: boolean } | undefined {
+  const colours = isObject(status.bluegreen) ? status.bluegreen.colours : undefined;
+  if (!isObject(colours)) return undefined;
+  for (const colour of ["blue", "green"] as Colour[]) {
+    const c = colours[colour];
+    if (isObject(c) && c.running === true && sameImage(c.image, image)) return { colour, warm: true };
+  }
+  return { warm: false };
 }

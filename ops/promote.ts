@@ -1,28 +1,19 @@
 import { digestRef } from "../config/sections/bluegreen";
-import { isObject } from "./configMap";
-import {
-  CommonOptions,
-  OpResult,
-  OpsError,
-  ReleaseRecord,
-  announce,
-  applyAndUp,
-  digestOf,
-  judgeConfig,
-  nextVersion,
-  releaseId,
-  releaseTag,
-  restoreNote,
-  withRelease,
-} from "./common";
-import { baseResult, liveImage, releaseToIdle } from "./release";
+import { digestOf } from "../render/images";
+import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
+import { fullHistory } from "./history";
+import { withLeaves } from "./intent";
+import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
+import { applyAndUp } from "./update";
 
 /*
- * `wepppy-cicd promote`: the digest testprod has live goes to prod's idle colour and
- * becomes live, as a tagged, versioned prod release, only when testprod's audit log shows
- * that digest passed its validation recently enough. --force skips that check, with a
- * reason that the release carries into prod's audit log.
+ * `wepppy-cicd promote`: the digest testprod has live (as its host reported it after its
+ * last update) becomes prod's image.digest, as a tagged, versioned prod release, and the
+ * update runs; on blue/green the host puts it on the colour not serving, gates it and
+ * switches. Only when testprod's audit log shows that digest passed its validation
+ * recently enough; --force skips that check, with a reason that the release carries into
+ * prod's audit log.
  */
 
 /** One line of a host's audit log (wepppy-deploy audit). */
@@ -62,18 +53,6 @@ export function forcedNote(actor: string, check: string, reason: string): string
   return `${prefix}${reason}`;
 }
 
-/** The image a stack has live, from its outputs: `bluegreen.images[bluegreen.live]` where it has one, else imageRef. */
-export function liveImageFromOutputs(outputs: Record<string, { value: unknown } | undefined>): { image?: string; digest?: string } {
-  const bluegreen = outputs.bluegreen?.value;
-  if (isObject(bluegreen) && isObject(bluegreen.images) && typeof bluegreen.live === "string") {
-    const image = bluegreen.images[bluegreen.live];
-    if (typeof image === "string") return { image, digest: digestOf(image) };
-  }
-  const image = outputs.imageRef?.value;
-  const digest = outputs.imageDigest?.value;
-  return { image: typeof image === "string" ? image : undefined, digest: typeof digest === "string" ? digest : undefined };
-}
-
 export interface PromoteOptions extends CommonOptions {
   /** The stack promoted to (prod). */
   prod: StackHandle;
@@ -102,23 +81,22 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
   const source = await options.source(from);
   if (source.name !== from) throw new OpsError(`${name} promotes from ${from}, not ${source.name}; nothing was changed`);
 
-  log(`reading ${from}'s live image from its outputs ...`);
-  const live = liveImageFromOutputs(await source.outputs());
+  log(`reading what ${from} has live from its outputs (the host's report after its last update) ...`);
+  const live = liveFromOutputs(await outputsOf(source));
   if (!live.image || !digestRef().safeParse(live.image).success) {
     throw new OpsError(`${from} has no live image pinned to a digest in its outputs (imageRef: ${JSON.stringify(live.image ?? null)}): update ${from} first; nothing was changed`);
   }
-  const digest = digestOf(live.image);
-  if (live.digest && live.digest !== digest) {
-    throw new OpsError(`${from}'s outputs disagree: imageRef is ${live.image} but imageDigest is ${live.digest}; nothing was changed`);
-  }
   const image = live.image;
+  const digest = digestOf(image);
 
   const result: OpResult = { ...baseResult("promote", name), image, digest };
-  const prodLive = await liveImage(options.prod, config);
-  if (prodLive === image) {
+  const prodLive = liveFromOutputs(await outputsOf(options.prod));
+  result.previousImage = prodLive.image;
+  result.previousLive = prodLive.live;
+  result.live = prodLive.live;
+  if (prodLive.image === image) {
     result.ok = true;
-    if (config.bluegreen.enabled) result.live = config.bluegreen.live;
-    result.summary = `${image} is already live on ${name}${config.bluegreen.enabled ? ` (${config.bluegreen.live})` : ""}; nothing was changed`;
+    result.summary = `${image} is already live on ${name}${prodLive.live ? ` (${prodLive.live})` : ""}; nothing was changed`;
     return result;
   }
 
@@ -157,7 +135,7 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
     log(`--force: ${check}; promoting anyway`);
   }
 
-  const history = await options.prod.history(undefined, undefined, false);
+  const history = await fullHistory(options.prod);
   const record: ReleaseRecord = {
     id: releaseId(name, options.now),
     tag: releaseTag(options.now),
@@ -165,26 +143,28 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
     actor: options.actor,
     ...(note ? { note } : {}),
   };
-  if (config.bluegreen.enabled) {
-    return releaseToIdle({ action: "promote", stack: options.prod, before, config, image, record, options, notes: result.notes });
-  }
-
-  // A one-colour prod re-reads the source's live image itself on `up`; the release record is what changes.
-  const after = withRelease(before, { release: record });
-  judgeConfig(name, after, options.sourceDir);
+  // The digest goes in; a hotfix that was live goes out.
+  const changes = { "image.digest": image, "image.hotfix": undefined, ...recordLeaves(record) };
+  judgeConfig(name, withLeaves(before, changes), options.sourceDir);
   result.release = record;
-  log(`${name}: promoting ${image} from ${from}; release ${record.id} (${record.version})`);
-  const outcome = await applyAndUp(options.prod, before, after, `promote ${record.id}: ${image}`, log);
+  log(`${name}: promoting ${image} from ${from}; release ${record.id} (${record.version})${config.bluegreen.enabled ? "; the host puts it on the colour not serving, gates it and switches" : ""}`);
+  const outcome = await applyAndUp(options.prod, before, changes, `promote ${record.id}: ${image}`, log);
   result.changed = true;
   result.keys = outcome.keys;
-  result.update = { version: outcome.version, result: outcome.result };
+  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
-    result.summary = `${name}: ${image} is live (release ${record.id}, ${record.version})`;
+    result.live = after.live;
+    result.summary = `${name}: ${image} is live${after.live ? ` on ${after.live}` : ""} (release ${record.id}, ${record.version})`;
+    if (config.bluegreen.enabled && prodLive.live && after.live && after.live !== prodLive.live && prodLive.image) {
+      result.notes.push(`${prodLive.live} keeps ${prodLive.image} for ${config.bluegreen.warmSeconds} s (bluegreen.warmSeconds), so \`wepppy-cicd rollback --stack ${name}\` is a switch until then`);
+    }
   } else {
     result.error = outcome.error;
     result.restored = outcome.restored;
     result.summary = `${name}: promotion ${record.id} FAILED: ${image} did not go live`;
+    if (config.bluegreen.enabled) result.notes.push(`traffic stays where it was${prodLive.live ? ` (${prodLive.live})` : ""}: the host switches only to a colour that passed its gates`);
     result.notes.push(restoreNote(name, outcome.restored));
   }
   await announce(options, config, result, result.ok ? result.summary : `${result.summary}: ${outcome.error ?? ""}`.slice(0, 1000));

@@ -1,34 +1,26 @@
-import type { ConfigMap, UpdateSummary } from "@pulumi/pulumi/automation";
-import { sectionObject, withSection } from "./configMap";
-import {
-  Colour,
-  CommonOptions,
-  OpResult,
-  OpsError,
-  ReleaseRecord,
-  announce,
-  applyAndUp,
-  digestOf,
-  judgeConfig,
-  liveImageOf,
-  otherColour,
-  restoreNote,
-  stamp,
-} from "./common";
-import { baseResult } from "./release";
+import type { UpdateSummary } from "@pulumi/pulumi/automation";
+import { digestOf } from "../render/images";
+import { Colour, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, restoreNote, stamp } from "./common";
+import { describeUpdate, findUpdate, fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
+import { Changes, INTENT_LEAVES, intendedImage, leavesOf, withLeaves } from "./intent";
+import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
+import { applyAndUp } from "./update";
 
 /*
- * `wepppy-cicd rollback`: re-applies the config of an earlier succeeded update (the
- * newest one that ran another image, or --to N) and runs the update. Secrets are never
- * taken from history (it has none): the stack keeps its current ones. On a blue/green
- * stack the colours are not shuffled: the earlier image goes live on the colour that
- * still has it (else on the idle one), and the image that was live stays where it is.
+ * `wepppy-cicd rollback`: re-applies what an earlier succeeded update said must be live
+ * (its image leaves: a registry stack's tag, a promoted stack's digest or hotfix) and runs
+ * the update. The target is the newest succeeded update, older than the newest one, that
+ * ran another image; or the one named with --to (its release id or its start time): the
+ * file backend numbers no update, so they are told apart by time and release, over the
+ * whole history. Secrets and everything else stay as they are. On blue/green the host
+ * switches to a colour that still runs the image (a rollback in the warm time is a switch),
+ * else starts it on the colour not serving and gates it first.
  */
 
 export interface RollbackTarget {
   target: UpdateSummary;
-  /** The image the stack's newest succeeded update made live (what is being rolled back). */
+  /** The image the newest succeeded update made live (what is being rolled back). */
   currentImage?: string;
   targetImage?: string;
 }
@@ -36,77 +28,45 @@ export interface RollbackTarget {
 function describeUpdates(updates: UpdateSummary[]): string {
   const ok = updates.filter((u) => u.result === "succeeded");
   if (ok.length === 0) return "it has no succeeded updates";
-  return `its succeeded updates are ${ok
-    .slice(0, 20)
-    .map((u) => `${u.version}${liveImageOf(u.config ?? {}) ? ` (${shortImage(liveImageOf(u.config ?? {})!)})` : ""}`)
-    .join(", ")}${ok.length > 20 ? ", ..." : ""}`;
+  return `its succeeded updates are ${ok.slice(0, 10).map(describeUpdate).join("; ")}${ok.length > 10 ? `; and ${ok.length - 10} older` : ""}`;
 }
 
-function shortImage(image: string): string {
-  const digest = digestOf(image);
-  return digest ? digest.slice(0, 19) : image;
-}
-
-/** Which update a rollback goes back to: `to`, or the newest succeeded one older than the current that ran another image. */
-export function pickRollbackTarget(stack: string, history: UpdateSummary[], current: ConfigMap, to?: number): RollbackTarget {
-  const updates = history.filter((u) => u.kind === "update").sort((a, b) => b.version - a.version);
-  const succeeded = updates.filter((u) => u.result === "succeeded");
-  const deployed = succeeded[0];
-  const currentImage = liveImageOf(deployed?.config ?? current) ?? liveImageOf(current);
+/** Which update a rollback goes back to: `to` (a release id or start time), or the newest older succeeded one that ran another image. */
+export function pickRollbackTarget(stack: string, history: UpdateSummary[], to?: string): RollbackTarget {
+  const updates = history.filter((u) => u.kind === "update");
+  const deployed = newestSucceeded(updates);
+  const currentImage = deployed ? intendedImage(deployed.config ?? {}) : undefined;
   if (to !== undefined) {
-    const target = updates.find((u) => u.version === to);
+    const target = findUpdate(updates, to);
     if (!target || target.result !== "succeeded") {
-      const what = target ? `update ${to} of ${stack} ${target.result === "failed" ? "failed" : `is "${target.result}"`}` : `${stack} has no update ${to}`;
+      const what = target ? `the update ${describeUpdate(target)} of ${stack} ${target.result === "failed" ? "failed" : `is "${target.result}"`}` : `${stack} has no update with release id or start time "${to}"`;
       throw new OpsError(`${what}: a rollback goes to a succeeded update, and ${describeUpdates(updates)}; nothing was changed`);
     }
-    return { target, currentImage, targetImage: liveImageOf(target.config ?? {}) };
+    return { target, currentImage, targetImage: intendedImage(target.config ?? {}) };
   }
-  if (!currentImage) {
-    throw new OpsError(`${stack}'s config does not say which image it runs (no blue/green images, no registry tag): give the update to go back to with --to N; ${describeUpdates(updates)}; nothing was changed`);
+  if (!deployed || !currentImage) {
+    throw new OpsError(`${stack} has no succeeded update that says which image it runs: ${describeUpdates(updates)}; nothing was changed`);
   }
-  const target = succeeded.find((u) => (!deployed || u.version < deployed.version) && liveImageOf(u.config ?? {}) !== undefined && liveImageOf(u.config ?? {}) !== currentImage);
-  if (!target) {
-    throw new OpsError(`no earlier succeeded update of ${stack} ran another image than ${currentImage}: ${describeUpdates(updates)}; nothing was changed`);
-  }
-  return { target, currentImage, targetImage: liveImageOf(target.config ?? {}) };
+  const older = updates.slice(updates.indexOf(deployed) + 1);
+  const target = older.find((u) => u.result === "succeeded" && intendedImage(u.config ?? {}) !== undefined && intendedImage(u.config ?? {}) !== currentImage);
+  if (!target) throw new OpsError(`no earlier succeeded update of ${stack} ran another image than ${currentImage}: ${describeUpdates(updates)}; nothing was changed`);
+  return { target, currentImage, targetImage: intendedImage(target.config ?? {}) };
 }
 
-/**
- * The config to apply: the target update's, except that keys history holds without a
- * value (secrets) keep their current value, secret keys added since are kept, and the
- * release record is the rollback's own.
- */
-export function rollbackConfig(current: ConfigMap, target: ConfigMap): ConfigMap {
-  const out: ConfigMap = {};
-  for (const [key, entry] of Object.entries(target)) {
-    if (typeof entry.value === "string") out[key] = { value: entry.value, secret: Boolean(entry.secret) };
-    else if (current[key]) out[key] = current[key];
-  }
-  for (const [key, entry] of Object.entries(current)) if (!(key in out) && entry.secret) out[key] = entry;
-  return out;
-}
-
-/** Blue/green: the target image live on the colour that has it now (else the idle one); the other colour keeps its image. */
-function placeColours(current: ConfigMap, next: ConfigMap, targetImage: string): { map: ConfigMap; colour: Colour; previousLive: Colour } {
-  const now = sectionObject(current, "bluegreen") ?? {};
-  const nowLive: Colour = now.live === "green" ? "green" : "blue";
-  const nowImages = (now.images ?? {}) as Partial<Record<Colour, string>>;
-  const wanted = sectionObject(next, "bluegreen") ?? {};
-  const wantedLive: Colour = wanted.live === "green" ? "green" : "blue";
-  const colour: Colour =
-    nowImages[wantedLive] === targetImage ? wantedLive : nowImages[otherColour(wantedLive)] === targetImage ? otherColour(wantedLive) : otherColour(nowLive);
-  const images: Partial<Record<Colour, string>> = { [colour]: targetImage };
-  const keep = nowImages[otherColour(colour)];
-  if (keep) images[otherColour(colour)] = keep;
-  return { map: withSection(next, "bluegreen", { ...wanted, live: colour, images }), colour, previousLive: nowLive };
+/** The target's image leaves, replacing the ones there are now (a hotfix comes and goes as a whole). */
+export function rollbackChanges(target: UpdateSummary, record: ReleaseRecord): Changes {
+  const was = leavesOf(target.config ?? {});
+  const changes: Changes = {};
+  for (const leaf of INTENT_LEAVES.filter((l) => l.startsWith("image."))) changes[leaf] = was[leaf];
+  return { ...changes, ...recordLeaves(record) };
 }
 
 export interface RollbackOptions extends CommonOptions {
   stack: StackHandle;
-  /** Go back to this update (its version in the stack's history). */
-  to?: number;
+  /** Go back to this update: its release id, or its start time (an ISO prefix). */
+  to?: string;
   /** Whether a colour still runs an image (real one: the host's status over SSH); undefined: cannot tell. */
-  warmth?: (colour: Colour, image: string) => Promise<boolean | undefined>;
+  warmth?: (image: string) => Promise<{ colour?: Colour; warm?: boolean } | undefined>;
 }
 
 export async function rollback(options: RollbackOptions): Promise<OpResult> {
@@ -114,64 +74,60 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
   const name = options.stack.name;
   const before = await options.stack.getAllConfig();
   const config = judgeConfig(name, before, options.sourceDir);
-  log(`${name}: reading the update history ...`);
-  const history = await options.stack.history(undefined, undefined, false);
-  const { target, currentImage, targetImage } = pickRollbackTarget(name, history, before, options.to);
-  const result: OpResult = { ...baseResult("rollback", name), image: targetImage, previousImage: currentImage, digest: digestOf(targetImage) };
-  if (targetImage && targetImage === currentImage) {
+  log(`${name}: reading the whole update history ...`);
+  const history = await fullHistory(options.stack);
+  const { target, currentImage, targetImage } = pickRollbackTarget(name, history, options.to);
+  const outputs = liveFromOutputs(await outputsOf(options.stack));
+  const result: OpResult = { ...baseResult("rollback", name), image: targetImage, previousImage: outputs.image ?? currentImage, digest: digestOf(targetImage), previousLive: outputs.live, live: outputs.live };
+  const which = releaseOf(target) ? `release ${releaseOf(target)}` : `the update of ${startOf(target)}`;
+  if (targetImage && (targetImage === currentImage || (digestOf(targetImage) && digestOf(targetImage) === digestOf(outputs.image)))) {
     result.ok = true;
-    result.summary = `update ${target.version} ran ${targetImage}, which is already live on ${name}; nothing was changed`;
+    result.summary = `${which} ran ${targetImage}, which is already live on ${name}; nothing was changed`;
     return result;
   }
 
-  const targetRelease = sectionObject(target.config ?? {}, "release") ?? {};
+  const was = leavesOf(target.config ?? {});
   const record: ReleaseRecord = {
-    id: `rollback-to-${target.version}-${stamp(options.now)}`,
+    id: `rollback-${stamp(options.now)}`,
     actor: options.actor,
-    ...(typeof targetRelease.tag === "string" ? { tag: targetRelease.tag } : {}),
-    ...(typeof targetRelease.version === "string" ? { version: targetRelease.version } : {}),
+    ...(was["release.tag"] ? { tag: was["release.tag"] } : {}),
+    ...(was["release.version"] ? { version: was["release.version"] } : {}),
+    note: `rollback to ${which}`.slice(0, 200),
   };
-  let after = withSection(rollbackConfig(before, target.config ?? {}), "release", record);
-  let colour: Colour | undefined;
-  const blueGreen = config.bluegreen.enabled && sectionObject(after, "bluegreen")?.enabled === true;
-  if (blueGreen && targetImage) {
-    const placed = placeColours(before, after, targetImage);
-    after = placed.map;
-    colour = placed.colour;
-    result.live = placed.previousLive;
-    result.previousLive = placed.previousLive;
-  }
-  const next = judgeConfig(name, after, options.sourceDir);
+  const changes = rollbackChanges(target, record);
+  const next = judgeConfig(name, withLeaves(before, changes), options.sourceDir);
   result.release = record;
 
-  // Is it a switch, or a start that waits for the health gate?
   const gate = `up to ${next.health.tries} × ${next.health.intervalSeconds} s = ${next.health.tries * next.health.intervalSeconds} s for the health gate (health.tries × health.intervalSeconds), plus pulling the image if the host no longer has it`;
-  if (colour && targetImage) {
-    const warm = await (options.warmth ?? (async () => undefined))(colour, targetImage).catch(() => undefined);
+  if (config.bluegreen.enabled && targetImage) {
+    const warm = await (options.warmth ?? (async () => undefined))(targetImage).catch(() => undefined);
     result.notes.push(
-      warm === true
-        ? `${colour} still runs ${targetImage}: the rollback is a switch of traffic`
-        : `${colour} ${warm === false ? "no longer runs" : "may not be running"} ${targetImage} (its warm time may be over): the rollback starts it and waits, ${gate}, before traffic switches`,
+      warm?.warm
+        ? `${warm.colour} still runs ${targetImage}: the rollback is a switch of traffic`
+        : `no colour ${warm ? "runs" : "may still run"} ${targetImage} (its warm time may be over): the host starts it on the colour not serving and waits, ${gate}, before traffic switches`,
     );
   } else {
-    result.notes.push(`the rollback redeploys ${targetImage ?? `update ${target.version}'s config`}: ${gate}`);
+    result.notes.push(`the rollback redeploys ${targetImage ?? `${which}'s image`}: ${gate}`);
   }
   for (const line of result.notes) log(line);
 
-  log(`${name}: rolling back to update ${target.version}${targetImage ? ` (${targetImage})` : ""}; release ${record.id}`);
-  const outcome = await applyAndUp(options.stack, before, after, `rollback ${record.id}: to update ${target.version}`, log);
+  log(`${name}: rolling back to ${which}${targetImage ? ` (${targetImage})` : ""}; release ${record.id}`);
+  const outcome = await applyAndUp(options.stack, before, changes, `rollback ${record.id}: to ${which}`, log);
   result.changed = true;
   result.keys = outcome.keys;
-  result.update = { version: outcome.version, result: outcome.result };
+  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
-    if (colour) result.live = colour;
-    result.summary = `${name}: rolled back to update ${target.version}${targetImage ? `: ${targetImage} is live${colour ? ` on ${colour}` : ""}` : ""} (release ${record.id})`;
+    result.live = after.live;
+    result.image = after.image ?? targetImage;
+    result.digest = digestOf(result.image);
+    result.summary = `${name}: rolled back to ${which}${result.image ? `: ${result.image} is live${after.live ? ` on ${after.live}` : ""}` : ""} (release ${record.id})`;
   } else {
     result.error = outcome.error;
     result.restored = outcome.restored;
-    result.summary = `${name}: rollback to update ${target.version} FAILED`;
-    if (colour) result.notes.push(`traffic stays on ${result.previousLive}${currentImage ? ` (${currentImage})` : ""}: the host switches only to a colour that passes its gates`);
+    result.summary = `${name}: rollback to ${which} FAILED`;
+    if (config.bluegreen.enabled) result.notes.push(`traffic stays where it was${outputs.live ? ` (${outputs.live}${outputs.image ? `, ${outputs.image}` : ""})` : ""}: the host switches only to a colour that passes its gates`);
     result.notes.push(restoreNote(name, outcome.restored));
   }
   await announce(options, next, result, result.ok ? result.summary : `${result.summary}: ${outcome.error ?? ""}`.slice(0, 1000));

@@ -5,8 +5,10 @@ import * as path from "node:path";
 
 /*
  * Runs what a @pulumi/command connection describes, with OpenSSH: the same host, port,
- * user, key and pinned host key the program declared. A connection without a host key
- * is refused here, as it must be everywhere (the provider would skip the check).
+ * user and pinned host key the program declared, and the private key it names, or the
+ * operator's ssh-agent when it names none (as the provider adds the agent's keys when
+ * SSH_AUTH_SOCK is set). A connection without a pinned host key is refused here, as it
+ * must be everywhere: StrictHostKeyChecking=yes against a known_hosts of that one key.
  */
 
 export interface Connection {
@@ -21,23 +23,30 @@ export interface RemoteResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout and stderr interleaved as they arrived. */
+  combined: string;
 }
 
 export class RemoteError extends Error {}
 
 async function withSshFiles<T>(c: Connection, fn: (options: string[]) => Promise<T>): Promise<T> {
   if (!c.hostKey) throw new RemoteError(`refusing to connect to ${c.host}: no pinned host key`);
-  if (!c.privateKey) throw new RemoteError(`no private key to connect to ${c.host} with`);
+  if (!c.privateKey && !process.env.SSH_AUTH_SOCK) {
+    throw new RemoteError(`no private key to connect to ${c.host} with: name one (--identity FILE) or run an ssh-agent`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wepppy-ssh-"));
   try {
-    const key = path.join(dir, "key");
     const knownHosts = path.join(dir, "known_hosts");
-    fs.writeFileSync(key, c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
     const port = c.port ?? 22;
     fs.writeFileSync(knownHosts, `${port === 22 ? c.host : `[${c.host}]:${port}`} ${c.hostKey}\n`, { mode: 0o600 });
+    const identity: string[] = [];
+    if (c.privateKey) {
+      const key = path.join(dir, "key");
+      fs.writeFileSync(key, c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+      identity.push("-i", key, "-o", "IdentitiesOnly=yes");
+    }
     return await fn([
-      "-i", key,
-      "-o", "IdentitiesOnly=yes",
+      ...identity,
       "-o", `UserKnownHostsFile=${knownHosts}`,
       "-o", "GlobalKnownHostsFile=/dev/null",
       "-o", "StrictHostKeyChecking=yes",
@@ -50,15 +59,20 @@ async function withSshFiles<T>(c: Connection, fn: (options: string[]) => Promise
   }
 }
 
-function spawnCollect(argv: string[], stdin: string | undefined, onStderrLine?: (line: string) => void): Promise<RemoteResult> {
+function spawnCollect(argv: string[], stdin: string | Buffer | undefined, onStderrLine?: (line: string) => void): Promise<RemoteResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    let combined = "";
     let partial = "";
-    child.stdout.on("data", (d) => (stdout += d));
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      combined += d;
+    });
     child.stderr.on("data", (d) => {
       stderr += d;
+      combined += d;
       if (!onStderrLine) return;
       partial += d;
       const lines = partial.split("\n");
@@ -66,7 +80,7 @@ function spawnCollect(argv: string[], stdin: string | undefined, onStderrLine?: 
       lines.forEach(onStderrLine);
     });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, combined }));
     child.stdin.on("error", () => undefined);
     child.stdin.end(stdin ?? "");
   });
@@ -89,7 +103,7 @@ function sshFailure(c: Connection, stderr: string): string {
 export async function runRemote(
   c: Connection,
   command: string,
-  stdin?: string,
+  stdin?: string | Buffer,
   onStderrLine?: (line: string) => void,
 ): Promise<RemoteResult> {
   return withSshFiles(c, async (options) => {
@@ -97,14 +111,5 @@ export async function runRemote(
     const result = await spawnCollect(["ssh", ...options, "-p", String(c.port ?? 22), target, "--", command], stdin, onStderrLine);
     if (result.code === 255) throw new RemoteError(sshFailure(c, result.stderr));
     return result;
-  });
-}
-
-/** Copies one local file to a path on the host (scp over the same pinned connection). */
-export async function copyToRemote(c: Connection, localPath: string, remotePath: string): Promise<void> {
-  await withSshFiles(c, async (options) => {
-    const target = `${c.user ?? "root"}@${c.host}:${remotePath}`;
-    const result = await spawnCollect(["scp", "-q", ...options, "-P", String(c.port ?? 22), localPath, target], undefined);
-    if (result.code !== 0) throw new RemoteError(`copy of ${localPath} to ${c.host}:${remotePath} failed: ${sshFailure(c, result.stderr)}`);
   });
 }

@@ -5,7 +5,7 @@ import { OpsError } from "./common";
 /*
  * The part of the Automation API's `Stack` the release CLI uses, with the same names and
  * signatures: a real `Stack` is one (checked below), and so are the rig's stand-in
- * (RehearsalStack) and the in-memory one the tests drive (MemoryStack).
+ * (EngineStack) and the in-memory one the tests drive (MemoryStack).
  */
 
 export type { ConfigMap, ConfigValue, OutputMap, UpdateSummary, UpOptions, UpResult };

@@ -1,26 +1,25 @@
 import { StackConfig } from "../config/schema";
-import { sectionObject } from "./configMap";
 import { OpsError, judgeConfig } from "./common";
+import { describeUpdate, fullHistory, newestSucceeded, startOf } from "./history";
+import { Leaves, intendedImage, leavesOf } from "./intent";
 import type { StackHandle } from "./stackHandle";
 
 /*
- * `wepppy-cicd status`: what the stack's config declares (live colour, the image on each
- * colour, the last release), what its last update left (outputs, history), and what the
- * host reports (`wepppy-deploy status`, passed through), as one object.
+ * `wepppy-cicd status`: what the stack must have live (its newest succeeded update, and
+ * whether this checkout agrees), what its last update left (outputs: the image and colours
+ * the host reported), its newest update attempt, and what the host says now.
  */
 
 export interface StatusResult {
   stack: string;
   /** False when the config is not valid or the host could not be asked. */
   ok: boolean;
-  config: {
-    bluegreen: { enabled: boolean; live?: string; idle?: string; images: { blue: string | null; green: string | null } };
-    image: Record<string, unknown>;
-    release: Record<string, unknown> | null;
-    problems?: string[];
-  };
+  /** What the newest succeeded update said must be live, and its release. */
+  intent: { image?: string; release?: string; update?: string } | null;
+  /** Whether this checkout holds the same intent (a CI job's fresh checkout does not until `config sync`). */
+  checkout: { image?: string; release?: string; inSync: boolean; problems?: string[] };
   outputs: Record<string, unknown>;
-  lastUpdate: { version: number; result: string; startTime?: string; endTime?: string; message?: string } | null;
+  lastUpdate: { result: string; startTime?: string; endTime?: string; message?: string } | null;
   host: Record<string, unknown>;
 }
 
@@ -30,30 +29,29 @@ export interface StatusOptions {
   sourceDir?: string;
 }
 
-const SHOWN_OUTPUTS = ["url", "imageRef", "imageDigest", "imageSource", "deployed", "bluegreen", "release"];
+const SHOWN_OUTPUTS = ["url", "imageRef", "imageDigest", "imageSource", "deployed", "bluegreen", "release", "sourceLive"];
 
 function iso(value: unknown): string | undefined {
   if (value instanceof Date) return value.toISOString();
   return typeof value === "string" ? value : undefined;
 }
 
+function same(a: Leaves, b: Leaves): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 export async function status(options: StatusOptions): Promise<StatusResult> {
   const name = options.stack.name;
   const map = await options.stack.getAllConfig();
-  let config: StackConfig | undefined;
   let problems: string[] | undefined;
+  let config: StackConfig | undefined;
   try {
     config = judgeConfig(name, map, options.sourceDir);
   } catch (err) {
     if (!(err instanceof OpsError)) throw err;
     problems = err.message.split("\n").slice(1);
   }
-  const bluegreenRaw = sectionObject(map, "bluegreen") ?? {};
-  const enabled = config ? config.bluegreen.enabled : bluegreenRaw.enabled === true;
-  const live = config ? config.bluegreen.live : (bluegreenRaw.live as string | undefined);
-  const images = config ? config.bluegreen.images : ((bluegreenRaw.images ?? {}) as Record<string, string>);
-  const image = sectionObject(map, "image") ?? {};
-  const release = config ? (config.release ?? null) : (sectionObject(map, "release") ?? null);
+  void config;
 
   const outputs: Record<string, unknown> = {};
   try {
@@ -63,13 +61,12 @@ export async function status(options: StatusOptions): Promise<StatusResult> {
     outputs.error = `outputs not readable: ${err instanceof Error ? err.message.split("\n")[0] : err}`;
   }
 
-  let lastUpdate: StatusResult["lastUpdate"] = null;
-  try {
-    const [newest] = await options.stack.history(1, 1, false);
-    if (newest) lastUpdate = { version: newest.version, result: newest.result, startTime: iso(newest.startTime), endTime: iso(newest.endTime), message: newest.message };
-  } catch {
-    // a stack without updates
-  }
+  const history = await fullHistory(options.stack).catch(() => []);
+  const newest = history[0];
+  const deployed = newestSucceeded(history);
+  const lastUpdate = newest ? { result: newest.result, startTime: iso(newest.startTime), endTime: iso(newest.endTime), message: newest.message } : null;
+  const intent = deployed ? { image: intendedImage(deployed.config ?? {}), release: leavesOf(deployed.config ?? {})["release.id"], update: startOf(deployed) } : null;
+  const inSync = !deployed || same(leavesOf(deployed.config ?? {}), leavesOf(map));
 
   let host: Record<string, unknown>;
   let hostOk = true;
@@ -82,14 +79,10 @@ export async function status(options: StatusOptions): Promise<StatusResult> {
   return {
     stack: name,
     ok: hostOk && !problems,
-    config: {
-      bluegreen: { enabled, ...(enabled ? { live, idle: live === "green" ? "blue" : "green" } : {}), images: { blue: images.blue ?? null, green: images.green ?? null } },
-      image,
-      release,
-      ...(problems ? { problems } : {}),
-    },
+    intent,
+    checkout: { image: intendedImage(map), release: leavesOf(map)["release.id"], inSync, ...(problems ? { problems } : {}) },
     outputs,
-    lastUpdate,
+    lastUpdate: lastUpdate ? { ...lastUpdate, ...(deployed && deployed !== newest ? { message: `${lastUpdate.message ?? ""} (the newest succeeded is ${describeUpdate(deployed)})`.trim() } : {}) } : null,
     host,
   };
 }

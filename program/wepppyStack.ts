@@ -6,9 +6,10 @@ import { WeppcloudImage, IMAGE_OUTPUTS } from "./components/weppcloudImage";
 import { WepppySecrets } from "./components/wepppySecrets";
 import { ComposeDeployment } from "./components/composeDeployment";
 import { GithubStackOutput, githubSide } from "./components/githubSide";
-import { colourImages, digestOf } from "../render/bluegreen/colours";
+import { digestOf } from "../render/images";
 import { blueGreenFiles } from "../render/bluegreen/files";
-import { readComposeDocument, secretsInDirectory } from "../render/composeFile";
+import { readComposeDocument } from "../render/composeFile";
+import { checkLayoutFor, composeLayout, stackSecretNames } from "../render/composeLayout";
 import { PROJECT_ROOT } from "../config/paths";
 
 /** What `pulumi stack output --json` shows; agents and the CLI read these names. */
@@ -28,8 +29,10 @@ export interface WepppyStackOutputs {
   github: GithubStackOutput;
   /** The image the host reports live, or why nothing is deployed yet. */
   deployed: pulumi.Output<string> | string;
-  /** Blue/green: the live colour and each colour's image; null when off. */
-  bluegreen: pulumi.Output<{ live: string; images: { blue: string; green: string } }> | null;
+  /** Blue/green: the live colour and each colour's image as the host reports them; null when off. */
+  bluegreen: pulumi.Output<{ live: string; images: { blue: string; green: string } } | null> | null;
+  /** Promoted stacks: what the source stack has live now (what `wepppy-cicd promote` would bring). */
+  sourceLive: pulumi.Output<string> | null;
   /** The release this update carried (id, and for prod its tag and version). */
   release: { id: string; tag?: string; version?: string } | null;
 }
@@ -40,9 +43,12 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const facts = ENVIRONMENTS[stack as StackName];
   const sourceDir = path.resolve(PROJECT_ROOT, config.compose.sourceDir);
   const composeDocs = config.compose.files.map((f) => readComposeDocument(path.join(sourceDir, f)));
-  const secretNames = [...new Set(composeDocs.flatMap((doc) => secretsInDirectory(doc).map((s) => s.name)))];
+  // Today's layout reads secret files, older releases read them from .env: the same stack secrets feed either.
+  const layout = composeLayout(config.compose.files.map((name, i) => ({ name, doc: composeDocs[i] })));
+  checkLayoutFor(layout, { bluegreen: config.bluegreen.enabled });
+  const secretNames = stackSecretNames(layout);
 
-  const image = new WeppcloudImage("weppcloud-image", { image: config.image });
+  const image = new WeppcloudImage("weppcloud-image", { image: config.image, registry: config.registry });
   const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
   const github = githubSide({
     stack: stack as StackName,
@@ -52,24 +58,22 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   });
 
   const bg = config.bluegreen.enabled ? blueGreenFiles(config, sourceDir, composeDocs[0]) : undefined;
-  const colours = bg ? image.ref.apply((ref) => colourImages(config.bluegreen, ref)) : undefined;
-  // What the stack runs is its live colour's image; promotion reads these outputs.
-  const liveRef = colours ? colours.liveImage : image.ref;
-  const liveDigest = colours ? colours.liveImage.apply(digestOf) : image.digest;
 
   let deployed: pulumi.Output<string> | string;
+  let colours: pulumi.Output<{ live: string; images: { blue: string; green: string } } | null> | null = null;
   if (config.deploy.hostKey && config.deployKey) {
     const deployment = new ComposeDeployment(`${stack}-compose`, {
       stack: stack as StackName,
       config,
       sourceDir,
       composeDocs,
-      imageRef: liveRef,
+      imageRef: image.ref,
       secretValues: secrets.values,
       hotfixReason: image.hotfixReason,
-      bluegreen: bg && colours ? { ...bg, images: colours } : undefined,
+      bluegreen: bg,
     });
     deployed = deployment.liveImage;
+    colours = deployment.colours.apply((c) => (c ? { live: c.live, images: { blue: c.blue, green: c.green } } : null));
   } else if (pulumi.runtime.isDryRun()) {
     deployed = "nothing: deploy.hostKey and deployKey are not set";
     pulumi.log.warn(`${deployed}; \`pulumi up\` will refuse to run until they are (see README: With the Pulumi CLI)`);
@@ -79,6 +83,8 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     );
   }
 
+  // What the host reported live; what the stack declares when nothing is deployed or the host said nothing.
+  const liveRef = typeof deployed === "string" ? image.ref : pulumi.all([deployed, image.ref]).apply(([d, declared]) => d || declared);
   return {
     environment: stack,
     title: facts.title,
@@ -87,14 +93,16 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     host: config.deploy.host,
     composeFiles: config.compose.files,
     imageSource: image.source,
+    // What the host reports live (it is what promotion reads), or what the stack declares before any deploy.
     [IMAGE_OUTPUTS.ref]: liveRef,
-    [IMAGE_OUTPUTS.digest]: liveDigest,
+    [IMAGE_OUTPUTS.digest]: liveRef.apply((r) => digestOf(r) || ""),
     promotedFrom: image.promotedFrom,
     hotfix: image.hotfixReason,
     generatedSecrets: secrets.generated,
     github,
     deployed,
-    bluegreen: colours ? colours.apply((c) => ({ live: c.live, images: { blue: c.blue, green: c.green } })) : null,
+    bluegreen: colours,
+    sourceLive: image.sourceLive ?? null,
     release: config.release ? { id: config.release.id, tag: config.release.tag, version: config.release.version } : null,
   };
 }

@@ -4,9 +4,8 @@ import { StackConfig } from "../config/schema";
 import { hostLayout } from "../host/contract/layout";
 import { DeployRequest, ReleaseRecord } from "../host/contract/records";
 import { DeploySettings } from "../host/contract/settings";
-import { resolveMergeKeys } from "./bluegreen/compose";
 import { BLUEGREEN, accessLogPath } from "./bluegreen/constants";
-import { servicesWithSecret, serviceNames } from "./composeFile";
+import { secretsInDirectory, serviceSecrets, servicesWithSecret, serviceNames } from "./composeFile";
 
 /*
  * What the stack tells a host, rendered from the stack config and wepppy's compose
@@ -30,18 +29,11 @@ type Json = Record<string, unknown>;
 /** Service -> the secret files it mounts, relative to the project directory (./secrets/x -> secrets/x). */
 export function secretsByService(docs: Json[]): Record<string, string[]> {
   const out: Record<string, Set<string>> = {};
-  for (const raw of docs) {
-    const doc = resolveMergeKeys(raw) as Json;
-    const files: Record<string, string> = {};
-    for (const [name, spec] of Object.entries((doc.secrets ?? {}) as Record<string, { file?: unknown }>)) {
-      // Only files beside the compose files are the stack's (a /dev/null default is not a secret it writes).
-      if (typeof spec?.file === "string" && spec.file.startsWith("./")) files[name] = path.normalize(spec.file.slice(2));
-    }
-    for (const [service, svc] of Object.entries((doc.services ?? {}) as Record<string, { secrets?: unknown[] }>)) {
-      for (const entry of svc?.secrets ?? []) {
-        const source = typeof entry === "string" ? entry : (entry as { source?: unknown })?.source;
-        if (typeof source === "string" && files[source]) (out[service] ??= new Set()).add(files[source]);
-      }
+  for (const doc of docs) {
+    // Only files in secrets/ are the stack's (a /dev/null default is not a secret it writes).
+    const files = Object.fromEntries(secretsInDirectory(doc).map((s) => [s.name, path.normalize(s.file.slice(2))]));
+    for (const [service, secrets] of Object.entries(serviceSecrets(doc))) {
+      for (const s of secrets) if (files[s.source]) (out[service] ??= new Set()).add(files[s.source]);
     }
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...v].sort()]));
@@ -62,7 +54,7 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
   const services = new Set(docs.flatMap(serviceNames));
   const db = services.has("postgres") ? "postgres" : "";
   // Everything that holds the Postgres password talks to the database: stopped for a restore.
-  const usesDb = [...new Set(docs.flatMap((d) => servicesWithSecret(resolveMergeKeys(d) as Json, "postgres_password")))].filter((s) => s !== db);
+  const usesDb = [...new Set(docs.flatMap((d) => servicesWithSecret(d, "postgres_password")))].filter((s) => s !== db);
   const layout = hostLayout(config.deploy.root, config.compose.projectDir);
   const bg = config.bluegreen;
   return {

@@ -40,6 +40,12 @@ export function setupCommand(layout: HostLayout, user: string, extraDirs: string
   return commandLine(["sudo", "-n", "install", "-d", "-o", user, "-g", "docker", "-m", "0750", ...dirs]);
 }
 
+/** Sets each copied file's mode (SFTP leaves new files 0644 and existing ones as they were). */
+export function fileModesCommand(files: Array<{ path: string; mode: "0755" | "0644" }>): string {
+  const groups = (["0755", "0644"] as const).map((mode) => files.filter((f) => f.mode === mode).map((f) => f.path)).map((paths, i) => (paths.length ? commandLine(["chmod", i === 0 ? "0755" : "0644", "--", ...paths]) : ""));
+  return groups.filter(Boolean).join(" && ") || "true";
+}
+
 /** @deprecated bash era: the program calls it until it is wired to the agent; use agentWriteSecretsCommand. */
 export function writeSecretsCommand(layout: HostLayout): string {
   return script(layout, ["write-secrets", layout.secretsDir], true);

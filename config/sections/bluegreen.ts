@@ -2,9 +2,9 @@ import { z } from "zod";
 import * as f from "../fields";
 
 /*
- * Blue/green, release records, notifications and promotion rules. The release CLI
- * (`wepppy-cicd release|promote|rollback`) writes `bluegreen.live`, `bluegreen.images`
- * and `release`; an operator sets the rest once.
+ * Blue/green, release records, notifications and promotion rules. Which colour serves and
+ * what each colour runs is the host's to know and decide (a release names only the image
+ * that must be live); the release CLI writes the release record; an operator sets the rest.
  */
 
 const DIGEST_REF = /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+@sha256:[0-9a-f]{64}$/;
@@ -35,14 +35,6 @@ const analysis = z
 export const bluegreen = z
   .strictObject({
     enabled: f.flag("Run weppcloud as two colours behind Caddy and release by switching traffic (prod; testprod optional)."),
-    live: f.oneOf(["blue", "green"], "The colour Caddy sends traffic to. Written by `wepppy-cicd release` and `rollback`.").default("blue"),
-    images: z
-      .strictObject({
-        blue: digestRef("Image on the blue colour; unset: the stack's resolved image.").optional(),
-        green: digestRef("Image on the green colour; unset: the stack's resolved image.").optional(),
-      })
-      .meta({ description: "The digest each colour runs. Written by `wepppy-cicd release`, `promote` and `rollback`." })
-      .default({}),
     warmSeconds: f.count(0, 7 * 86400, "How long the previous colour stays up after a release, so that a rollback is only a switch.").default(1800),
     canary: z
       .array(canaryPercent, { error: "expected a list of percentages" })

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
@@ -55,29 +56,39 @@ export async function stageSource(dir: string, files: string[], host: string): P
   fs.copyFileSync(path.join(imagesDir, "redis", "redis-entrypoint.sh"), path.join(dir, "redis-entrypoint.sh"));
 }
 
-/** Overrides that point a stack at its rig host, registry and staged files. */
-export function rigOverrides(status: RigStatus, config: StackConfig, sourceDir: string): Record<string, unknown> {
+/**
+ * Config leaves that point a stack at its rig host, registry and staged files, as an
+ * operator would set them with `pulumi config set --path` (secrets with --secret).
+ */
+export function rigOverrides(status: RigStatus, config: StackConfig, sourceDir: string): Array<{ key: string; value: string; secret?: boolean }> {
   const host = rigHostFor(status, config.deploy.host);
   const credentials = readCredentials();
-  const overrides: Record<string, unknown> = {
-    "deploy.address": host.address,
-    "deploy.sshPort": host.sshPort,
-    "deploy.sshUser": host.sshUser,
-    "deploy.hostKey": hostKeyOf(host.hostKey),
-    deployKey: fs.readFileSync(host.privateKey, "utf8"),
-    "compose.command": "docker-compose",
-    "compose.sourceDir": sourceDir,
-    registry: { username: credentials.username, password: credentials.password },
-  };
-  if (config.image.source === "registry") overrides["image.repository"] = rigRepository(status);
-  return overrides;
+  const leaves: Array<{ key: string; value: string; secret?: boolean }> = [
+    { key: `${NAMESPACE}:deploy.address`, value: host.address },
+    { key: `${NAMESPACE}:deploy.sshPort`, value: String(host.sshPort) },
+    { key: `${NAMESPACE}:deploy.sshUser`, value: host.sshUser },
+    { key: `${NAMESPACE}:deploy.hostKey`, value: hostKeyOf(host.hostKey) },
+    { key: `${NAMESPACE}:deployKey`, value: fs.readFileSync(host.privateKey, "utf8"), secret: true },
+    { key: `${NAMESPACE}:compose.command`, value: "docker-compose" },
+    { key: `${NAMESPACE}:compose.sourceDir`, value: sourceDir },
+    { key: `${NAMESPACE}:registry.username`, value: credentials.username, secret: true },
+    { key: `${NAMESPACE}:registry.password`, value: credentials.password, secret: true },
+  ];
+  if (config.image.source === "registry") leaves.push({ key: `${NAMESPACE}:image.repository`, value: rigRepository(status) });
+  return leaves;
 }
 
-/** Keys whose override values are secret, as `pulumi config set --secret` would mark them. */
-export const RIG_SECRET_KEYS = [`${NAMESPACE}:deployKey`, `${NAMESPACE}:registry`];
+export interface RegistryAuth {
+  username: string;
+  password: string;
+}
 
-/** The digest a tag has in the rig's registry, asked the way a registry client asks. */
-export function registryDigest(name: string): Promise<string> {
+/**
+ * The digest a tag has in the rig's registry, asked the way the docker provider's
+ * getRegistryImage asks: with the credentials of a matching registryAuth block, else
+ * anonymously (which the rig's registry, like a private ghcr.io package, refuses).
+ */
+export function registryDigest(name: string, auth?: RegistryAuth): Promise<string> {
   const credentials = readCredentials();
   const m = /^([^/]+)\/(.+):([A-Za-z0-9_][A-Za-z0-9_.-]*)$/.exec(name);
   if (!m) return Promise.reject(new Error(`not a <registry>/<repository>:<tag> reference: ${name}`));
@@ -94,7 +105,7 @@ export function registryDigest(name: string): Promise<string> {
         port: Number(port ?? 443),
         path: `/v2/${repository}/manifests/${tag}`,
         ca: fs.readFileSync(credentials.caFile),
-        auth: `${credentials.username}:${credentials.password}`,
+        ...(auth ? { auth: `${auth.username}:${auth.password}` } : {}),
         timeout: 10_000,
         headers: {
           Accept: [
@@ -110,11 +121,38 @@ export function registryDigest(name: string): Promise<string> {
         const digest = res.headers["docker-content-digest"];
         if (res.statusCode === 200 && typeof digest === "string") resolve(digest);
         else if (res.statusCode === 404) reject(new Error(`${name} is not in the registry`));
-        else reject(new Error(`${name}: the registry answered ${res.statusCode}`));
+        else if (res.statusCode === 401) {
+          reject(new Error(`Got error when attempting to fetch image version ${name} from registry: 401 Unauthorized${auth ? " (the registryAuth credentials were refused)" : " (no registryAuth for this registry: the lookup was anonymous)"}`));
+        } else reject(new Error(`${name}: the registry answered ${res.statusCode}`));
       },
     );
     req.on("timeout", () => req.destroy(new Error(`${name}: the registry did not answer in 10 s`)));
     req.on("error", reject);
     req.end();
   });
+}
+
+/** The docker provider's registryAuth block for a registry (inputs as the provider received them). */
+export function registryAuthFrom(providerInputs: Record<string, unknown> | undefined, registry: string): RegistryAuth | undefined {
+  let blocks = providerInputs?.registryAuth;
+  if (typeof blocks === "string") blocks = JSON.parse(blocks);
+  if (!Array.isArray(blocks)) return undefined;
+  const hostOf = (a: string) => a.replace(/^https?:\/\//, "").split("/")[0];
+  const block = blocks.find((b) => typeof b?.address === "string" && hostOf(b.address) === registry);
+  return block && typeof block.username === "string" && typeof block.password === "string" ? { username: block.username, password: block.password } : undefined;
+}
+
+/** How the rig answers the program's provider functions. */
+export async function rigInvoke(token: string, args: Record<string, unknown>, providerInputs?: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (token === "docker:index/getRegistryImage:getRegistryImage") {
+    const name = String(args.name);
+    const digest = await registryDigest(name, registryAuthFrom(providerInputs, name.split("/")[0]));
+    return { id: name, name, sha256Digest: digest };
+  }
+  if (token === "github:index/getUser:getUser") {
+    // The GitHub API cannot be reached from here: a login's id is derived from the login.
+    const id = parseInt(createHash("sha256").update(String(args.username)).digest("hex").slice(0, 8), 16);
+    return { id: String(id), login: args.username, username: args.username };
+  }
+  throw new Error(`a rehearsal cannot answer ${token}`);
 }

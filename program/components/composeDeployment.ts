@@ -7,6 +7,7 @@ import { PROMOTION_SOURCE, StackName } from "../../config/environments";
 import { StackConfig } from "../../config/schema";
 import { relativeMounts, servicesWithSecret, serviceNames } from "../../render/composeFile";
 import { ColourImages } from "../../render/bluegreen/colours";
+import { registryOf } from "../../render/images";
 import { BlueGreenFiles } from "../../render/bluegreen/files";
 import { BLUEGREEN, accessLogPath } from "../../render/bluegreen/constants";
 import * as host from "../../render/hostCommands";
@@ -20,14 +21,14 @@ export interface ComposeDeploymentArgs {
   sourceDir: string;
   /** The parsed compose files, in `-f` order. */
   composeDocs: Record<string, unknown>[];
-  /** What WEPPCLOUD_IMAGE is set to (digest-pinned where there is a digest). */
+  /** The image that must be live (digest-pinned where there is a digest); on blue/green the host picks its colour. */
   imageRef: pulumi.Output<string>;
   /** Secret file name -> value, for docker/secrets/. */
   secretValues: pulumi.Output<Record<string, string>>;
   /** Set when prod runs a hotfix testprod has not run; recorded by the deploy. */
   hotfixReason?: string;
-  /** Blue/green: what each colour runs, and the generated compose file and Caddyfile. */
-  bluegreen?: BlueGreenFiles & { images: pulumi.Output<ColourImages> };
+  /** Blue/green: the generated compose file and Caddyfile. */
+  bluegreen?: BlueGreenFiles;
 }
 
 /** The generated compose file the host runs instead of wepppy's when blue/green is on. */
@@ -37,10 +38,26 @@ function sha256(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** `registry[:port]` of an image reference (Docker Hub when the first part is not a host). */
-export function registryOf(ref: string): string {
-  const first = ref.split("/")[0];
-  return ref.includes("/") && /[.:]/.test(first) ? first : "docker.io";
+/** What the host says after a deploy (its last stdout line, JSON): the image live, and on blue/green the colours. */
+export interface DeployVerdict {
+  image: string;
+  live?: ColourImages["live"];
+  images?: { blue: string; green: string };
+}
+
+export function parseVerdict(stdout: string | undefined): DeployVerdict {
+  const line = (stdout ?? "").trim().split("\n").pop() ?? "";
+  try {
+    const v = JSON.parse(line) as DeployVerdict;
+    if (typeof v.image === "string") return v;
+  } catch {
+    // an older host script printed the image alone
+  }
+  return { image: line };
+}
+
+function executable(file: string): boolean {
+  return (fs.statSync(file).mode & 0o111) !== 0;
 }
 
 function resourceName(file: string): string {
@@ -58,6 +75,8 @@ export class ComposeDeployment extends pulumi.ComponentResource {
   readonly layout: host.HostLayout;
   /** The image the host reports live after the deploy. */
   readonly liveImage: pulumi.Output<string>;
+  /** Blue/green: the colours as the host reports them after the deploy. */
+  readonly colours: pulumi.Output<ColourImages | null>;
   readonly copiedFiles: string[];
 
   constructor(name: string, args: ComposeDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -82,6 +101,10 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     };
     const child = { parent: this };
     const building = config.image.source === "build";
+    // A connection change is an Update, and an Update of a copy copies nothing unless the
+    // file changed (copyController.go:148): a moved or rebuilt host would get none of the
+    // files. The host's identity in the triggers of setup and copies replaces them instead.
+    const target = `${connection.user}@${connection.host}:${connection.port} ${deploy.hostKey}`;
 
     // What the compose files read from beside themselves. A dev host runs its checkout in place.
     const wanted = building ? [] : [...config.compose.files, ...args.composeDocs.flatMap(relativeMounts), "defaults.env"];
@@ -96,11 +119,15 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     );
 
     const bgDirs = args.bluegreen ? [layout.markerDir, layout.accessLogDir] : [];
-    const setup = new remote.Command(`${name}-setup`, { connection, create: host.setupCommand(layout, deploy.sshUser, [...subdirs, ...bgDirs]) }, child);
+    const setup = new remote.Command(
+      `${name}-setup`,
+      { connection, create: host.setupCommand(layout, deploy.sshUser, [...subdirs, ...bgDirs]), triggers: [target] },
+      child,
+    );
     const scriptText = fs.readFileSync(HOST_SCRIPT);
     const script = new remote.CopyToRemote(
       `${name}-script`,
-      { connection, source: new pulumi.asset.FileAsset(HOST_SCRIPT), remotePath: layout.script, triggers: [sha256(scriptText)] },
+      { connection, source: new pulumi.asset.FileAsset(HOST_SCRIPT), remotePath: layout.script, triggers: [target, sha256(scriptText)] },
       { ...child, dependsOn: [setup] },
     );
     const copies = this.copiedFiles.map((file) => {
@@ -111,12 +138,19 @@ export class ComposeDeployment extends pulumi.ComponentResource {
           connection,
           source: new pulumi.asset.FileAsset(local),
           remotePath: path.posix.join(layout.projectDir, file),
-          triggers: [sha256(fs.readFileSync(local))],
+          triggers: [target, sha256(fs.readFileSync(local))],
         },
         { ...child, dependsOn: [setup] },
       );
     });
     const fileHashes = this.copiedFiles.map((file) => `${file}:${sha256(fs.readFileSync(path.join(args.sourceDir, file)))}`);
+    // SFTP creates new files 0644 whatever their local mode (and keeps an existing file's):
+    // a file wepppy runs directly (redis-entrypoint.sh) would not be executable on a fresh host.
+    const modes = new remote.Command(
+      `${name}-file-modes`,
+      { connection, create: host.fileModesCommand(this.copiedFiles.map((f) => ({ path: path.posix.join(layout.projectDir, f), mode: executable(path.join(args.sourceDir, f)) ? "0755" : "0644" }))), triggers: [target, ...fileHashes] },
+      { ...child, dependsOn: copies },
+    );
 
     const conf = host.renderDeployConf(deployConf(args));
     const confCommand = new remote.Command(
@@ -127,15 +161,14 @@ export class ComposeDeployment extends pulumi.ComponentResource {
 
     const defaults = path.join(args.sourceDir, "defaults.env");
     const defaultsText = building || !fs.existsSync(defaults) ? "" : fs.readFileSync(defaults, "utf8");
-    const envText = args.bluegreen
-      ? args.bluegreen.images.apply((images) => host.renderEnvFile(defaultsText, envValues(args, images.liveImage, images)))
-      : args.imageRef.apply((image) => host.renderEnvFile(defaultsText, envValues(args, image)));
+    const envText = args.imageRef.apply((image) => host.renderEnvFile(defaultsText, envValues(args, image)));
     const envCommand = new remote.Command(
       `${name}-env`,
       { connection, create: host.installFileCommand(layout, layout.envNext), stdin: envText },
       { ...child, dependsOn: [script] },
     );
 
+    const secretsDigest = pulumi.secret(args.secretValues.apply((v) => sha256(host.secretsStream(v))));
     const secretsCommand = new remote.Command(
       `${name}-secrets`,
       {
@@ -147,7 +180,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       { ...child, dependsOn: [script], additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
     );
 
-    const before: pulumi.Resource[] = [confCommand, envCommand, secretsCommand, ...copies];
+    const before: pulumi.Resource[] = [confCommand, envCommand, secretsCommand, modes, ...copies];
     const generatedHashes: string[] = [];
     if (args.bluegreen) {
       const files = [
@@ -212,13 +245,17 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       {
         connection,
         create: host.deployCommand(layout, { skipSmoke: config.health.skipSmoke, note: deployNote(config, args.hotfixReason) }),
-        triggers: [args.imageRef, sha256(conf), envText.apply(sha256), secretsCommand.id, sha256(scriptText), built, ...fileHashes, ...generatedHashes],
+        // The secrets command's stdin change is an Update that keeps its id, so its id says
+        // nothing about a rotation: a digest of the secret values does, kept secret itself.
+        triggers: [args.imageRef, sha256(conf), envText.apply(sha256), secretsDigest, sha256(scriptText), built, target, ...fileHashes, ...generatedHashes],
       },
       // Logs of a failed gate may quote the app: kept out of plain outputs.
       { ...child, dependsOn: before, additionalSecretOutputs: ["stderr"] },
     );
-    this.liveImage = run.stdout.apply((out) => (out ?? "").trim().split("\n").pop() ?? "");
-    this.registerOutputs({ liveImage: this.liveImage });
+    const verdict = run.stdout.apply(parseVerdict);
+    this.liveImage = verdict.apply((v) => v.image);
+    this.colours = verdict.apply((v) => (v.live && v.images ? { live: v.live, blue: v.images.blue, green: v.images.green } : null));
+    this.registerOutputs({ liveImage: this.liveImage, colours: this.colours });
   }
 }
 
@@ -314,7 +351,7 @@ function blueGreenConf(config: StackConfig, doc: Record<string, unknown>): Recor
 }
 
 /** The environment's values over wepppy's defaults.env (spec: Environment-Specific Configuration). */
-export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: string, colours?: ColourImages): Record<string, string> {
+export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: string): Record<string, string> {
   const { config } = args;
   const values: Record<string, string> = {
     UID: String(config.runAs.uid),
@@ -328,11 +365,7 @@ export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: st
     // The containers read this same file (wepppy's compose: env_file ${WEPPPY_ENV_FILE}).
     WEPPPY_ENV_FILE: ".env",
   };
+  // On blue/green this is the image that must be live; the host writes each colour's image.
   if (config.image.source !== "build") values.WEPPCLOUD_IMAGE = image;
-  if (colours) {
-    values[BLUEGREEN.imageVariables.blue] = colours.blue;
-    values[BLUEGREEN.imageVariables.green] = colours.green;
-    values[BLUEGREEN.liveVariable] = colours.live;
-  }
   return values;
 }

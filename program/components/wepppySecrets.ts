@@ -1,24 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { ISSUED_ELSEWHERE } from "../../render/composeLayout";
 
 /**
- * Secrets another party issues (OAuth apps, e-mail, data APIs): they come only from
- * secret config, and an unset one is written empty, which leaves that feature off.
- * Every other secret wepppy's compose file names is generated here.
+ * Secrets another party issues (OAuth apps, e-mail, data APIs) come only from secret config,
+ * and an unset one is written empty, which leaves that feature off (the set lives beside the
+ * compose layouts, which adoption planning shares). Every other secret the compose layout
+ * names is generated here, unless it was set in config (by an operator, or by
+ * `wepppy-cicd adopt` from the host's own files).
  */
-export const ISSUED_ELSEWHERE = new Set([
-  "oauth_github_client_secret",
-  "oauth_google_client_secret",
-  "zoho_noreply_email_password",
-  "opentopography_api_key",
-  "climate_engine_api_key",
-  "discord_bot_token",
-]);
+export { ISSUED_ELSEWHERE };
 
 export interface WepppySecretsArgs {
-  /** Secret names from the compose files' `secrets:` that live in the deployment's secrets/ dir. */
+  /**
+   * The stack secrets the release's compose layout reads: its secret files in secrets/, or the
+   * variables an older layout takes from .env (render/composeLayout.ts, stackSecretNames).
+   */
   names: string[];
-  /** Values set with `pulumi config set --secret`; they win over generated ones. */
+  /**
+   * Values set with `pulumi config set --secret` (by hand, or adopted byte for byte from the
+   * host): such a secret is never generated, so adopting a host cannot replace its password.
+   */
   provided: Record<string, string>;
 }
 
@@ -43,9 +45,13 @@ export class WepppySecrets extends pulumi.ComponentResource {
         this.generated.push(secret);
         const password = new random.RandomPassword(
           `${name}-${secret}`,
-          // Alphanumeric only: wepppy builds URLs and .pgpass lines from some of these.
+          // Alphanumeric only: wepppy builds URLs and .pgpass lines from some of these, and an
+          // older layout carries them in .env (render/composeLayout.ts, envSafeValue).
           { length: 48, special: false },
-          { parent: this },
+          // Protected: once a database or a session was set up with it, replacing or deleting it
+          // (a destroy, a changed argument, a refactor that renames it) would lock the app out of
+          // its own data. To hand it over to config later, `pulumi state unprotect` it first.
+          { parent: this, protect: true },
         );
         entries[secret] = password.result;
       }

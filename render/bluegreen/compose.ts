@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { assertMerged } from "../composeFile";
 import { BLUEGREEN, COLOURS, Colour } from "./constants";
 
 /**
@@ -42,30 +43,6 @@ const DEFAULT_CADDY_PORT = 8080;
 
 function isMap(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/**
- * A copy of a parsed YAML value with merge keys (`<<: *anchor`) applied. readComposeDocument
- * parses YAML 1.2, where `<<` is an ordinary key holding the anchored map; compose applies
- * it, so this must too, or the app's depends_on and most of its environment would be missed.
- * Values parsed with merge keys already applied pass through unchanged. Every map and list
- * is new, so aliases parsed as shared objects are no longer shared.
- */
-export function resolveMergeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(resolveMergeKeys);
-  if (!isMap(value)) return value;
-  const out: Json = {};
-  if ("<<" in value) {
-    const sources = Array.isArray(value["<<"]) ? value["<<"] : [value["<<"]];
-    // Earlier maps in a merge list win over later ones; the map's own keys win over all.
-    for (const src of [...sources].reverse()) {
-      const resolved = resolveMergeKeys(src);
-      if (!isMap(resolved)) throw new Error("compose: a merge key (<<) must name a mapping or a list of mappings");
-      Object.assign(out, resolved);
-    }
-  }
-  for (const [k, v] of Object.entries(value)) if (k !== "<<") out[k] = resolveMergeKeys(v);
-  return out;
 }
 
 /** `a:b:c` split on the colons outside `${...}` (a default value may hold a colon). */
@@ -321,7 +298,10 @@ export function blueGreenCompose(input: Json, opts: BlueGreenComposeOptions): Bl
   const caddyfile = opts.caddyfile ?? `./${BLUEGREEN.caddyfile}`;
   checkOptions(opts, vars);
 
-  const doc = resolveMergeKeys(input) as Json;
+  // Merge keys are the reader's job (readComposeDocument applies them as compose does); the copy
+  // keeps the input unchanged.
+  assertMerged(input, "blue/green compose");
+  const doc = structuredClone(input);
   const svcs = services(doc);
   const colourNames: string[] = COLOURS.map((c) => BLUEGREEN.services[c]);
   const taken = colourNames.filter((n) => n in svcs);

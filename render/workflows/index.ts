@@ -5,6 +5,7 @@ import { deployProdWorkflow } from "./deployProd";
 import { mainWorkflow } from "./main";
 import { nightlyWorkflow } from "./nightly";
 import { prWorkflow } from "./pr";
+import { rollbackProdWorkflow } from "./rollbackProd";
 import { Workflow } from "./types";
 
 export { WorkflowContext, DeployTarget } from "./context";
@@ -14,6 +15,7 @@ const GENERATORS: Record<WorkflowRole, (ctx: WorkflowContext) => Workflow> = {
   main: mainWorkflow,
   deployProd: deployProdWorkflow,
   nightly: nightlyWorkflow,
+  rollbackProd: rollbackProdWorkflow,
 };
 
 export const GENERATED_HEADER =

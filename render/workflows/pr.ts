@@ -1,5 +1,5 @@
 import { PR_JOBS, SARIF_UPLOADS, TRIVY_IMAGE, WORKFLOW_TITLES } from "../../config/githubNames";
-import { expr, pulumiCommand, pulumiEnv, pulumiSetup, sarifSteps, script, wctlSetup } from "./common";
+import { CICD_DIR, expr, pulumiCommand, pulumiEnv, pulumiSetup, sarifSteps, script, wctlSetup } from "./common";
 import { WorkflowContext } from "./context";
 import { Job, Workflow } from "./types";
 
@@ -8,6 +8,12 @@ import { Job, Workflow } from "./types";
  * the workflow has no path filters: a workflow skipped by a filter leaves its required
  * checks pending forever.
  */
+
+/** The quality gates (this program's policy/ pack) run on every preview; policy-config.json sets each gate's enforcement. */
+export function policyPackInputs(): Record<string, string> {
+  const dir = `${expr("github.workspace")}/${CICD_DIR}/policy`;
+  return { policyPacks: dir, policyPackConfigs: `${dir}/policy-config.json` };
+}
 
 export function prWorkflow(ctx: WorkflowContext): Workflow {
   const ci = ctx.runnerLabels;
@@ -123,7 +129,9 @@ export function prWorkflow(ctx: WorkflowContext): Workflow {
       env: pulumiEnv(ctx),
       steps: [
         ...pulumiSetup(ctx),
-        ...ctx.stacks.map((stack) => pulumiCommand(ctx, "preview", stack, { "comment-on-pr": true, "always-include-summary": true })),
+        ...ctx.stacks.map((stack) =>
+          pulumiCommand(ctx, "preview", stack, { "comment-on-pr": true, "always-include-summary": true, ...policyPackInputs() }),
+        ),
       ],
     },
   };

@@ -1,12 +1,7 @@
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { SwitchBenchReport, runSwitchBench } from "../../bench/rigSwitch";
-import { RehearsalStack } from "../../harness/rehearsalStack";
-import { PROJECT_ROOT } from "../../config/paths";
 import { sshRun } from "../../rig";
-import { ensureRig } from "./helpers";
+import { cli, ensureRig } from "./helpers";
 
 /*
  * Issue 5 on the rig, short: one release + rollback cycle of prod's blue/green under
@@ -17,29 +12,14 @@ import { ensureRig } from "./helpers";
 
 const SCRIPT = "/opt/wepppy-cicd/bin/wepppy-deploy";
 
-function cli(args: string[]): { code: number; stdout: string } {
-  try {
-    return { code: 0, stdout: execFileSync("node", [path.join(PROJECT_ROOT, "bin", "wepppy-cicd.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
-  } catch (err) {
-    const e = err as { status: number; stdout: string };
-    return { code: e.status, stdout: e.stdout };
-  }
-}
-
 describe("blue/green on the rig (prod on wepp1)", function () {
   this.timeout(1_800_000);
   let report: SwitchBenchReport;
-  const stack = new RehearsalStack("prod");
   const lines: string[] = [];
 
   before(async () => {
     await ensureRig();
-    for (const f of [stack.configFile, stack.historyFile]) fs.rmSync(f, { force: true });
     report = await runSwitchBench({ cycles: 1, clients: 4, analysisSeconds: 5, log: (l) => lines.push(l) });
-  });
-
-  after(() => {
-    for (const f of [stack.configFile, stack.historyFile]) fs.rmSync(f, { force: true });
   });
 
   it("releases to the idle colour and rolls back to the warm one with no failed request", () => {
@@ -61,6 +41,7 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     assert.equal(report.neverHealthy.failed, 0);
     assert.equal(report.neverHealthy.liveUnchanged, true);
     assert.match(report.neverHealthy.refusedBy, /health gate/);
+    assert.doesNotMatch(report.neverHealthy.refusedBy, /last log lines:/, "the app's log lines stay on the host");
   });
 
   it("records every release, rollback and automatic switch back in the host's audit log", async () => {

@@ -3,16 +3,18 @@ import { spawn, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sshRun } from "../../rig";
-import { RehearsalResult, rehearsalStateFile, rehearse } from "../../harness/rehearsal/rehearse";
+import { RehearsalResult, rehearse } from "../../harness/rehearsal/rehearse";
+import { readCredentials } from "../../rig";
 import { registryDigest, rigRepository } from "../../harness/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../config/paths";
-import { RehearsalStack } from "../../harness/rehearsalStack";
-import { curl, ensureRig, waitFor } from "./helpers";
+import { cli, curl, ensureRig, forgetStacks, waitFor } from "./helpers";
 
 /*
  * Issue 4's promises, shown on the rig's real hosts: deployments of testprod and prod
- * rehearsed exactly as `pulumi up` would run them, and what happens when things go wrong.
- * The tests run in order; each starts from what the previous one left, as releases do.
+ * rehearsed exactly as `pulumi up` would run them (the stand-in engine, the rig's backend),
+ * and what happens when things go wrong. Each rehearsal starts from the stack file as
+ * committed, as a CI job's checkout does, and says what it sets; the backend and the hosts
+ * carry over from one test to the next, so the tests run in order, as releases do.
  */
 
 const SCRIPT = "/opt/wepppy-cicd/bin/wepppy-deploy";
@@ -42,16 +44,6 @@ async function servedBuild(address: string): Promise<string> {
     return JSON.parse(r.stdout).build as string;
   } catch {
     return `not served (${r.stderr.trim() || r.stdout.slice(0, 80)})`;
-  }
-}
-
-/** The CLI as an operator runs it; exit code and stdout, whatever the outcome. */
-function cli(args: string[]): { code: number; stdout: string } {
-  try {
-    return { code: 0, stdout: execFileSync("node", [path.join(PROJECT_ROOT, "bin", "wepppy-cicd.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 }) };
-  } catch (err) {
-    const e = err as { status: number; stdout: string };
-    return { code: e.status, stdout: e.stdout };
   }
 }
 
@@ -94,7 +86,7 @@ describe("deployments rehearsed on the rig", function () {
     wepp1 = status.hosts.find((h) => h.name === "wepp1")!.address;
     registry = rigRepository(status);
     for (const host of ["forest1", "wepp1"]) await clearHost(host);
-    for (const stack of ["testprod", "prod"]) fs.rmSync(rehearsalStateFile(stack), { force: true });
+    forgetStacks(["testprod", "prod"]);
   });
 
   afterEach(function () {
@@ -103,7 +95,7 @@ describe("deployments rehearsed on the rig", function () {
 
   after(async () => {
     for (const host of ["forest1", "wepp1"]) await clearHost(host);
-    for (const stack of ["testprod", "prod"]) fs.rmSync(rehearsalStateFile(stack), { force: true });
+    forgetStacks(["testprod", "prod"]);
   });
 
   it("testprod: deploys the digest its tag has in the registry, passes the gate and smoke test, serves through Caddy", async () => {
@@ -117,7 +109,7 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(first.ok, true, first.error);
     assert.deepEqual(Object.keys(first).sort(), ["digest", "hostCommandsRun", "image", "ok", "stack", "steps", "url"]);
     const tag = /tag: (sha-[0-9a-f]+)/.exec(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.testprod.yaml"), "utf8"))![1];
-    assert.equal(first.digest, await registryDigest(`${registry}:${tag}`));
+    assert.equal(first.digest, await registryDigest(`${registry}:${tag}`, readCredentials()));
     assert.equal(first.image, `${registry}@${first.digest}`);
     const deploy = first.steps.find((s) => s.name === "testprod-compose-deploy")!;
     assert.ok(deploy.ok && !deploy.skipped && deploy.host === "forest1");
@@ -139,8 +131,8 @@ describe("deployments rehearsed on the rig", function () {
     assert.ok(again.steps.filter((s) => s.host === "forest1").every((s) => s.skipped));
   });
 
-  it("prod runs the digest testprod has live, and serves it", async () => {
-    const prod = await release("prod");
+  it("prod runs the digest its config names (testprod's, as a promotion sets it), and serves it", async () => {
+    const prod = await release("prod", { "image.digest": first.image });
     assert.equal(prod.ok, true, prod.error);
     assert.equal(prod.digest, first.digest);
     assert.equal(await servedBuild(wepp1), "rig-a");
@@ -164,26 +156,19 @@ describe("deployments rehearsed on the rig", function () {
     assert.ok(testprodLive, "the previous test released rig-b on testprod");
     const validated = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 200`)).filter((a) => a.action === "validate" && a.result === "ok");
     assert.ok(validated.some((a) => a.digest === testprodLive!.digest), "testprod validated its live digest after deploying it");
-    const prodStack = new RehearsalStack("prod");
-    for (const f of [prodStack.configFile, prodStack.historyFile]) fs.rmSync(f, { force: true });
-    try {
-      // The rig judges a release in seconds, not prod's ten minutes.
-      await prodStack.setConfig("wepppy-cicd:bluegreen.analysis.seconds", { value: "3" }, true);
-      const out = cli(["promote", "--rig", "--json"]);
-      const result = JSON.parse(out.stdout);
-      assert.equal(out.code, 0, out.stdout);
-      assert.equal(result.ok, true, result.error);
-      assert.equal(result.live, "green");
-      assert.equal(result.digest, testprodLive!.digest);
-      assert.match(result.release.tag, /^prod-[0-9]{8}-[0-9]{6}$/);
-      assert.match(result.release.version, /^[0-9]{4}\.[0-9]{2}\.0$/);
-      assert.equal(await servedBuild(wepp1), "rig-b");
-      const deployed = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`)).filter((a) => a.action === "deploy" && a.result === "ok");
-      assert.ok(deployed[deployed.length - 1].detail.includes(result.release.tag), deployed[deployed.length - 1].detail);
-      assert.equal(deployed[deployed.length - 1].digest, testprodLive!.digest);
-    } finally {
-      for (const f of [prodStack.configFile, prodStack.historyFile]) fs.rmSync(f, { force: true });
-    }
+    // The rig judges a release in seconds, not prod's ten minutes: the job sets that for itself.
+    const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: JSON.stringify({ "bluegreen.analysis.seconds": 3 }) });
+    const result = JSON.parse(out.stdout);
+    assert.equal(out.code, 0, out.stdout);
+    assert.equal(result.ok, true, result.error);
+    assert.equal(result.live, "green", "the host put it on the colour that was not serving");
+    assert.equal(result.digest, testprodLive!.digest);
+    assert.match(result.release.tag, /^prod-[0-9]{8}-[0-9]{6}$/);
+    assert.match(result.release.version, /^[0-9]{4}\.[0-9]{2}\.0$/);
+    assert.equal(await servedBuild(wepp1), "rig-b");
+    const deployed = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`)).filter((a) => a.action === "deploy" && a.result === "ok");
+    assert.ok(deployed[deployed.length - 1].detail.includes(result.release.tag), deployed[deployed.length - 1].detail);
+    assert.equal(deployed[deployed.length - 1].digest, testprodLive!.digest);
   });
 
   it("with the test-support API on, the smoke test creates, fetches and deletes a run", async () => {
@@ -208,7 +193,10 @@ describe("deployments rehearsed on the rig", function () {
     const r = await release("testprod", { "image.tag": newTag(), ...FAST_GATE }, "rig-never-healthy");
     assert.equal(r.ok, false);
     assert.match(r.error!, /new build failed its health gate, previous release still serving/);
-    assert.match(r.error!, /last log lines: .+/);
+    // The app's log lines stay on the host; the error (CI logs, audit, webhook) says where.
+    const where = /the app's last log lines are on the host in (\/opt\/wepppy-cicd\/logs\/\S+\.log)/.exec(r.error!);
+    assert.ok(where, r.error);
+    assert.match(await ok("forest1", `cat ${where![1]}`), /\S/);
     assert.equal(await servedBuild(forest1), servedBefore);
     assert.equal(await ok("forest1", "grep ^WEPPCLOUD_IMAGE= /opt/wepppy/docker/.env"), liveBefore, ".env no longer names the last good release");
     const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 5`)).filter((a) => a.action === "deploy").pop()!;

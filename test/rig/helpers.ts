@@ -1,4 +1,9 @@
 import * as crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../../config/paths";
+import { rigBackend } from "../../harness/rehearsal/rigBackend";
 import { rigUp, RigStatus } from "../../rig";
 import { run, sleep } from "../../rig/exec";
 
@@ -28,4 +33,29 @@ export async function waitFor(what: string, f: () => Promise<boolean>, timeoutMs
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** The CLI as an operator (or a CI job) runs it; exit code and stdout, whatever the outcome. */
+export function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string } {
+  try {
+    const stdout = execFileSync("node", [path.join(PROJECT_ROOT, "bin", "wepppy-cicd.js"), ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout };
+  } catch (err) {
+    const e = err as { status: number; stdout: string };
+    return { code: e.status, stdout: e.stdout };
+  }
+}
+
+/** Forgets what the rig's backend knows of the stacks (their state and history), as a new backend would. */
+export function forgetStacks(stacks: string[]): void {
+  const dir = path.join(rigBackend().dir, ".pulumi");
+  for (const stack of stacks) {
+    fs.rmSync(path.join(dir, "stacks", "wepppy-cicd", `${stack}.json`), { force: true });
+    fs.rmSync(path.join(dir, "history", "wepppy-cicd", stack), { recursive: true, force: true });
+  }
 }

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { BlueGreenComposeOptions, blueGreenCompose, blueGreenComposeYaml, composeYaml, resolveMergeKeys } from "../../render/bluegreen/compose";
+import { BlueGreenComposeOptions, blueGreenCompose, blueGreenComposeYaml, composeYaml } from "../../render/bluegreen/compose";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { readComposeDocument } from "../../render/composeFile";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
@@ -12,8 +12,8 @@ import { transformCompose } from "../../rig/composeTransform";
 
 /**
  * The blue/green compose transformation on wepppy's real production compose file, as the
- * program reads it (readComposeDocument: YAML 1.2, merge keys left to the transformation),
- * and on small documents for the forms prod does not use.
+ * program reads it (readComposeDocument: merge keys applied, as compose does), and on small
+ * documents for the forms prod does not use.
  */
 
 type Json = Record<string, any>;
@@ -25,8 +25,8 @@ const BLUE = BLUEGREEN.services.blue;
 const GREEN = BLUEGREEN.services.green;
 
 const prod = () => readComposeDocument(PROD);
-/** The app service as compose sees it (merge keys applied). */
-const prodApp = () => (resolveMergeKeys(prod()) as Json).services.weppcloud as Json;
+/** The app service as compose sees it (the reader applies merge keys). */
+const prodApp = () => (prod() as Json).services.weppcloud as Json;
 
 function dependsOnNames(deps: unknown): string[] {
   if (Array.isArray(deps)) return deps.map(String);
@@ -131,15 +131,17 @@ describe("blue/green compose transformation", () => {
       assert.equal(about("profile-playback depends on both colours").length, 1);
     });
 
-    it("does not change its input, and gives the same result whether or not the parser applied merge keys", () => {
+    it("does not change its input, and refuses a document whose merge keys were not applied", () => {
       const input = prod();
       const before = structuredClone(input);
       const out = blueGreenCompose(input, OPTS).doc;
       assert.deepEqual(input, before);
       assert.ok("weppcloud" in (input.services as Json));
-      const merged = parse(fs.readFileSync(PROD, "utf8"), { merge: true, maxAliasCount: -1 }) as Json;
-      assert.equal("<<" in merged.services.weppcloud, false);
-      assert.deepEqual(blueGreenCompose(merged, OPTS).doc, out);
+      assert.ok("weppcloud-blue" in (out.services as Json));
+      // Read without merge keys, `<<` is an ordinary key: the app would lose its depends_on and most of its environment.
+      const unmerged = parse(fs.readFileSync(PROD, "utf8"), { maxAliasCount: -1 }) as Json;
+      assert.ok("<<" in unmerged.services.weppcloud);
+      assert.throws(() => blueGreenCompose(unmerged, OPTS), /blue\/green compose: compose file has an unapplied merge key \(<<\) at x-wepppy-service; read compose files with readComposeDocument/);
     });
 
     it("serialises to YAML that reads back the same, with no anchors and shell text kept verbatim", () => {
@@ -148,7 +150,7 @@ describe("blue/green compose transformation", () => {
       const back = parse(text) as Json;
       assert.deepEqual(blueGreenCompose(input, OPTS).doc, back);
       assert.doesNotMatch(text, /<<:|^\s*[\w-]+: [&*]/m);
-      const src = resolveMergeKeys(input) as Json;
+      const src = input as Json;
       for (const [svc, key] of [["redis", "healthcheck"], ["postgres", "healthcheck"], ["postgres-backup", "healthcheck"], ["postgres-backup", "command"]]) {
         assert.deepEqual(back.services[svc][key], src.services[svc][key], `${svc}.${key}`);
       }

@@ -1,20 +1,43 @@
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
-import { Evaluation, RegisteredResource, evaluateStack } from "../../harness/evaluate";
-import { deployableConfig, registryAnswer } from "./helpers";
+import { CreateResult, Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../harness/evaluate";
+import { createLocally } from "../../harness/localProviders";
+import { PROMOTED_IMAGE, deployableConfig, registryAnswer } from "./helpers";
 
-/** The prod stack (blue/green in its own file) with testprod's outputs, as promotion reads them. */
-async function prod(overrides: Record<string, unknown> = {}): Promise<{ prod: Evaluation; testprod: Evaluation }> {
-  const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
-  const ev = await evaluateStack({
+const PINNED = (n: string) => `ghcr.io/rogerlew/wepppy@sha256:${n.repeat(64)}`;
+
+/** The host's answer to a deploy: its verdict line (what wepppy-deploy prints last). */
+function hostAnswers(verdict: Record<string, unknown>) {
+  return async (r: ResourceRequest): Promise<CreateResult> => {
+    if (r.name === "prod-compose-deploy") return { state: { ...r.inputs, stdout: `progress\n${JSON.stringify(verdict)}` } };
+    return createLocally(r) ?? { state: r.inputs };
+  };
+}
+
+let testprodOnce: Promise<Evaluation> | undefined;
+const testprodEvaluation = () => (testprodOnce ??= evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer }));
+const plain = new Map<string, Promise<Evaluation>>();
+
+async function prod(overrides: Record<string, unknown> = {}, verdict?: Record<string, unknown>): Promise<Evaluation> {
+  // The same stack file evaluates to the same graph: tests that only read it share one evaluation.
+  if (Object.keys(overrides).length === 0 && !verdict) {
+    if (!plain.has("prod")) plain.set("prod", evaluateProd(overrides));
+    return plain.get("prod")!;
+  }
+  return evaluateProd(overrides, verdict);
+}
+
+async function evaluateProd(overrides: Record<string, unknown>, verdict?: Record<string, unknown>): Promise<Evaluation> {
+  const testprod = await testprodEvaluation();
+  return evaluateStack({
     stack: "prod",
     config: deployableConfig("prod", overrides),
     preview: false,
     invoke: registryAnswer,
     stackOutputs: { testprod: testprod.outputs },
+    ...(verdict ? { create: hostAnswers(verdict) } : {}),
   });
-  return { prod: ev, testprod };
 }
 
 function named(ev: Evaluation, suffix: string): RegisteredResource {
@@ -27,30 +50,36 @@ function keyValues(text: string): Record<string, string> {
   return Object.fromEntries(text.trim().split("\n").filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
 }
 
-const PINNED = (n: string) => `ghcr.io/rogerlew/wepppy@sha256:${n.repeat(64)}`;
-
 describe("blue/green in the prod stack", () => {
-  it("runs testprod's live digest on both colours at first, blue live", async () => {
-    const { prod: ev, testprod } = await prod();
+  it("declares only the image that must be live; the colours are the host's to decide", async () => {
+    const ev = await prod();
     const env = keyValues(String(named(ev, "env").inputs.stdin));
-    assert.equal(env[BLUEGREEN.imageVariables.blue], testprod.outputs.imageRef);
-    assert.equal(env[BLUEGREEN.imageVariables.green], testprod.outputs.imageRef);
-    assert.equal(env[BLUEGREEN.liveVariable], "blue");
-    assert.equal(env.WEPPCLOUD_IMAGE, testprod.outputs.imageRef);
-    assert.deepEqual(ev.outputs.bluegreen, { live: "blue", images: { blue: testprod.outputs.imageRef, green: testprod.outputs.imageRef } });
+    assert.equal(env.WEPPCLOUD_IMAGE, PROMOTED_IMAGE);
+    for (const v of [BLUEGREEN.imageVariables.blue, BLUEGREEN.imageVariables.green, BLUEGREEN.liveVariable]) assert.equal(env[v], undefined, v);
   });
 
-  it("reports the live colour's image as the stack's image, whichever colour is live", async () => {
-    const { prod: ev } = await prod({ "bluegreen.live": "green", "bluegreen.images": { blue: PINNED("a"), green: PINNED("b") } });
-    assert.equal(ev.outputs.imageRef, PINNED("b"));
-    assert.equal(ev.outputs.imageDigest, `sha256:${"b".repeat(64)}`);
-    const env = keyValues(String(named(ev, "env").inputs.stdin));
-    assert.equal(env[BLUEGREEN.imageVariables.blue], PINNED("a"));
-    assert.equal(env[BLUEGREEN.liveVariable], "green");
+  it("reports the image and colours the host says are live after the deploy", async () => {
+    const verdict = { image: PROMOTED_IMAGE, live: "green", images: { blue: PINNED("a"), green: PROMOTED_IMAGE } };
+    const ev = await prod({}, verdict);
+    assert.equal(ev.outputs.imageRef, PROMOTED_IMAGE);
+    assert.equal(ev.outputs.imageDigest, `sha256:${"d".repeat(64)}`);
+    assert.deepEqual(ev.outputs.bluegreen, { live: "green", images: verdict.images });
+  });
+
+  it("refuses an update without a promoted digest, before anything is registered on a host", async () => {
+    await assert.rejects(prod({ "image.digest": undefined }), /image\.digest is not set in this checkout: run `wepppy-cicd promote`, or restore the last release with `wepppy-cicd config sync -s prod`/);
+  });
+
+  it("previews without a promoted digest, showing what testprod has live", async () => {
+    const testprod = await testprodEvaluation();
+    const raw = deployableConfig("prod");
+    raw.values["wepppy-cicd:image"] = JSON.stringify({ source: "promoted", from: "testprod" });
+    const ev = await evaluateStack({ stack: "prod", config: raw, preview: true, invoke: registryAnswer, stackOutputs: { testprod: testprod.outputs } });
+    assert.equal(ev.outputs.sourceLive, testprod.outputs.imageRef);
   });
 
   it("installs a generated compose file with two colours and no app service, and the host runs it", async () => {
-    const { prod: ev } = await prod();
+    const ev = await prod();
     const doc = parse(String(named(ev, "bluegreen-compose").inputs.stdin)) as { services: Record<string, Record<string, unknown>> };
     assert.ok(doc.services[BLUEGREEN.services.blue] && doc.services[BLUEGREEN.services.green]);
     assert.equal(doc.services.weppcloud, undefined);
@@ -69,53 +98,50 @@ describe("blue/green in the prod stack", () => {
   });
 
   it("serves the Caddyfile that picks the colour by marker and logs JSON for the analysis window", async () => {
-    const { prod: ev } = await prod();
+    const ev = await prod();
     const caddyfile = String(named(ev, "bluegreen-caddyfile").inputs.stdin);
     assert.match(caddyfile, new RegExp(`root ${BLUEGREEN.markerDir}`));
     assert.match(caddyfile, new RegExp(`output file ${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`));
     assert.ok(!/reverse_proxy weppcloud:8000/.test(caddyfile));
   });
 
-  it("redeploys on a release or a rollback (the live colour or a colour's image changes) and not otherwise", async () => {
-    const a = await prod({ "bluegreen.images": { blue: PINNED("a"), green: PINNED("b") } });
-    const same = await prod({ "bluegreen.images": { blue: PINNED("a"), green: PINNED("b") } });
-    const switched = await prod({ "bluegreen.live": "green", "bluegreen.images": { blue: PINNED("a"), green: PINNED("b") } });
-    const trig = (ev: Evaluation) => JSON.stringify(named(ev, "deploy").inputs.triggers);
-    assert.equal(trig(a.prod), trig(same.prod));
-    assert.notEqual(trig(a.prod), trig(switched.prod));
+  it("redeploys when the digest that must be live changes, and not otherwise", async () => {
+    const a = await prod({ "image.digest": PINNED("a") });
+    const same = await prod({ "image.digest": PINNED("a") });
+    const other = await prod({ "image.digest": PINNED("b") });
+    // Secret-derived triggers (the secrets' digest) differ between evaluations: each one generates its own passwords.
+    const trig = (ev: Evaluation) => JSON.stringify((named(ev, "deploy").wireInputs.triggers as unknown[]).filter((t) => !isWireSecret(t)));
+    assert.equal(trig(a), trig(same));
+    assert.notEqual(trig(a), trig(other));
   });
 
   it("records the release id, tag and version with the deploy and in the outputs", async () => {
     const release = { id: "prod-20261125-140000", tag: "prod-20261125-140000", version: "2026.11.0", actor: "roger" };
-    const { prod: ev } = await prod({ release });
+    const ev = await prod({ release });
     assert.match(String(named(ev, "deploy").inputs.create), /--note 'release prod-20261125-140000 prod-20261125-140000 2026\.11\.0 by roger'/);
     assert.deepEqual(ev.outputs.release, { id: release.id, tag: release.tag, version: release.version });
   });
 
   it("runs the functional validation that promotion needs on testprod only", async () => {
-    const { prod: ev, testprod } = await prod();
+    const ev = await prod();
     assert.equal(keyValues(String(named(ev, "conf").inputs.stdin)).VALIDATE, "false");
+    const testprod = await testprodEvaluation();
     const conf = testprod.resources.find((r) => r.name === "testprod-compose-conf")!;
     assert.equal(keyValues(String(conf.inputs.stdin)).VALIDATE, "true");
   });
 
-  it("refuses a hotfix the pinned colours would silently override", async () => {
-    await assert.rejects(
-      prod({ "bluegreen.images": { blue: PINNED("a") }, "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } }),
-      /wepppy-cicd:image\.hotfix: expected no hotfix while bluegreen\.images pins the colours/,
-    );
-    const unpinned = await prod({ "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } });
-    assert.match(String(unpinned.prod.outputs.imageRef), /ghcr\.io\/rogerlew\/wepppy@sha256:/);
+  it("runs a hotfix's tag, pinned to its digest, in place of the promoted digest", async () => {
+    const ev = await prod({ "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } });
+    const env = keyValues(String(named(ev, "env").inputs.stdin));
+    assert.match(env.WEPPCLOUD_IMAGE, /^ghcr\.io\/rogerlew\/wepppy@sha256:/);
+    assert.notEqual(env.WEPPCLOUD_IMAGE, PROMOTED_IMAGE);
   });
 
-  it("refuses blue/green with several compose files, or a colour image not pinned to a digest, naming the keys", async () => {
+  it("refuses blue/green with several compose files, or a promoted image not pinned to a digest, naming the keys", async () => {
     await assert.rejects(
       evaluateStack({ stack: "testprod", config: deployableConfig("testprod", { "bluegreen.enabled": true, "compose.files": ["a.yml", "b.yml"] }), preview: false, invoke: registryAnswer }),
       /wepppy-cicd:compose\.files: expected exactly one compose file when bluegreen\.enabled/,
     );
-    await assert.rejects(
-      evaluateStack({ stack: "prod", config: deployableConfig("prod", { "bluegreen.images": { blue: "ghcr.io/rogerlew/wepppy:latest" } }), preview: false, invoke: registryAnswer }),
-      /wepppy-cicd:bluegreen\.images\.blue: expected an image reference pinned to a digest/,
-    );
+    await assert.rejects(prod({ "image.digest": "ghcr.io/rogerlew/wepppy:latest" }), /wepppy-cicd:image\.digest: expected an image reference pinned to a digest/);
   });
 });

@@ -75,6 +75,7 @@ describe("ComposeDeployment", () => {
       "testprod-compose-file-caddy-Caddyfile",
       "testprod-compose-file-defaults.env",
       "testprod-compose-file-docker-compose.prod.yml",
+      "testprod-compose-file-modes",
       "testprod-compose-registry-login",
       "testprod-compose-script",
       "testprod-compose-secrets",
@@ -192,5 +193,43 @@ describe("ComposeDeployment", () => {
     assert.match(String(named(ev, "-build").inputs.create), /wepppy-deploy build --checkout \/workdir\/wepppy --ref master$/);
     assert.match(String(named(ev, "-conf").inputs.stdin), /^CANDIDATE=true$/m);
     assert.ok(!/^WEPPCLOUD_IMAGE=/m.test(String(named(ev, "-env").inputs.stdin)), "dev's compose names its own image");
+  });
+});
+
+describe("ComposeDeployment under the engine's real update semantics", () => {
+  // Generated passwords kept from one update to the next, as the engine's state keeps them.
+  const kept = async (r: ResourceRequest) => (r.type === "random:index/randomPassword:RandomPassword" ? { state: { ...r.inputs, result: `kept-${r.name}` } } : (createLocally(r) ?? { state: r.inputs }));
+  async function testprodWith(overrides: Record<string, unknown>): Promise<Evaluation> {
+    return evaluateStack({ stack: "testprod", config: deployableConfig("testprod", overrides), preview: false, invoke: registryAnswer, create: kept });
+  }
+  const byName = (ev: Evaluation, name: string) => ev.resources.find((r) => r.name === `testprod-compose-${name}`)!;
+  const provided = (value: string) => ({ secrets: { oauth_github_client_secret: value } });
+
+  it("a rotated secret changes the deploy's triggers (replace: it runs), through a trigger that is itself secret", async () => {
+    const a = await testprodWith(provided("first-value"));
+    const same = await testprodWith(provided("first-value"));
+    const b = await testprodWith(provided("second-value"));
+    assert.deepEqual(byName(a, "deploy").inputs.triggers, byName(same, "deploy").inputs.triggers, "unchanged secrets: nothing runs");
+    const secretTriggers = (ev: Evaluation) => (byName(ev, "deploy").wireInputs.triggers as unknown[]).filter(isWireSecret);
+    assert.equal(secretTriggers(a).length, 1, "the secrets' digest is a secret trigger");
+    // The secrets command's own change is an Update (its id stays): only this trigger can tell the deploy.
+    assert.notDeepEqual(byName(a, "deploy").inputs.triggers, byName(b, "deploy").inputs.triggers);
+    assert.equal(byName(a, "secrets").inputs.triggers, undefined, "the secrets command itself is updated in place, not replaced");
+  });
+
+  it("a moved or rebuilt host replaces setup and every copy (they run and copy again) but not the backup schedule's delete", async () => {
+    const a = await testprodWith({});
+    const b = await testprodWith({ "deploy.address": "10.0.0.99", "deploy.hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5ldy1ob3N0LWtleS1mb3ItdW5pdC10ZXN0cw" });
+    for (const name of ["setup", "script", "file-docker-compose.prod.yml", "file-caddy-Caddyfile", "file-defaults.env", "file-modes", "deploy"]) {
+      assert.notDeepEqual(byName(a, name).inputs.triggers, byName(b, name).inputs.triggers, `${name} is replaced on the new host`);
+    }
+    // The old host may be gone: a replacement would run its delete there first (deleteBeforeReplace) and fail.
+    assert.deepEqual(byName(a, "backup-schedule").inputs.triggers, byName(b, "backup-schedule").inputs.triggers);
+  });
+
+  it("sets each copied file's mode explicitly: SFTP creates them 0644 (redis-entrypoint.sh must run)", async () => {
+    const ev = await testprodWith({});
+    const modes = String(byName(ev, "file-modes").inputs.create);
+    assert.match(modes, /chmod 0644 -- .*\/opt\/wepppy\/docker\/docker-compose\.prod\.yml/);
   });
 });

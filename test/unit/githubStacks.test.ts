@@ -114,12 +114,12 @@ describe("the GitHub side of each stack", function () {
     for (const ev of evaluations.values()) assert.ok(ev.resources.some(isGithub), `${ev.stack} declares no GitHub object`);
   });
 
-  it("dev owns the repository plumbing: four workflows, the master ruleset, the repository secrets", () => {
+  it("dev owns the repository plumbing: the workflows, the master ruleset, the repository secrets", () => {
     const ev = evaluations.get("dev")!;
     const cfg = githubConfigOf("dev");
     assert.deepEqual(
       ofType(ev, "RepositoryFile").map((r) => r.inputs.file).sort(),
-      [".github/workflows/deploy-prod.yml", ".github/workflows/main.yml", ".github/workflows/nightly.yml", ".github/workflows/pr.yml"],
+      [".github/workflows/deploy-prod.yml", ".github/workflows/main.yml", ".github/workflows/nightly.yml", ".github/workflows/pr.yml", ".github/workflows/rollback-prod.yml"],
     );
     for (const f of ofType(ev, "RepositoryFile")) {
       assert.equal(f.inputs.repository, cfg.repository);

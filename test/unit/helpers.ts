@@ -18,12 +18,16 @@ export const PLACEHOLDER_DEPLOY_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-DEPLOY-KEY-0f3a\n-----END OPENSSH PRIVATE KEY-----\n";
 export const PLACEHOLDER_REGISTRY_TOKEN = "PLACEHOLDER-REGISTRY-TOKEN-77c1";
 
-/** A stack file plus what only an operator can add (pinned host key, deploy key, registry token). */
+/** The digest a promotion put on prod in the unit tier's stacks (what `wepppy-cicd promote` writes to image.digest). */
+export const PROMOTED_IMAGE = `ghcr.io/rogerlew/wepppy@sha256:${"d".repeat(64)}`;
+
+/** A stack file plus what only an operator can add (pinned host key, deploy key, registry token), and prod's promoted digest. */
 export function deployableConfig(stack: string, overrides: Record<string, unknown> = {}): RawConfig {
   const raw = stackConfig(stack, {
     "deploy.hostKey": TEST_HOST_KEY,
     deployKey: PLACEHOLDER_DEPLOY_KEY,
     registry: { username: "rogerlew", password: PLACEHOLDER_REGISTRY_TOKEN },
+    ...(stack === "prod" ? { "image.digest": PROMOTED_IMAGE } : {}),
     ...overrides,
   });
   return { ...raw, secretKeys: [...raw.secretKeys, `${NAMESPACE}:deployKey`, `${NAMESPACE}:registry`] };

@@ -9,7 +9,7 @@ import { PROJECT_ROOT } from "../../config/paths";
  * side and the operator core (ops) never reach into the rig, the harness, the CLI, the
  * benchmarks or the tests: those choose their adapters themselves.
  */
-const PRODUCTION = ["program", "render", "config", "host", "ops"];
+const PRODUCTION = ["program", "render", "config", "host", "ops", "policy"];
 const FORBIDDEN = ["rig", "harness", "cli", "bench", "test", "scripts"];
 
 function trackedTs(): string[] {

@@ -1,8 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { main } from "../../cli/main";
-import { subcommands } from "../../cli/registry";
-import { A } from "./fixtures/opsFixtures.test";
+import { buildProgram, main } from "../../cli/main";
+import { A, REPO } from "./fixtures/opsFixtures.test";
 
 /** Runs the CLI in-process with its output captured. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -23,33 +22,57 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-describe("ops: the release CLI", () => {
-  it("registers release, promote, rollback and status, each with usage text", () => {
-    for (const name of ["release", "promote", "rollback", "status"]) {
-      const command = subcommands.find((c) => c.name === name);
-      assert.ok(command, name);
-      assert.match(command.usage, new RegExp(`^usage: wepppy-cicd ${name} `));
+describe("the wepppy-cicd CLI", () => {
+  it("declares every command with its options, -s/--stack where it acts on a stack", () => {
+    const program = buildProgram({ exit: () => undefined });
+    const names = program.commands.map((c) => c.name());
+    for (const name of ["rig", "rehearse", "audit", "release", "promote", "rollback", "status", "config", "bench"]) assert.ok(names.includes(name), name);
+    for (const name of ["rehearse", "audit", "release", "rollback", "status"]) {
+      const c = program.commands.find((x) => x.name() === name)!;
+      assert.ok(c.options.some((o) => o.short === "-s" && o.long === "--stack"), `${name} -s/--stack`);
+      assert.ok(c.options.some((o) => o.long === "--json"), `${name} --json`);
     }
   });
 
-  it("answers bad input with usage and exit status 2", async () => {
+  it("answers bad input with one line, a hint and exit status 2", async () => {
     for (const argv of [
       ["release", "--image", A],
-      ["release", "--stack", "staging", "--image", A],
+      ["release", "-s", "staging", "--image", A],
       ["release", "--stack", "testprod"],
-      ["rollback", "--stack", "testprod", "--to", "three"],
       ["promote", "--force"],
       ["promote", "--reason", "why"],
       ["status", "--stack", "prod", "--verbose"],
+      ["no-such-command"],
     ]) {
       const r = await run(argv);
       assert.equal(r.code, 2, argv.join(" "));
-      assert.match(r.stderr, /usage: wepppy-cicd/, argv.join(" "));
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 2, `${argv.join(" ")}: ${r.stderr}`);
+      assert.match(lines[0], /^wepppy-cicd( [a-z-]+)?: /);
+      assert.match(lines[1], /see: wepppy-cicd help|one of dev, testprod, prod/);
     }
   });
 
+  it("gives JSON on error too with --json: {ok: false, error, hint}", async () => {
+    const r = await run(["release", "-s", "staging", "--image", A, "--json"]);
+    assert.equal(r.code, 2);
+    const body = JSON.parse(r.stdout);
+    assert.equal(body.ok, false);
+    assert.match(body.error, /staging/);
+    assert.ok(body.hint);
+  });
+
+  it("prints its version and help for a command", async () => {
+    const v = await run(["--version"]);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    const h = await run(["help", "rollback"]);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /--to <release-or-time>/);
+  });
+
   it("refuses a prod release with one JSON object and exit status 1, before opening any stack", async () => {
-    const r = await run(["release", "--stack", "prod", "--image", A, "--json"]);
+    const r = await run(["release", "--stack", "prod", "--image", `${REPO}:sha-0123456789ab`, "--json"]);
     assert.equal(r.code, 1);
     const result = JSON.parse(r.stdout);
     assert.equal(result.ok, false);
@@ -60,7 +83,7 @@ describe("ops: the release CLI", () => {
 
   it("says that the Pulumi CLI is missing and suggests --rig", async function () {
     if (spawnSync("pulumi", ["version"]).status === 0) this.skip();
-    const r = await run(["release", "--stack", "testprod", "--image", A, "--json"]);
+    const r = await run(["release", "--stack", "testprod", "--image", `${REPO}:sha-0123456789ab`, "--json"]);
     assert.equal(r.code, 1);
     assert.match(JSON.parse(r.stdout).error, /Pulumi CLI is not installed.*--rig/);
   });

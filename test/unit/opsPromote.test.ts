@@ -5,18 +5,23 @@ import { rawOf } from "../../ops/configMap";
 import { MemoryStack } from "../../harness/memoryStack";
 import { AuditEntry, findValidation, promote } from "../../ops/promote";
 import { parseAuditLines } from "../../ops/hostQueries";
-import { A, B, C, NOW, blueGreenConfig, digest, notifySpy, quiet, section, update, writes } from "./fixtures/opsFixtures.test";
+import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
 
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString().replace(/\.000Z$/, "Z");
 const validation = (d: string, hours: number, result = "ok"): AuditEntry => ({ time: hoursAgo(hours), action: "validate", result, digest: d, detail: "runs dev_unit_1, pages /weppcloud/" });
 
-function stacks(options: { prodConfig?: ConfigMap; sourceOutputs?: Record<string, unknown>; prodHistory?: ReturnType<typeof update>[] } = {}) {
+const prodAt = (image: string, release: Record<string, unknown> = { id: "prod-20261102-090000" }) => withSections(checkoutConfig("prod"), { image: { digest: image }, release });
+
+function stacks(options: { prodConfig?: ConfigMap; prodOutputs?: Record<string, unknown>; sourceOutputs?: Record<string, unknown>; prodHistory?: ReturnType<typeof update>[] } = {}) {
   const prod = new MemoryStack("prod", {
-    config: options.prodConfig ?? blueGreenConfig("prod", { live: "blue", images: { blue: A } }),
+    // A fresh checkout: the committed stack file, with no digest in it.
+    config: options.prodConfig ?? checkoutConfig("prod"),
     history: options.prodHistory ?? [],
+    outputs: options.prodOutputs ?? { imageRef: A, bluegreen: { live: "blue", images: { blue: A, green: A } } },
+    up: async (c) => ({ ok: true, outputs: { imageRef: section(c, "image").digest, bluegreen: { live: "green", images: { blue: A, green: section(c, "image").digest } } } }),
   });
   const testprod = new MemoryStack("testprod", {
-    config: blueGreenConfig("testprod", { live: "green", images: { green: B } }),
+    config: checkoutConfig("testprod"),
     outputs: options.sourceOutputs ?? { imageRef: B, imageDigest: digest("b"), url: "https://wc-prod.bearhive.duckdns.org" },
   });
   const opened: string[] = [];
@@ -64,21 +69,50 @@ describe("ops: promote", () => {
     assert.match(String(section(prod.config, "release").note), /audit log of testprod could not be read/);
   });
 
-  it("promotes with a fresh validation: testprod's digest on prod's idle colour, live, tagged and versioned", async () => {
-    const history = [update(7, "succeeded", blueGreenConfig("prod", { live: "blue", images: { blue: A } }, { release: { id: "prod-20261102-090000", version: "2026.11.0" } }))];
+  it("promotes with a fresh validation: testprod's live digest becomes prod's image.digest, tagged and versioned; the host picks the colour", async () => {
+    const history = [update(7, "succeeded", prodAt(A, { id: "prod-20261102-090000", version: "2026.11.0" }))];
     const { prod, source, opened } = stacks({ prodHistory: history });
     const spy = notifySpy();
     const result = await promote({ ...base, prod, source, validations: async () => [validation(digest("c"), 1), validation(digest("b"), 71)], notify: spy.notify });
     assert.equal(result.ok, true, result.error);
     assert.deepEqual(opened, ["testprod"]);
-    assert.deepEqual(section(prod.config, "bluegreen"), { enabled: true, live: "green", images: { blue: A, green: B } });
+    assert.equal(section(prod.config, "image").digest, B);
+    assert.equal(section(prod.config, "bluegreen").live, undefined, "no colour in the config: the host decides");
     assert.deepEqual(section(prod.config, "release"), { id: "prod-20261125-100000", tag: "prod-20261125-100000", version: "2026.11.1", actor: "roger" });
     assert.ok(prod.calls.includes("history noSecrets"), "history is read without secrets");
     assert.deepEqual(writes(prod).slice(-1), ["up"]);
+    assert.equal(result.live, "green", "the colour the host reported");
     assert.deepEqual(
       spy.sent.map((s) => [s.event.event, s.event.tag, s.event.version, s.event.digest]),
       [["promote", "prod-20261125-100000", "2026.11.1", digest("b")]],
     );
+  });
+
+  it("numbers the version from the whole history, not its first page of 10", async () => {
+    const history = Array.from({ length: 14 }, (_, i) => update(i + 1, "succeeded", prodAt(A, { id: `prod-x${i}`, version: `2026.11.${13 - i}` })));
+    history.push(update(30, "succeeded", prodAt(A, { id: "prod-old", version: "2026.11.40" })));
+    const { prod, source } = stacks({ prodHistory: history });
+    const result = await promote({ ...base, prod, source, validations: async () => [validation(digest("b"), 1)] });
+    assert.equal(result.release?.version, "2026.11.41");
+  });
+
+  it("works from a fresh checkout every time: two promotions in a row, each in its own checkout, both land", async () => {
+    const first = stacks();
+    const one = await promote({ ...base, prod: first.prod, source: first.source, validations: async () => [validation(digest("b"), 1)] });
+    assert.equal(one.ok, true, one.error);
+    // The next job: a fresh checkout (the committed stack file), the same backend (history and outputs).
+    const second = stacks({ prodHistory: first.prod.updates, prodOutputs: { imageRef: B, bluegreen: { live: "green", images: { blue: A, green: B } } }, sourceOutputs: { imageRef: C, imageDigest: digest("c") } });
+    const two = await promote({ ...base, prod: second.prod, source: second.source, validations: async () => [validation(digest("c"), 1)] });
+    assert.equal(two.ok, true, two.error);
+    assert.equal(section(second.prod.config, "image").digest, C);
+    assert.equal(two.release?.version, "2026.11.1");
+  });
+
+  it("takes a hotfix out when it promotes", async () => {
+    const { prod, source } = stacks({ prodConfig: withSections(checkoutConfig("prod"), { image: { hotfix: { tag: "sha-0123456789ab", reason: "urgent" } } }) });
+    const result = await promote({ ...base, prod, source, validations: async () => [validation(digest("b"), 1)] });
+    assert.equal(result.ok, true, result.error);
+    assert.equal(section(prod.config, "image").hotfix, undefined);
   });
 
   it("--force promotes anyway and records why, past which check, in release.note (plain prose for the audit log)", async () => {
@@ -106,15 +140,8 @@ describe("ops: promote", () => {
     }
   });
 
-  it("takes testprod's live colour from its bluegreen output where it has one", async () => {
-    const { prod, source } = stacks({ sourceOutputs: { imageRef: C, imageDigest: digest("c"), bluegreen: { live: "green", images: { blue: C, green: B } } } });
-    const result = await promote({ ...base, prod, source, validations: async () => [validation(digest("b"), 2)] });
-    assert.equal(result.ok, true);
-    assert.equal((section(prod.config, "bluegreen").images as Record<string, string>).green, B);
-  });
-
   it("refuses when testprod has no digest-pinned live image, or its outputs disagree", async () => {
-    for (const outputs of [{}, { imageRef: "build:/workdir/wepppy#master", imageDigest: "" }, { imageRef: B, imageDigest: digest("c") }]) {
+    for (const outputs of [{}, { imageRef: "build:/workdir/wepppy#master", imageDigest: "" }, { imageRef: `${B.split("@")[0]}:sha-0123456789ab` }]) {
       const { prod, source } = stacks({ sourceOutputs: outputs });
       await assert.rejects(promote({ ...base, prod, source, validations: async () => [validation(digest("b"), 1)] }), /testprod/);
       assert.deepEqual(writes(prod), []);
@@ -122,7 +149,7 @@ describe("ops: promote", () => {
   });
 
   it("says when testprod's image is already live on prod, and changes nothing", async () => {
-    const { prod, source } = stacks({ prodConfig: blueGreenConfig("prod", { live: "green", images: { blue: A, green: B } }) });
+    const { prod, source } = stacks({ prodOutputs: { imageRef: B, bluegreen: { live: "green", images: { blue: A, green: B } } } });
     const result = await promote({ ...base, prod, source, validations: async () => [] });
     assert.equal(result.ok, true);
     assert.equal(result.changed, false);

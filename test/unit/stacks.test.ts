@@ -6,7 +6,7 @@ import { ENVIRONMENTS, NAMESPACE, PROJECT, STACKS, StackName } from "../../confi
 import { ISSUED_ELSEWHERE } from "../../program/components/wepppySecrets";
 import { Evaluation, ResourceRequest } from "../../harness/evaluate";
 import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
-import { deployableConfig, evaluate, fakeDigest } from "./helpers";
+import { PROMOTED_IMAGE, deployableConfig, evaluate, fakeDigest } from "./helpers";
 
 /** The stack file read independently of the program's own loader. */
 function stackFile(stack: string): Record<string, any> {
@@ -125,30 +125,22 @@ describe("the three stacks under the mock engine", () => {
     assert.equal(ev.outputs.imageRef, `${repository}@${fakeDigest(`${repository}:${tag}`)}`);
   });
 
-  it("prod runs exactly the digest testprod has live, read through a StackReference", () => {
+  it("prod runs exactly the digest its config names (what `wepppy-cicd promote` wrote), with no registry lookup and no StackReference", () => {
     const prod = evaluations.get("prod")!;
-    const testprod = evaluations.get("testprod")!;
-    const refs = byType(prod, "pulumi:pulumi:StackReference");
-    assert.deepEqual(
-      refs.map((r) => r.inputs.name),
-      [`organization/${PROJECT}/testprod`],
-    );
+    assert.deepEqual(byType(prod, "pulumi:pulumi:StackReference"), [], "an update does not follow whatever testprod runs now");
     assert.deepEqual(prod.invokes.filter((i) => i.token.startsWith("docker:")), [], "prod must not look a tag up in the registry");
-    assert.equal(prod.outputs.imageDigest, testprod.outputs.imageDigest);
-    assert.equal(prod.outputs.imageRef, testprod.outputs.imageRef);
+    assert.equal(prod.outputs.imageRef, PROMOTED_IMAGE);
     assert.equal(prod.outputs.promotedFrom, "testprod");
   });
 
-  it("prod with a different testprod digest follows it (the promotion is not a constant)", async () => {
-    const ev = await evaluate("prod", {
-      preview: false,
-      stackOutputs: { testprod: { imageRef: "ghcr.io/rogerlew/wepppy@sha256:" + "b".repeat(64), imageDigest: "sha256:" + "b".repeat(64) } },
-    });
-    assert.equal(ev.outputs.imageDigest, "sha256:" + "b".repeat(64));
-  });
-
-  it("prod fails clearly when testprod has no recorded outputs", async () => {
-    await assert.rejects(evaluate("prod", { preview: false, stackOutputs: {} }), /no outputs are known for stack "testprod"/);
+  it("prod's update refuses without a promoted digest, and its preview shows what testprod has live", async () => {
+    const raw = deployableConfig("prod");
+    raw.values["wepppy-cicd:image"] = JSON.stringify({ source: "promoted", from: "testprod" });
+    await assert.rejects(evaluate("prod", { preview: false, config: raw }), /image\.digest is not set in this checkout/);
+    const testprod = evaluations.get("testprod")!;
+    const preview = await evaluate("prod", { preview: true, config: raw, stackOutputs: { testprod: testprod.outputs } });
+    assert.deepEqual(byType(preview, "pulumi:pulumi:StackReference").map((r) => r.inputs.name), [`organization/${PROJECT}/testprod`]);
+    assert.equal(preview.outputs.sourceLive, testprod.outputs.imageRef);
   });
 
   it("a prod hotfix bypasses testprod explicitly and says why", async () => {

@@ -1,0 +1,94 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Connection, runRemote } from "../../ops/ssh";
+
+/*
+ * Where the stand-in providers do their work. SshExecutor does it on the connection's host,
+ * as @pulumi/command does (pinned host key, the login shell runs the command, stdin only
+ * when there is some). Its copy writes the way the provider's SFTP Create does: a new file
+ * gets 0666 under the session's umask (0644 under sshd's 022), an existing one is truncated
+ * in place and keeps its mode and owner, missing parents are made 0755
+ * (pulumi-command v1.2.1 copyController.go:260-284; pkg/sftp client.go:250-260;
+ * sftp-server.c:742-781). It is not scp, which would carry the local mode over.
+ * LocalExecutor does the same on this machine under a root directory, for the unit tier.
+ */
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved as they arrived, as the provider's error quotes them. */
+  combined: string;
+}
+
+export interface HostExecutor {
+  run(connection: Connection, command: string, stdin: string | undefined, onLine?: (line: string) => void): Promise<ExecResult>;
+  copy(connection: Connection, localFile: string, remotePath: string): Promise<void>;
+}
+
+function collect(argv: string[], stdin: string | Buffer | undefined, cwd: string | undefined, onLine?: (line: string) => void): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd });
+    let stdout = "";
+    let stderr = "";
+    let combined = "";
+    let partial = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      combined += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      combined += d;
+      if (!onLine) return;
+      partial += d;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      lines.forEach(onLine);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, combined }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+/** The shell line that writes stdin to a path with SFTP Create's modes. */
+export function sftpCreateLine(remotePath: string): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const dir = path.posix.dirname(remotePath);
+  return `umask 022 && { [ -e ${q(remotePath)} ] || mkdir -p -- ${q(dir)}; } && cat > ${q(remotePath)}`;
+}
+
+export class SshExecutor implements HostExecutor {
+  async run(connection: Connection, command: string, stdin: string | undefined, onLine?: (line: string) => void): Promise<ExecResult> {
+    const r = await runRemote(connection, command, stdin, onLine);
+    return r;
+  }
+
+  async copy(connection: Connection, localFile: string, remotePath: string): Promise<void> {
+    const r = await runRemote(connection, sftpCreateLine(remotePath), fs.readFileSync(localFile));
+    if (r.code !== 0) throw new Error(`sftp: cannot create ${remotePath}: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.code}`}`);
+  }
+}
+
+/** Runs commands with bash on this machine in `root`, and copies into `root` (the unit tier's "host"). */
+export class LocalExecutor implements HostExecutor {
+  /** Every command and copy, in order, with the connection host it was meant for. */
+  readonly log: Array<{ host: string; kind: "run" | "copy"; text: string }> = [];
+
+  constructor(readonly root: string) {}
+
+  async run(connection: Connection, command: string, stdin: string | undefined, onLine?: (line: string) => void): Promise<ExecResult> {
+    this.log.push({ host: connection.host, kind: "run", text: command });
+    return collect(["bash", "-c", command], stdin, this.root, onLine);
+  }
+
+  async copy(connection: Connection, localFile: string, remotePath: string): Promise<void> {
+    this.log.push({ host: connection.host, kind: "copy", text: remotePath });
+    const target = path.join(this.root, remotePath);
+    const r = await collect(["bash", "-c", sftpCreateLine(target)], fs.readFileSync(localFile), this.root);
+    if (r.code !== 0) throw new Error(`sftp: cannot create ${remotePath}: ${r.stderr.trim()}`);
+  }
+}

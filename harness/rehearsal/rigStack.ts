@@ -1,0 +1,75 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { NAMESPACE, stackFileName } from "../../config/environments";
+import { parseStackConfig } from "../../config/load";
+import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
+import { rigStatus, rigUp, RigStatus } from "../../rig";
+import { stateDir as rigStateDir } from "../../rig/config";
+import { EngineStack, rawConfigOf } from "../engine/engineStack";
+import { SshExecutor } from "../engine/executor";
+import { ProjectStackFile } from "../engine/projectStack";
+import { rigBackend, rigPassphrase } from "./rigBackend";
+import { rigHostFor, rigInvoke, rigOverrides, stageSource } from "./rigTarget";
+
+/*
+ * A stack as a CI job on the rig has it: the checkout's stack file (this working tree's,
+ * as committed) held in memory with the rig's coordinates set on top, as the job's own
+ * `pulumi config set --path` steps would; the rig's backend for state and history. What
+ * the command writes to config is gone when it ends, as a job's checkout is.
+ */
+
+export async function ensureRig(log: (line: string) => void = () => undefined): Promise<RigStatus> {
+  let status = await rigStatus();
+  if (!status.up) {
+    log("rig is down: bringing it up");
+    status = await rigUp({ log: (l) => log(`  rig: ${l}`) });
+  }
+  return status;
+}
+
+/**
+ * Settings a rig job sets for itself (its own `pulumi config set --path` steps), given as
+ * WEPPPY_RIG_SET={"bluegreen.analysis.seconds": 3, ...}: how a test makes prod judge a
+ * release in seconds where the stack file says ten minutes.
+ */
+export function jobSettings(env: NodeJS.ProcessEnv = process.env): Array<{ key: string; value: string; secret?: boolean }> {
+  if (!env.WEPPPY_RIG_SET) return [];
+  const parsed = JSON.parse(env.WEPPPY_RIG_SET) as Record<string, unknown>;
+  return Object.entries(parsed).map(([k, v]) => ({ key: `${NAMESPACE}:${k}`, value: typeof v === "string" ? v : JSON.stringify(v) }));
+}
+
+export interface RigStackOptions {
+  /** The checkout; default: this working tree. */
+  workDir?: string;
+  /** More leaves to set, as `--set` does. */
+  extra?: Array<{ key: string; value: string; secret?: boolean }>;
+  /**
+   * Write the rig's coordinates into the checkout's stack file and keep working on it (a
+   * rig pipeline job's own clone); default: in memory, leaving the working tree alone.
+   */
+  onDisk?: boolean;
+}
+
+export async function rigStack(stack: string, status: RigStatus, options: RigStackOptions = {}): Promise<EngineStack> {
+  const workDir = options.workDir ?? PROJECT_ROOT;
+  const stackFile = path.join(workDir, stackFileName(stack));
+  const text = fs.readFileSync(stackFile, "utf8");
+  const file = new ProjectStackFile(options.onDisk ? stackFile : undefined, { text, passphrase: rigPassphrase });
+  const filed = rawConfigOf(file.all());
+  filed.values[`${NAMESPACE}:compose`] = JSON.stringify({ ...JSON.parse(filed.values[`${NAMESPACE}:compose`] ?? "{}"), sourceDir: WEPPPY_REFERENCE_DIR });
+  const asFiled = parseStackConfig(stack, filed.values, { secretKeys: filed.secretKeys });
+  const host = rigHostFor(status, asFiled.deploy.host);
+  const sourceDir = path.join(rigStateDir, "rehearsals", stack, "source");
+  await stageSource(sourceDir, asFiled.compose.files, host.name);
+  for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(), ...(options.extra ?? [])]) file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
+  if (options.onDisk) file.save();
+  return new EngineStack(stack, {
+    workDir,
+    ...(options.onDisk ? {} : { stackFileText: file.toString() }),
+    backend: rigBackend(),
+    executor: new SshExecutor(),
+    invoke: rigInvoke,
+    passphrase: rigPassphrase,
+    environment: { exec: "rig" },
+  });
+}
