@@ -1,7 +1,10 @@
 import type { DeploySettings } from "../contract/settings";
 import { Agent } from "./agent";
 import { ContainerInfo, containerOf } from "./docker";
-import { tail } from "./exec";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { hostLayout } from "../contract/layout";
+import { isoTime } from "./clock";
 
 /*
  * The gates: the app container's own /health (Caddy answers /health itself, so a probe
@@ -16,8 +19,8 @@ export type Say = (message: string) => void | Promise<void>;
 export interface GateFailure {
   gate: string;
   reason: string;
-  /** The container's last log lines, kept apart from the reason so that a reader never has to cut them off. */
-  logTail?: string;
+  /** Where the container's last log lines are kept on the host (never in the reason: they may quote secrets). */
+  logFile?: string;
 }
 
 const HEALTH_TIMEOUT_MS = 8000;
@@ -52,8 +55,13 @@ export async function gateApp(agent: Agent, settings: DeploySettings, container:
       await agent.clock.sleep(settings.health.intervalSeconds * 1000);
     }
   }
-  const logs = tail(await agent.docker.logsTail(container, 15), 15);
-  return { gate: "app", reason, logTail: logs };
+  // The app's own log lines may quote secrets or users' data: they stay on the host, 0600,
+  // and the reason (which reaches CI logs, the audit log and the webhook) says where.
+  const dir = hostLayout(agent.root, settings.projectDir).logsDir;
+  const file = path.join(dir, `gate-${isoTime(agent.clock.now()).replace(/[-:]/g, "")}-${container.slice(0, 12)}.log`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  fs.writeFileSync(file, await agent.docker.logsTail(container, 200), { mode: 0o600 });
+  return { gate: "app", reason: `${reason}; the app's last log lines are on the host in ${file}`, logFile: file };
 }
 
 const PG_READY = 'pg_isready -q -U "$POSTGRES_USER" -d "$POSTGRES_DB"';

@@ -86,8 +86,8 @@ export async function deployOneColour(ctx: RunContext, changedSecrets: string[])
   }
   const warnings: string[] = [];
   if (failure) {
-    if (s.rollback === "automatic" && serving) throw new RunFailure(phase, `release failed after compose up and was rolled back: ${failure.reason}`, failure.gate, failure.logTail);
-    if (s.health.required) throw new RunFailure(phase, `release failed after compose up: ${failure.reason} (run wepppy-deploy rollback)`, failure.gate, failure.logTail);
+    if (s.rollback === "automatic" && serving) throw new RunFailure(phase, `release failed after compose up and was rolled back: ${failure.reason}`, failure.gate, failure.logFile);
+    if (s.health.required) throw new RunFailure(phase, `release failed after compose up: ${failure.reason} (run wepppy-deploy rollback)`, failure.gate, failure.logFile);
     warnings.push(`${failure.reason} (health not required in ${s.environment})`);
     await ctx.say(`warning: ${warnings[0]}`, "warn");
   }

@@ -129,7 +129,7 @@ export class RunFailure extends Error {
     readonly phase: Phase,
     readonly reason: string,
     readonly gate?: string,
-    readonly logTail?: string,
+    readonly logFile?: string,
   ) {
     super(reason);
     this.name = "RunFailure";

@@ -48,7 +48,7 @@ export interface VerdictInput {
   phase?: Phase;
   reason?: string;
   gate?: string;
-  logTail?: string;
+  logFile?: string;
   plan?: FinishPlan;
   backMs?: number;
   nowMs: number;
@@ -71,7 +71,7 @@ export function buildVerdict(v: VerdictInput): DeployVerdict {
     ...(v.phase ? { phase: v.phase } : {}),
     ...(v.reason ? { reason: v.reason } : {}),
     ...(v.gate ? { gate: v.gate } : {}),
-    ...(v.logTail ? { logTail: v.logTail } : {}),
+    ...(v.logFile ? { logFile: v.logFile } : {}),
     message: v.message,
     recreated: v.plan?.recreated ?? [],
     ...(v.plan?.switchMs !== undefined ? { switchMs: v.plan.switchMs } : {}),
@@ -95,7 +95,7 @@ export function recordVerdict(agent: Agent, layout: HostLayout, env: string, ver
     runId: verdict.runId,
     ...(verdict.ok ? {} : { phase: verdict.phase, reason: verdict.reason }),
     ...(verdict.gate ? { gate: verdict.gate } : {}),
-    ...(verdict.logTail ? { logTail: verdict.logTail } : {}),
+    ...(verdict.logFile ? { logFile: verdict.logFile } : {}),
     ...(verdict.switchMs !== undefined ? { switchMs: verdict.switchMs } : {}),
     ...(verdict.backMs !== undefined ? { backMs: verdict.backMs } : {}),
     ...(extra.from ? { from: extra.from } : {}),
@@ -213,7 +213,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
         phase: failure.phase,
         reason: failure.reason,
         gate: failure.gate,
-        logTail: failure.logTail,
+        logFile: failure.logFile,
         backMs: undone.backMs,
         nowMs: agent.clock.now(),
       });

@@ -55,6 +55,6 @@ export function writeEnvNext(ctx: RunContext, values: Record<string, string>): s
   return text;
 }
 
-export function failIf(phase: RunFailure["phase"], failure: { gate: string; reason: string; logTail?: string } | null, prefix = ""): void {
-  if (failure) throw new RunFailure(phase, `${prefix}${failure.reason}`, failure.gate, failure.logTail);
+export function failIf(phase: RunFailure["phase"], failure: { gate: string; reason: string; logFile?: string } | null, prefix = ""): void {
+  if (failure) throw new RunFailure(phase, `${prefix}${failure.reason}`, failure.gate, failure.logFile);
 }

@@ -37,6 +37,8 @@ export interface HostLayout {
   /** Blue/green: which release each colour was last given (a by-hand rollback makes its files current again). */
   colourReleases: string;
   backups: string;
+  /** The app's log lines a failed gate keeps, on the host only. */
+  logsDir: string;
   /** Blue/green: the marker directory Caddy mounts read-only, and where it writes its access log. */
   markerDir: string;
   accessLogDir: string;
@@ -70,6 +72,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     secretDigests: path.join(stateDir, "secrets.json"),
     colourReleases: path.join(stateDir, "colours.json"),
     backups: path.join(root, "backups"),
+    logsDir: path.join(root, "logs"),
     markerDir: path.join(root, "bluegreen"),
     accessLogDir: path.join(root, "caddy-log"),
     projectDir,

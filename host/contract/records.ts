@@ -98,8 +98,11 @@ export interface AuditRecord {
   reason?: string;
   /** Which gate refused: app, postgres, redis, caddy, smoke, analysis, candidate, migration, backup. */
   gate?: string;
-  /** The refused container's last log lines (apart from the reason). */
-  logTail?: string;
+  /**
+   * The refused container's last log lines, in a file on the host (<root>/logs/): the app's log
+   * may quote secrets or users' data, and records and verdicts reach CI logs and the webhook.
+   */
+  logFile?: string;
   /** Milliseconds from the start of the run to traffic on the new colour. */
   switchMs?: number;
   /** Milliseconds from the switch to traffic back on the old colour (an automatic switch back). */
@@ -226,7 +229,7 @@ export interface DeployVerdict {
   phase?: Phase;
   reason?: string;
   gate?: string;
-  logTail?: string;
+  logFile?: string;
   /** One line for a human. */
   message: string;
   recreated: Recreated[];

@@ -52,7 +52,9 @@ describe("agent: one-colour deploy", () => {
     assert.equal(r.verdict?.result, "failed");
     assert.equal(r.verdict?.phase, "candidate");
     assert.match(r.verdict!.reason!, /new build failed its health gate, previous release still serving: no "OK" from \/health after 3 probe\(s\)/);
-    assert.equal(r.verdict!.logTail, "fake log line", "the app's log lines are a field of their own");
+    assert.equal(fs.readFileSync(r.verdict!.logFile!, "utf8"), "fake log line", "the app's log lines are kept on the host");
+    assert.ok(r.verdict!.reason!.endsWith(`the app's last log lines are on the host in ${r.verdict!.logFile}`));
+    assert.ok(!JSON.stringify(r.verdict).includes("fake log line") && !fs.readFileSync(host.layout.auditLog, "utf8").includes("fake log line"), "never in the verdict or the record");
     assert.equal(host.container(APP)!.id, appBefore, "the running app was not touched");
     assert.equal(host.container(APP)!.image, A);
     assert.ok(!host.calls.slice(calls).some((c) => c.startsWith("compose up")), "compose up never ran");
@@ -64,7 +66,7 @@ describe("agent: one-colour deploy", () => {
     assert.equal(runRecords.length, 1);
     assert.equal(runRecords[0].result, "failed");
     assert.equal(runRecords[0].gate, "candidate");
-    assert.equal(runRecords[0].logTail, "fake log line");
+    assert.equal(runRecords[0].logFile, r.verdict!.logFile);
     assert.equal(host.locked(), false);
   });
 
