@@ -292,3 +292,38 @@ describe("agent: operations beside deploys", () => {
     assert.equal(host.detached.slice(before).filter((d) => d.argv[0] === "retire").length, 1);
   });
 });
+
+describe("agent: dev's host build", () => {
+  let host: FakeHost;
+  let dir: string;
+  beforeEach(() => {
+    host = new FakeHost();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "build-"));
+  });
+  afterEach(() => {
+    host.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("checks the ref out of a checkout and builds, audited; a ref that does not exist is refused", async () => {
+    const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.org", "-c", "user.name=t", ...args], { cwd, encoding: "utf8", stdio: "pipe" }).trim();
+    const origin = path.join(dir, "origin");
+    fs.mkdirSync(origin);
+    git(origin, "init", "-q", "-b", "master");
+    fs.writeFileSync(path.join(origin, "README"), "wepppy\n");
+    git(origin, "add", "README");
+    git(origin, "commit", "-q", "-m", "one");
+    const head = git(origin, "rev-parse", "HEAD");
+    git(dir, "clone", "-q", origin, "checkout");
+    host.image(A);
+    assert.equal((await host.deploy(host.request(A, host.stage()))).code, 0);
+    const r = await host.cli(["build", "--checkout", path.join(dir, "checkout"), "--ref", "master"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.equal(r.out[0], `build:${path.join(dir, "checkout")}#${head}`);
+    assert.deepEqual([host.audit().pop()!.action, host.audit().pop()!.result], ["build", "ok"]);
+    const bad = await host.cli(["build", "--checkout", path.join(dir, "checkout"), "--ref", "no-such-branch"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err.join("\n"), /cannot check out no-such-branch/);
+    assert.equal(host.locked(), false);
+  });
+});

@@ -162,6 +162,23 @@ describe("agent: one-colour deploy", () => {
     assert.notEqual(host.container(WORKER)!.id, worker);
   });
 
+  it("smoke-tests through the test-support API where it is on: a run is created, its page fetched, the run deleted", async () => {
+    host.settings.smoke.mode = "test-support";
+    host.testSupport = true;
+    host.image(A);
+    const r = await host.deploy(host.request(A, host.stage()));
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.match(r.err.join("\n"), /smoke: created, fetched and deleted run rig-1 \(dev_unit_1\)/);
+    assert.equal(host.testRuns.size, 0, "the smoke test's run is gone");
+    // Without the API (TEST_SUPPORT_ENABLED false on the host), the smoke test fails and says why.
+    host.testSupport = false;
+    host.image(B);
+    const off = await host.deploy(host.request(B, host.stage({ compose: "# B\n" })));
+    assert.equal(off.code, 1);
+    assert.match(off.verdict!.reason!, /create-run answered 403/);
+    assert.equal(host.container(APP)!.image, A, "rolled back");
+  });
+
   it("refuses a release that is not staged completely, changing nothing", async () => {
     await liveOnA();
     host.image(B);
