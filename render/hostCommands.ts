@@ -176,9 +176,13 @@ export function agentRollbackCommand(layout: HostLayout, actor?: string): string
   return script(layout, ["rollback", ...(actor ? ["--actor", actor] : [])]);
 }
 
-/** Builds the agent image on the host from <root>/agent/Dockerfile (copied there), tagged agentImageTag(). */
-export function agentImageBuildCommand(layout: HostLayout, tag: string, base: string): string {
-  return commandLine(["docker", "build", "-q", "-t", tag, "--build-arg", `BASE=${base}`, path.join(layout.root, "agent")]);
+/**
+ * Builds the agent image on the host from <root>/agent/Dockerfile (copied there), tagged
+ * agentImageTag(). For compose v2 hosts, give the plugin: { COMPOSE_PLUGIN_URL, COMPOSE_PLUGIN_SHA256 }.
+ */
+export function agentImageBuildCommand(layout: HostLayout, tag: string, base: string, buildArgs: Record<string, string> = {}): string {
+  const args = Object.entries({ BASE: base, ...buildArgs }).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
+  return commandLine(["docker", "build", "-q", "-t", tag, ...args, path.join(layout.root, "agent")]);
 }
 
 const CONF_VALUE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;

@@ -83,6 +83,11 @@ describe("host command builders for the agent", () => {
     assert.deepEqual(wordsAfterBash(host.agentInstallTimerCommand(layout, "hourly", "roger", "prod")), ["sudo", "-n", "bash", layout.rootHelper, "install-timer", "hourly", "roger", "prod"]);
   });
 
+  it("builds the agent image on the host with its base and, for compose v2, the plugin", () => {
+    const line = host.agentImageBuildCommand(layout, "wepppy-cicd/agent:0123", "debian:bookworm-slim", { COMPOSE_PLUGIN_URL: "https://example.org/c?x=1", COMPOSE_PLUGIN_SHA256: "ab" });
+    assert.deepEqual(wordsAfterBash(line), ["docker", "build", "-q", "-t", "wepppy-cicd/agent:0123", "--build-arg", "BASE=debian:bookworm-slim", "--build-arg", "COMPOSE_PLUGIN_URL=https://example.org/c?x=1", "--build-arg", "COMPOSE_PLUGIN_SHA256=ab", "/opt/wepppy-cicd/agent"]);
+  });
+
   it("renders agent.conf as plain KEY=VALUE lines and refuses a value a shell would read", () => {
     assert.equal(host.renderAgentConf({ image: "wepppy-cicd/agent:0123", mounts: host.agentMounts(layout), projectDir: layout.projectDir }), "IMAGE=wepppy-cicd/agent:0123\nMOUNT=/opt/wepppy\nPROJECT=/opt/wepppy/docker\n");
     assert.throws(() => host.renderAgentConf({ image: "x", mounts: ["/opt/$(id)"], projectDir: "/p" }), /not a plain value/);
