@@ -1,3 +1,4 @@
+import type { AuditRecord } from "../host/contract/records";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -115,26 +116,15 @@ async function openTunnel(host: string, remotePort: number): Promise<{ port: num
   throw new Error(`the SSH tunnel to ${host} did not open in 15 s: ${stderr.trim()}`);
 }
 
-interface AuditEntry {
-  action: string;
-  result: string;
-  detail: string;
-  time: string;
-}
-
-async function audit(n = 20): Promise<AuditEntry[]> {
+/** The host's audit log: records (host/contract/records.ts) whose fields are read, never their prose. */
+async function audit(n = 20): Promise<AuditRecord[]> {
   const r = await sshRun(HOST, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "audit", "-n", String(n)]);
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
 }
 
 async function trafficState(): Promise<string> {
   const r = await sshRun(HOST, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "traffic", "/opt/wepppy-cicd/bluegreen"]);
   return (JSON.parse(r.stdout) as { state: string }).state;
-}
-
-function msIn(detail: string, re: RegExp): number | null {
-  const m = re.exec(detail);
-  return m ? Number(m[1]) : null;
 }
 
 /** From the first response of `to` to the last of `from` (0 when they do not overlap). */
@@ -209,7 +199,8 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const wb = load.mark();
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
       const entry = (await audit(5)).reverse().find((e) => e.action === "deploy" && e.result === "ok");
-      const hostMs = msIn(entry?.detail ?? "", /switched to warm \w+ (\d+) ms after the deploy started/);
+      // switchMs: from the host receiving the rollback's deploy request to traffic on the warm colour.
+      const hostMs = entry?.switchMs ?? null;
       const rec: CycleRecord = {
         cycle,
         build,
@@ -234,13 +225,14 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const rel = await releaseOf(standins["rig-healthy-then-5xx"], `bench-bad-${Date.now().toString(36)}`);
       const w = load.mark();
       await set("health.skipSmoke", false);
-      const entry = (await audit(10)).reverse().find((e) => e.action === "rollback");
-      const ms = msIn(entry?.detail ?? "", /(\d+) ms after the switch/);
+      // One record per run: the failed deploy, with how long after its switch traffic was back.
+      const entry = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed" && e.backMs !== undefined);
+      const ms = entry?.backMs ?? null;
       badRelease = {
         detectSeconds: ms === null ? null : ms / 1000,
         failed: w.failed,
         switchedBack: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
-        detectedBy: entry?.detail ?? "(no automatic rollback in the audit log)",
+        detectedBy: entry ? `${entry.phase}: ${entry.reason}` : "(no automatic switch back in the audit log)",
       };
       log(`bad release: switched back ${badRelease.switchedBack ? "yes" : "NO"} after ${badRelease.detectSeconds} s; ${w.failed} failed requests (${w.failedByKind.status5xx} were its 5xx)`);
     }
@@ -257,7 +249,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       neverHealthy = {
         failed: w.failed,
         liveUnchanged: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
-        refusedBy: refusal?.detail ?? "(no failed deploy in the audit log)",
+        refusedBy: refusal ? `${refusal.gate ?? refusal.phase}: ${refusal.reason}` : "(no failed deploy in the audit log)",
       };
       log(`never-healthy: live unchanged ${neverHealthy.liveUnchanged ? "yes" : "NO"}; ${w.failed} failed requests`);
     }
@@ -286,8 +278,8 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       requests: "every request the keep-alive clients sent through Caddy, bad releases included",
       failed: "connection errors, timeouts, 5xx and other non-200 answers, except the 5xx the deliberately bad release produced (reported under badRelease.failed)",
       switchSeconds: "client side: from the first response of the new build to the last response of the old one (how long both served)",
-      rollbackSeconds: "host side: from the rollback's deploy command starting (lock taken) to the marker switch, as the host records it in the audit log",
-      "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back, as recorded in the audit log",
+      rollbackSeconds: "host side: from the host receiving the rollback's deploy request to the marker switch (switchMs of its audit record)",
+      "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
       cycleFailed: String(cycleFailed),
     },
     settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST, rig: status.stateDir },

@@ -14,7 +14,7 @@
  * Prints a table and writes JSON. All traffic goes to 127.0.0.1; every loop is bounded in
  * count and time; only the processes it started are stopped, by handle.
  */
-import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -22,7 +22,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { blueGreenCaddyfile, singleUpstreamCaddyfile } from "../render/bluegreen/caddyfile";
 import { Colour, TrafficState, allTo, canaryTo, otherColour, stateId } from "../render/bluegreen/constants";
-import { switchCommand } from "../render/bluegreen/switch";
+import { switchTraffic } from "../host/agent/markers";
 import { WEPPPY_REFERENCE_DIR } from "../config/paths";
 
 // --- options -----------------------------------------------------------------------------
@@ -387,10 +387,10 @@ async function runMechanism(mech: Mechanism, o: Options, caddyVersion: string): 
     const file = path.join(dir, "Caddyfile");
     fs.writeFileSync(file, localise(bg.caddyfile, port, "off"));
     caddy = await startCaddy(dir, file, "caddyfile", port);
-    doSwitch = (to) =>
-      new Promise((resolve, reject) =>
-        execFile("bash", ["-c", switchCommand(markerDir, to)], (err) => (err ? reject(err) : resolve())),
-      );
+    // The host agent's own switch (host/agent/markers.ts), in process: the rename it does on a host.
+    doSwitch = async (to) => {
+      switchTraffic(markerDir, to);
+    };
   } else {
     const adminPort = await freePort();
     const configs = {} as Record<Colour, string>;

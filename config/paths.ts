@@ -6,5 +6,8 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..");
 /** wepppy's own deployment files, as the workplace provides them beside the clone. */
 export const WEPPPY_REFERENCE_DIR = path.resolve(PROJECT_ROOT, "../shared/reference/wepppy");
 
-/** The host script in this repository: shipped to every host, and run locally by tests and the loopback benchmark. */
+/** The host's bootstrap (it starts the agent's container), shipped to every host as <root>/bin/wepppy-deploy. */
 export const HOST_SCRIPT = path.join(PROJECT_ROOT, "host", "wepppy-deploy.sh");
+
+/** The root-only helpers (write-secrets, install-file, install-timer), shipped as <root>/bin/wepppy-root. */
+export const ROOT_HELPER = path.join(PROJECT_ROOT, "host", "wepppy-root.sh");

@@ -1,4 +1,7 @@
 import * as path from "node:path/posix";
+import { HostLayout as ContractLayout, hostLayout as contractLayout } from "../host/contract/layout";
+import { renderEnvFile as renderEnv } from "../host/contract/envFile";
+import { DeployVerdict } from "../host/contract/records";
 
 /*
  * Every command the stacks run on a host, as plain text built by pure functions
@@ -15,33 +18,15 @@ export function commandLine(words: string[]): string {
   return words.map(quote).join(" ");
 }
 
-/** Where wepppy-cicd keeps its things on a host. */
-export interface HostLayout {
-  root: string;
-  script: string;
-  conf: string;
-  backups: string;
-  projectDir: string;
-  secretsDir: string;
-  /** The release being deployed; it becomes `.env` once it passes its gates. */
-  envNext: string;
-  /** Blue/green: the marker directory Caddy mounts read-only, and where it writes its access log. */
-  markerDir: string;
-  accessLogDir: string;
-}
+/**
+ * Where wepppy-cicd keeps its things on a host: the host contract's layout (host/contract/layout.ts),
+ * plus `conf`, the bash script's deploy.conf, which the program writes until it is wired to the
+ * agent's deploy.json (then it goes).
+ */
+export type HostLayout = ContractLayout & { conf: string };
 
 export function hostLayout(root: string, projectDir: string): HostLayout {
-  return {
-    root,
-    script: path.join(root, "bin", "wepppy-deploy"),
-    conf: path.join(root, "deploy.conf"),
-    backups: path.join(root, "backups"),
-    projectDir,
-    secretsDir: path.join(projectDir, "secrets"),
-    envNext: path.join(projectDir, ".env.next"),
-    markerDir: path.join(root, "bluegreen"),
-    accessLogDir: path.join(root, "caddy-log"),
-  };
+  return { ...contractLayout(root, projectDir), conf: path.join(root, "deploy.conf") };
 }
 
 /** Runs the shipped host script; `bash` so that the copied file needs no exec bit. */
@@ -61,10 +46,12 @@ export function fileModesCommand(files: Array<{ path: string; mode: "0755" | "06
   return groups.filter(Boolean).join(" && ") || "true";
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentWriteSecretsCommand. */
 export function writeSecretsCommand(layout: HostLayout): string {
   return script(layout, ["write-secrets", layout.secretsDir], true);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallFileCommand (or stage the file with the release). */
 export function installFileCommand(layout: HostLayout, target: string): string {
   return script(layout, ["install-file", target], true);
 }
@@ -73,10 +60,12 @@ export function registryLoginCommand(server: string, username: string): string {
   return commandLine(["docker", "login", "--username", username, "--password-stdin", server]);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallTimerCommand. */
 export function installTimerCommand(layout: HostLayout): string {
   return script(layout, ["install-timer"], true);
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentRemoveTimerCommand. */
 export function removeTimerCommand(layout: HostLayout): string {
   return script(layout, ["remove-timer"], true);
 }
@@ -90,6 +79,7 @@ export interface DeployFlags {
   note?: string;
 }
 
+/** @deprecated bash era: the program calls it until it is wired to the agent; use agentDeployCommand with renderDeployRequest on stdin. */
 export function deployCommand(layout: HostLayout, flags: DeployFlags = {}): string {
   const words = ["deploy"];
   if (flags.skipSmoke) words.push("--skip-smoke");
@@ -117,23 +107,12 @@ export function secretsStream(values: Record<string, string>): string {
     .join("");
 }
 
-/** `KEY=VALUE` lines: wepppy's defaults.env with the stack's values put in place of or after its own. */
+/** `KEY=VALUE` lines: wepppy's defaults.env with the stack's values put in place of or after its own (one implementation, the contract's). */
 export function renderEnvFile(defaults: string, values: Record<string, string>): string {
-  const pending = new Map(Object.entries(values));
-  const lines = defaults.split("\n").map((line) => {
-    const key = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(line)?.[1];
-    if (key === undefined || !pending.has(key)) return line;
-    const value = pending.get(key)!;
-    pending.delete(key);
-    return `${key}=${value}`;
-  });
-  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  const added = [...pending].map(([k, v]) => `${k}=${v}`);
-  if (added.length > 0) lines.push("", "# Set by wepppy-cicd for this environment.", ...added);
-  return `${lines.join("\n")}\n`;
+  return renderEnv(defaults, values);
 }
 
-/** The host script's settings file; every value is one line of validated text. */
+/** @deprecated bash era (deploy.conf): the agent reads deploy.json, rendered by render/deploySettings.ts. */
 export function renderDeployConf(values: Record<string, string | number | boolean>): string {
   return (
     Object.entries(values)
@@ -145,4 +124,91 @@ export function renderDeployConf(values: Record<string, string | number | boolea
       })
       .join("\n") + "\n"
   );
+}
+
+// --- the host agent (host/agent/): the commands the program runs once it is wired to it ---
+
+/** Runs the root-only helper (host/wepppy-root.sh, installed at <root>/bin/wepppy-root) with sudo -n. */
+function rootHelper(layout: HostLayout, words: string[]): string {
+  return commandLine(["sudo", "-n", "bash", layout.rootHelper, ...words]);
+}
+
+/** Secrets on stdin (secretsStream), each file owned by the services' UID:GID with `mode` (wepppy reads them as ${UID}:${GID}, 0600). */
+export function agentWriteSecretsCommand(layout: HostLayout, owner: { uid: number; gid: number }, mode = "0600"): string {
+  return rootHelper(layout, ["write-secrets", layout.secretsDir, `${owner.uid}:${owner.gid}`, mode]);
+}
+
+/** stdin to a root-owned file under the deploy root or the project directory (e.g. <root>/etc/agent.conf). */
+export function agentInstallFileCommand(layout: HostLayout, target: string, owner = "0:0", mode = "0644"): string {
+  return rootHelper(layout, ["install-file", target, owner, mode]);
+}
+
+export function agentInstallTimerCommand(layout: HostLayout, schedule: "none" | "daily" | "hourly", user: string, environment: string): string {
+  return rootHelper(layout, ["install-timer", schedule, user, environment]);
+}
+
+export function agentRemoveTimerCommand(layout: HostLayout): string {
+  return rootHelper(layout, ["remove-timer"]);
+}
+
+/** The deploy root's directories the deploy user owns (the agent's runs, state and releases among them). */
+export function agentSetupCommand(layout: HostLayout, user: string, extraDirs: string[] = []): string {
+  const dirs = [layout.root, layout.bin, layout.backups, layout.runsDir, layout.releasesDir, layout.stateDir, layout.projectDir, ...extraDirs];
+  return commandLine(["sudo", "-n", "install", "-d", "-o", user, "-g", "docker", "-m", "0750", ...dirs]);
+}
+
+/** A deploy: the request (renderDeployRequest, as JSON) on stdin; progress on stderr, the verdict as the last line of stdout. */
+export function agentDeployCommand(layout: HostLayout, o: { jsonProgress?: boolean } = {}): string {
+  return script(layout, ["deploy", ...(o.jsonProgress ? ["--json-progress"] : [])]);
+}
+
+export function agentAttachCommand(layout: HostLayout, runId: string): string {
+  if (!/^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$/.test(runId)) throw new Error(`'${runId}' is not a run id`);
+  return script(layout, ["attach", runId]);
+}
+
+/** Run at boot (and after a dockerd restart): finishes or undoes interrupted runs, re-arms retires. */
+export function agentRecoverCommand(layout: HostLayout): string {
+  return script(layout, ["recover"]);
+}
+
+export function agentRollbackCommand(layout: HostLayout, actor?: string): string {
+  return script(layout, ["rollback", ...(actor ? ["--actor", actor] : [])]);
+}
+
+/**
+ * Builds the agent image on the host from <root>/agent/Dockerfile (copied there), tagged
+ * agentImageTag(). For compose v2 hosts, give the plugin: { COMPOSE_PLUGIN_URL, COMPOSE_PLUGIN_SHA256 }.
+ */
+export function agentImageBuildCommand(layout: HostLayout, tag: string, base: string, buildArgs: Record<string, string> = {}): string {
+  const args = Object.entries({ BASE: base, ...buildArgs }).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
+  return commandLine(["docker", "build", "-q", "-t", tag, ...args, path.join(layout.root, "agent")]);
+}
+
+const CONF_VALUE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+
+/** <root>/etc/agent.conf: what the bootstrap and the root helper read, as KEY=VALUE lines (the shell reads no JSON). */
+export function renderAgentConf(o: { image: string; mounts: string[]; projectDir: string }): string {
+  for (const v of [o.image, ...o.mounts, o.projectDir]) {
+    if (!CONF_VALUE.test(v.replace(/^\//, "x")) || v.includes("..")) throw new Error(`agent.conf: '${v}' is not a plain value`);
+  }
+  return [`IMAGE=${o.image}`, ...o.mounts.map((m) => `MOUNT=${m}`), `PROJECT=${o.projectDir}`, ""].join("\n");
+}
+
+/** The directories the agent's container must see at their own paths: the project directory's parent (wepppy's ../wepppy mounts). */
+export function agentMounts(layout: HostLayout): string[] {
+  return [path.dirname(layout.projectDir)];
+}
+
+/** The verdict a deploy printed: the last line of its stdout, parsed. */
+export function parseVerdict(stdout: string): DeployVerdict {
+  const line = stdout.trim().split("\n").filter(Boolean).pop() ?? "";
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new Error(`the deploy printed no verdict (last line: ${line.slice(0, 200)})`);
+  }
+  if (!v || typeof v !== "object" || typeof (v as DeployVerdict).runId !== "string") throw new Error("the deploy printed no verdict");
+  return v as DeployVerdict;
 }

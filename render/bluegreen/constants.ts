@@ -1,3 +1,5 @@
+import { CANARY_STEP, Colour, DEFAULT_COLOUR } from "../../host/contract/traffic";
+
 /**
  * Names shared by every part of blue/green: the Caddyfile transformation, the host-side
  * switch command, the compose side and the benchmark. One object, so that a rename is
@@ -28,81 +30,34 @@ export const BLUEGREEN = {
   caddyService: "caddy",
   /** Set in each colour's environment, so that the app (and its logs) can tell which colour it is. */
   colourVariable: "WEPPCLOUD_COLOUR",
+  /** The generated compose file the host runs instead of wepppy's, relative to the project directory. */
+  composeFile: "docker-compose.bluegreen.yml",
   /** The generated Caddyfile, relative to the compose project directory (beside wepppy's). */
   caddyfile: "caddy/Caddyfile.bluegreen",
   /** The request variable that carries the traffic state through one request. */
   variable: "bluegreen_state",
   /** Prefix of every named matcher the transformation adds. */
   matcherPrefix: "bluegreen_",
-  /** The colour that serves when no marker exists (a fresh host, or a lost directory). */
-  defaultColour: "blue",
-  /** Canary percentages must be multiples of this (it bounds the upstream list to 100/step entries). */
-  canaryGranularity: 5,
+  /** The colour that serves when no marker exists (the contract's DEFAULT_COLOUR). */
+  defaultColour: DEFAULT_COLOUR,
+  /** Canary percentages must be multiples of this (the contract's CANARY_STEP). */
+  canaryGranularity: CANARY_STEP,
 } as const;
 
-export type Colour = "blue" | "green";
-export const COLOURS: readonly Colour[] = ["blue", "green"];
-
-export function otherColour(c: Colour): Colour {
-  return c === "blue" ? "green" : "blue";
-}
-
-/**
- * Where traffic goes. `all` sends every request to one colour; `canary` sends `percent`
- * of requests to `colour` and the rest to the other colour.
- */
-export type TrafficState = { kind: "all"; colour: Colour } | { kind: "canary"; colour: Colour; percent: number };
-
-export function allTo(colour: Colour): TrafficState {
-  return { kind: "all", colour };
-}
-
-export function canaryTo(colour: Colour, percent: number): TrafficState {
-  checkPercent(percent);
-  return { kind: "canary", colour, percent };
-}
-
-export function checkPercent(percent: number): void {
-  const step = BLUEGREEN.canaryGranularity;
-  if (!Number.isInteger(percent) || percent <= 0 || percent >= 100 || percent % step !== 0) {
-    throw new Error(`canary percent must be a multiple of ${step} strictly between 0 and 100, not ${percent}`);
-  }
-}
-
-/** A state's id: the value of the request variable, and the key of its named matcher. */
-export function stateId(s: TrafficState): string {
-  return s.kind === "all" ? s.colour : `canary-${s.colour}-${s.percent}`;
-}
-
-export function parseStateId(id: string): TrafficState {
-  if (id === "blue" || id === "green") return allTo(id);
-  const m = /^canary-(blue|green)-([0-9]+)$/.exec(id);
-  if (!m) throw new Error(`unknown traffic state '${id}' (blue, green, or canary-<colour>-<percent>)`);
-  return canaryTo(m[1] as Colour, Number(m[2]));
-}
-
-/**
- * The marker file (a name in the marker directory) that selects a state, or null for the
- * default state, which is "no marker at all".
- */
-export function markerName(s: TrafficState): string | null {
-  if (s.kind === "all") return s.colour === BLUEGREEN.defaultColour ? null : `live-${s.colour}`;
-  return stateId(s);
-}
-
-/**
- * Every state a Caddyfile built with these canary percentages can select, default first.
- * Canary steps exist in both directions (blue→green and green→blue) so that a release
- * can start from either live colour.
- */
-export function allStates(canaryPercents: readonly number[] = []): TrafficState[] {
-  const percents = [...new Set(canaryPercents)].sort((a, b) => a - b);
-  percents.forEach(checkPercent);
-  const def = BLUEGREEN.defaultColour as Colour;
-  const states: TrafficState[] = [allTo(def), allTo(otherColour(def))];
-  for (const colour of COLOURS) for (const p of percents) states.push(canaryTo(colour, p));
-  return states;
-}
+// The traffic grammar lives in the host contract (the agent switches by it); re-exported
+// here so that the renderers' imports stay as they were.
+export {
+  COLOURS,
+  allStates,
+  allTo,
+  canaryTo,
+  checkPercent,
+  markerName,
+  otherColour,
+  parseStateId,
+  stateId,
+} from "../../host/contract/traffic";
+export type { Colour, TrafficState } from "../../host/contract/traffic";
 
 /** host:port of a colour's app container. */
 export function colourUpstream(c: Colour): string {

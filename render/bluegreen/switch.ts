@@ -4,9 +4,10 @@ import { TrafficState, stateId } from "./constants";
 
 /*
  * Traffic moves between the colours by changing the marker file Caddy stats on every
- * request (see caddyfile.ts). The switch itself lives in the host script (`traffic` and
- * `switch`, which need no settings), so that the deploy on a host, an operator by hand
- * and the loopback benchmark all run the same code; these build its command lines.
+ * request (see caddyfile.ts). The switch itself is the host agent's (host/agent/markers.ts,
+ * on the contract's traffic grammar): its `traffic` and `switch` commands need no settings,
+ * so that a deploy, an operator by hand and the benchmarks run the same code. These build
+ * the command lines that reach it through the host's bootstrap.
  */
 
 

@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { blueGreenCaddyfile, lineTokens, singleUpstreamCaddyfile, stateUpstreams } from "../../render/bluegreen/caddyfile";
 import { BLUEGREEN, allStates, allTo, canaryTo, markerName, parseStateId, stateId } from "../../render/bluegreen/constants";
 import { switchCommand, trafficStateCommand } from "../../render/bluegreen/switch";
-import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
+import { HOST_SCRIPT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
+import { FakeHost } from "./fixtures/fakeHost";
 
 const PROD_CADDYFILE = path.join(WEPPPY_REFERENCE_DIR, "caddy", "Caddyfile");
 
@@ -140,53 +140,43 @@ describe("blue/green Caddyfile transformation", () => {
 });
 
 describe("blue/green switch command", () => {
-  let dir: string;
+  let host: FakeHost;
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-"));
+    host = new FakeHost();
   });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => host.cleanup());
 
-  const markers = () => fs.readdirSync(path.join(dir, "m")).sort();
-  const run = (text: string) => execFileSync("bash", ["-c", text], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-  const state = () => JSON.parse(run(trafficStateCommand(path.join(dir, "m")))).state;
+  /** What bash makes of a command line: the words the program would receive. */
+  function wordsAfterBash(line: string): string[] {
+    return execFileSync("bash", ["-c", `printf '%s\\0' ${line}`]).toString().split("\0").slice(0, -1);
+  }
 
-  it("creates, renames and removes the marker, leaving exactly one state", () => {
-    const m = path.join(dir, "m");
-    assert.deepEqual(JSON.parse(run(switchCommand(m, allTo("green")))), { from: "blue", to: "green" });
-    assert.deepEqual(markers(), ["live-green"]);
-    assert.equal(state(), "green");
-    assert.deepEqual(JSON.parse(run(switchCommand(m, allTo("green")))), { from: "green", to: "green" });
-    assert.deepEqual(markers(), ["live-green"]);
-    assert.deepEqual(JSON.parse(run(switchCommand(m, canaryTo("blue", 10)))), { from: "green", to: "canary-blue-10" });
-    assert.deepEqual(markers(), ["canary-blue-10"]);
-    assert.deepEqual(JSON.parse(run(switchCommand(m, allTo("blue")))), { from: "canary-blue-10", to: "blue" });
-    assert.deepEqual(markers(), []);
-    assert.equal(state(), "blue");
-  });
+  /** Runs a built command line as the host does: bash parses it, the bootstrap hands the words after its path to the agent. */
+  async function run(line: string) {
+    const words = wordsAfterBash(line);
+    assert.deepEqual(words.slice(0, 2), ["bash", HOST_SCRIPT]);
+    return host.cli(words.slice(2));
+  }
 
-  it("renames an existing marker in one step (same inode: no instant without a marker)", () => {
-    const m = path.join(dir, "m");
-    run(switchCommand(m, canaryTo("green", 50)));
-    const inode = fs.statSync(path.join(m, "canary-green-50")).ino;
-    run(switchCommand(m, allTo("green")));
-    assert.equal(fs.statSync(path.join(m, "live-green")).ino, inode);
+  it("switches through the host's command and reports where traffic was and is", async () => {
+    const m = path.join(host.dir, "it's $(touch pwned) `id`");
+    const r = await run(switchCommand(m, allTo("green")));
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(JSON.parse(r.out[0]), { from: "blue", to: "green" });
+    assert.deepEqual(fs.readdirSync(m), ["live-green"]);
+    assert.equal(fs.existsSync(path.join(host.dir, "pwned")), false);
+    assert.deepEqual(JSON.parse((await run(trafficStateCommand(m))).out[0]), { state: "green" });
+    assert.deepEqual(JSON.parse((await run(switchCommand(m, canaryTo("blue", 10)))).out[0]), { from: "green", to: "canary-blue-10" });
   });
 
-  it("cleans leftovers, and the state query refuses an ambiguous directory", () => {
-    const m = path.join(dir, "m");
+  it("the state query refuses an ambiguous directory with exit 3", async () => {
+    const m = path.join(host.dir, "m");
     fs.mkdirSync(m);
     fs.writeFileSync(path.join(m, "live-green"), "");
     fs.writeFileSync(path.join(m, "canary-green-10"), "");
-    assert.throws(() => run(trafficStateCommand(m)), /more than one blue\/green marker/);
-    assert.deepEqual(JSON.parse(run(switchCommand(m, allTo("green")))), { from: "mixed", to: "green" });
-    assert.deepEqual(markers(), ["live-green"]);
-  });
-
-  it("survives a hostile directory name", () => {
-    const m = path.join(dir, "it's $(touch pwned) `id`");
-    run(switchCommand(m, allTo("green")));
-    assert.deepEqual(fs.readdirSync(m), ["live-green"]);
-    assert.equal(fs.existsSync(path.join(dir, "pwned")), false);
+    const r = await run(trafficStateCommand(m));
+    assert.equal(r.code, 3);
+    assert.match(r.err.join("\n"), /more than one blue\/green marker/);
     assert.equal(BLUEGREEN.markerDir, "/srv/bluegreen");
   });
 });

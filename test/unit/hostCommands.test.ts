@@ -1,9 +1,5 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { HOST_SCRIPT } from "../../config/paths";
 import * as host from "../../render/hostCommands";
 
 const layout = host.hostLayout("/opt/wepppy-cicd", "/opt/wepppy/docker");
@@ -63,69 +59,43 @@ describe("host command builders", () => {
   });
 });
 
-describe("the host script (parts that need no Docker)", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "wepppy-deploy-"));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  function run(conf: Record<string, string>, ...args: string[]) {
-    const root = path.join(dir, "root");
-    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
-    fs.copyFileSync(HOST_SCRIPT, path.join(root, "bin", "wepppy-deploy"));
-    fs.writeFileSync(path.join(root, "deploy.conf"), host.renderDeployConf(conf));
-    return execFileSync("bash", [path.join(root, "bin", "wepppy-deploy"), ...args], { encoding: "utf8", stdio: "pipe" });
-  }
-
-  const base = {
-    ENVIRONMENT: "testprod",
-    PROJECT_DIR: "",
-    COMPOSE_COMMAND: "docker compose",
-    COMPOSE_FILES: "docker-compose.prod.yml",
-    COMPOSE_PROJECT: "wepppy",
-    APP_SERVICE: "weppcloud",
-  };
-
-  it("reads deploy.conf as data: a value holding $(...) is never run", () => {
-    const marker = path.join(dir, "pwned");
-    const out = run({ ...base, PROJECT_DIR: dir, ENVIRONMENT: `$(touch ${marker})` }, "status");
-    assert.ok(!fs.existsSync(marker), "a conf value was executed");
-    assert.equal(JSON.parse(out).env, `$(touch ${marker})`);
+describe("host command builders for the agent", () => {
+  it("lays out the agent's files under the deploy root", () => {
+    assert.equal(layout.rootHelper, "/opt/wepppy-cicd/bin/wepppy-root");
+    assert.equal(layout.agentBundle, "/opt/wepppy-cicd/bin/wepppy-agent.js");
+    assert.equal(layout.agentConf, "/opt/wepppy-cicd/etc/agent.conf");
+    assert.equal(layout.settings, "/opt/wepppy-cicd/deploy.json");
+    assert.equal(layout.lockHolder, "/opt/wepppy-cicd/lock/holder.json");
   });
 
-  it("reports no lock, then the live image from .env", () => {
-    fs.writeFileSync(path.join(dir, ".env"), "UID=33\nWEPPCLOUD_IMAGE=reg/wepppy@sha256:" + "a".repeat(64) + "\n");
-    assert.equal(run({ ...base, PROJECT_DIR: dir }, "lock-status").trim(), "unlocked");
-    const status = JSON.parse(run({ ...base, PROJECT_DIR: dir }, "status"));
-    assert.equal(status.liveImage, "reg/wepppy@sha256:" + "a".repeat(64));
-    assert.equal(status.lock, null);
-    assert.equal(status.lastDeploy, null);
+  it("deploys with the request on stdin and nothing of it on the command line", () => {
+    assert.deepEqual(wordsAfterBash(host.agentDeployCommand(layout)), ["bash", layout.script, "deploy"]);
+    assert.deepEqual(wordsAfterBash(host.agentDeployCommand(layout, { jsonProgress: true })), ["bash", layout.script, "deploy", "--json-progress"]);
+    assert.deepEqual(wordsAfterBash(host.agentRecoverCommand(layout)), ["bash", layout.script, "recover"]);
+    assert.deepEqual(wordsAfterBash(host.agentAttachCommand(layout, "20261125T100000000Z-0123abcd")), ["bash", layout.script, "attach", "20261125T100000000Z-0123abcd"]);
+    assert.throws(() => host.agentAttachCommand(layout, "x; rm -rf /"), /not a run id/);
+    assert.deepEqual(wordsAfterBash(host.agentRollbackCommand(layout, "it's me")), ["bash", layout.script, "rollback", "--actor", "it's me"]);
   });
 
-  it("calls a lock whose process is gone stale, and break-lock removes it and audits", () => {
-    const root = path.join(dir, "root");
-    fs.mkdirSync(path.join(root, "lock"), { recursive: true });
-    fs.writeFileSync(path.join(root, "lock", "holder"), "who=ci action=deploy since=2026-11-25T10:00:00Z pid=999999 start=1\n");
-    assert.match(run({ ...base, PROJECT_DIR: dir }, "lock-status"), /^stale: who=ci action=deploy since=2026-11-25T10:00:00Z/);
-    run({ ...base, PROJECT_DIR: dir }, "break-lock");
-    assert.equal(run({ ...base, PROJECT_DIR: dir }, "lock-status").trim(), "unlocked");
-    const audit = fs.readFileSync(path.join(root, "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    assert.equal(audit.length, 1);
-    assert.equal(audit[0].action, "break-lock");
-    assert.match(audit[0].detail, /pid=999999/);
+  it("runs the root helper with sudo -n, secrets owned by the services' UID:GID, 0600", () => {
+    assert.deepEqual(wordsAfterBash(host.agentWriteSecretsCommand(layout, { uid: 33, gid: 1234 })), ["sudo", "-n", "bash", layout.rootHelper, "write-secrets", layout.secretsDir, "33:1234", "0600"]);
+    assert.deepEqual(wordsAfterBash(host.agentInstallFileCommand(layout, layout.agentConf)), ["sudo", "-n", "bash", layout.rootHelper, "install-file", layout.agentConf, "0:0", "0644"]);
+    assert.deepEqual(wordsAfterBash(host.agentInstallTimerCommand(layout, "hourly", "roger", "prod")), ["sudo", "-n", "bash", layout.rootHelper, "install-timer", "hourly", "roger", "prod"]);
   });
 
-  it("refuses an unknown command with exit code 2", () => {
-    assert.throws(() => run({ ...base, PROJECT_DIR: dir }, "destroy"), (err: any) => err.status === 2);
+  it("builds the agent image on the host with its base and, for compose v2, the plugin", () => {
+    const line = host.agentImageBuildCommand(layout, "wepppy-cicd/agent:0123", "debian:bookworm-slim", { COMPOSE_PLUGIN_URL: "https://example.org/c?x=1", COMPOSE_PLUGIN_SHA256: "ab" });
+    assert.deepEqual(wordsAfterBash(line), ["docker", "build", "-q", "-t", "wepppy-cicd/agent:0123", "--build-arg", "BASE=debian:bookworm-slim", "--build-arg", "COMPOSE_PLUGIN_URL=https://example.org/c?x=1", "--build-arg", "COMPOSE_PLUGIN_SHA256=ab", "/opt/wepppy-cicd/agent"]);
   });
 
-  it("passes shellcheck where shellcheck is installed", function () {
-    try {
-      execFileSync("shellcheck", ["--version"], { stdio: "ignore" });
-    } catch {
-      this.skip();
-    }
-    execFileSync("shellcheck", ["-S", "warning", HOST_SCRIPT], { stdio: "pipe" });
+  it("renders agent.conf as plain KEY=VALUE lines and refuses a value a shell would read", () => {
+    assert.equal(host.renderAgentConf({ image: "wepppy-cicd/agent:0123", mounts: host.agentMounts(layout), projectDir: layout.projectDir }), "IMAGE=wepppy-cicd/agent:0123\nMOUNT=/opt/wepppy\nPROJECT=/opt/wepppy/docker\n");
+    assert.throws(() => host.renderAgentConf({ image: "x", mounts: ["/opt/$(id)"], projectDir: "/p" }), /not a plain value/);
+  });
+
+  it("reads the verdict from the last line of the deploy's stdout", () => {
+    const v = { runId: "20261125T100000000Z-0123abcd", result: "ok" };
+    assert.equal(host.parseVerdict(`noise\n${JSON.stringify(v)}\n`).runId, v.runId);
+    assert.throws(() => host.parseVerdict("sha256:abc\n"), /printed no verdict/);
   });
 });

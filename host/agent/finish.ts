@@ -1,0 +1,67 @@
+import * as fs from "node:fs";
+import type { HostLayout } from "../contract/layout";
+import type { DeployRequest, ReleaseRecord } from "../contract/records";
+import type { DeploySettings } from "../contract/settings";
+import { Colour, otherColour } from "../contract/traffic";
+import { Agent } from "./agent";
+import { isoTime } from "./clock";
+import { tail } from "./exec";
+import { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./files";
+import { containerIds, recreateForSecrets } from "./oneColour";
+import { StagedRelease, installReleaseFiles, pruneReleases, readCurrent, recordCurrent } from "./releases";
+import { cancelRetire, scheduleRetire } from "./retire";
+import { FinishPlan } from "./run";
+import { recordSecretDigests } from "./secrets";
+
+/*
+ * The end of a judged release, written so that it can run twice (recovery completes a run
+ * that died here): the env file, the release's files and settings become current, the
+ * other services follow the release (Caddy alone and last: compose v1 recreates a service
+ * whose dependencies were recreated in the same call, and a recreated Caddy drops every
+ * open connection), and the previous colour is scheduled to retire.
+ */
+
+export type ColourReleases = Partial<Record<Colour, { image: string; releaseKey: string; release: ReleaseRecord | null; since: string }>>;
+
+export function readColourReleases(layout: HostLayout): ColourReleases {
+  return (readJsonFile(layout.colourReleases) as ColourReleases | undefined) ?? {};
+}
+
+export async function finish(agent: Agent, layout: HostLayout, settings: DeploySettings, release: StagedRelease, request: DeployRequest, plan: FinishPlan): Promise<string[]> {
+  const warnings: string[] = [];
+  const now = isoTime(agent.clock.now());
+  writeFileAtomic(layout.envFile, plan.envText, 0o640);
+  fs.rmSync(layout.envNext, { force: true });
+  installReleaseFiles(release, settings.projectDir);
+  recordCurrent(layout, release, plan.image, request.release, now);
+  if (plan.secretDigests) recordSecretDigests(layout, plan.secretDigests);
+  const bg = settings.bluegreen;
+  if (bg && plan.live && plan.images) {
+    const colours = readColourReleases(layout);
+    colours[plan.live] = { image: plan.images[plan.live], releaseKey: release.key, release: request.release, since: now };
+    // The other colour keeps the release it was given, unless it runs something else (a first release gives both this one).
+    const other = otherColour(plan.live);
+    if (colours[other]?.image !== plan.images[other]) colours[other] = { image: plan.images[other], releaseKey: release.key, release: request.release, since: now };
+    writeJsonAtomic(layout.colourReleases, colours);
+    const compose = agent.compose(settings, layout.envFile);
+    if (plan.converge.length > 0) {
+      const before = await containerIds(agent, settings);
+      const r = await compose.up(plan.converge, { noDeps: true });
+      if (r.code !== 0) warnings.push(`converging the other services failed: ${tail(r.stderr, 4)}`);
+      try {
+        await recreateForSecrets(agent, settings, compose, plan.recreateAfter, before);
+      } catch (err) {
+        warnings.push((err as Error).message);
+      }
+    }
+    const caddy = await compose.up([bg.caddyService], { noDeps: true });
+    if (caddy.code !== 0) warnings.push(`${bg.caddyService}: ${tail(caddy.stderr, 4)}`);
+    cancelRetire(layout, plan.live);
+    if (plan.retire && plan.retire !== plan.live) await scheduleRetire(agent, layout, settings, plan.retire);
+  }
+  const current = readCurrent(layout);
+  const pinned = new Set<string>([release.key, ...(current?.previous ? [current.previous.releaseKey] : [])]);
+  for (const c of Object.values(readColourReleases(layout))) if (c) pinned.add(c.releaseKey);
+  pruneReleases(layout, pinned);
+  return warnings;
+}

@@ -1,0 +1,139 @@
+import * as fs from "node:fs";
+import { EXIT, LockHolder, LockState } from "../contract/records";
+import type { HostLayout } from "../contract/layout";
+import { Agent, CommandError } from "./agent";
+import { isoTime } from "./clock";
+import { readJsonFile, writeJsonAtomic } from "./files";
+
+/*
+ * The deploy lock: a directory, because mkdir is atomic and, unlike flock, it outlives a
+ * killed deploy, so the next one sees that a deploy died half-way instead of carrying on.
+ * The holder is JSON with the pid, its start time and the boot id, so a dead holder is
+ * told from a live one; a deploy's holder also names its detached container.
+ */
+
+export interface LockInfo {
+  state: LockState;
+  holder: LockHolder | null;
+}
+
+export class LockHeld extends CommandError {
+  constructor(
+    readonly info: LockInfo,
+    message: string,
+  ) {
+    super(message, EXIT.locked);
+    this.name = "LockHeld";
+  }
+}
+
+export function readHolder(layout: HostLayout): LockHolder | null {
+  try {
+    const v = readJsonFile(layout.lockHolder);
+    return v && typeof v === "object" ? (v as LockHolder) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function holderAlive(agent: Agent, h: LockHolder): Promise<boolean> {
+  if (h.bootId !== agent.processes.bootId()) return false;
+  if (typeof h.pid === "number" && agent.processes.startOf(h.pid) === h.start) return true;
+  if (h.container) {
+    const c = await agent.docker.inspect(h.container);
+    if (c?.running) return true;
+  }
+  return false;
+}
+
+export async function lockInfo(agent: Agent, layout: HostLayout): Promise<LockInfo> {
+  if (!fs.existsSync(layout.lockDir)) return { state: "unlocked", holder: null };
+  let holder = readHolder(layout);
+  if (!holder) {
+    // Taken this very moment (mkdir done, holder not yet written): look again shortly.
+    await agent.clock.sleep(1000);
+    if (!fs.existsSync(layout.lockDir)) return { state: "unlocked", holder: null };
+    holder = readHolder(layout);
+    if (!holder) return { state: "stale", holder: null };
+  }
+  return { state: (await holderAlive(agent, holder)) ? "held" : "stale", holder };
+}
+
+export function describeHolder(h: LockHolder | null): string {
+  if (!h) return "no holder recorded";
+  return `${h.action} by ${h.who} since ${h.since} (pid ${h.pid}${h.runId ? `, run ${h.runId}` : ""}${h.container ? `, container ${h.container}` : ""})`;
+}
+
+export interface AcquireOptions {
+  action: string;
+  waitSeconds: number;
+  runId?: string;
+  requestId?: string;
+  container?: string;
+}
+
+export function newHolder(agent: Agent, o: AcquireOptions): LockHolder {
+  return {
+    who: agent.who,
+    action: o.action,
+    since: isoTime(agent.clock.now()),
+    pid: agent.pid,
+    start: agent.processes.startOf(agent.pid) ?? 0,
+    bootId: agent.processes.bootId(),
+    ...(o.runId ? { runId: o.runId } : {}),
+    ...(o.requestId ? { requestId: o.requestId } : {}),
+    ...(o.container ? { container: o.container } : {}),
+  };
+}
+
+/**
+ * Takes the lock, waiting up to waitSeconds for a live holder (and up to two minutes for a
+ * retire, which holds it for a minute at most). A stale or live holder past the wait is a
+ * LockHeld naming it; the caller decides (a deploy recovers a dead run first).
+ */
+export async function acquireLock(agent: Agent, layout: HostLayout, o: AcquireOptions): Promise<LockHolder> {
+  fs.mkdirSync(layout.root, { recursive: true });
+  const started = agent.clock.now();
+  for (;;) {
+    try {
+      fs.mkdirSync(layout.lockDir, { mode: 0o750 });
+      const holder = newHolder(agent, o);
+      writeJsonAtomic(layout.lockHolder, holder);
+      return holder;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const info = await lockInfo(agent, layout);
+    if (info.state === "unlocked") continue;
+    if (info.state === "stale") {
+      throw new LockHeld(info, `stale lock left by a run that did not finish: ${describeHolder(info.holder)}. Check the environment (wepppy-deploy health), then run: wepppy-deploy recover (or break-lock)`);
+    }
+    const waited = (agent.clock.now() - started) / 1000;
+    const retire = info.holder?.action === "retire";
+    if (waited >= o.waitSeconds && !(retire && waited < 120)) {
+      throw new LockHeld(info, `another run holds the lock: ${describeHolder(info.holder)}`);
+    }
+    await agent.clock.sleep(1000);
+  }
+}
+
+/** The detached runner takes over the lock its client took: same run, its own pid. */
+export function takeOverLock(agent: Agent, layout: HostLayout, runId: string): LockHolder {
+  const h = readHolder(layout);
+  if (!h || h.runId !== runId) throw new CommandError(`the lock is not held for run ${runId} (holder: ${describeHolder(h)})`);
+  const mine: LockHolder = { ...h, pid: agent.pid, start: agent.processes.startOf(agent.pid) ?? 0, bootId: agent.processes.bootId() };
+  writeJsonAtomic(layout.lockHolder, mine);
+  return mine;
+}
+
+/** Releases the lock only when `mine` still holds it (same run, or same pid and start). */
+export function releaseLock(layout: HostLayout, mine: { pid?: number; start?: number; runId?: string }): void {
+  const h = readHolder(layout);
+  if (!h) return;
+  const same = (mine.runId !== undefined && h.runId === mine.runId) || (mine.pid !== undefined && h.pid === mine.pid && h.start === mine.start);
+  if (same) removeLock(layout);
+}
+
+export function removeLock(layout: HostLayout): void {
+  fs.rmSync(layout.lockDir, { recursive: true, force: true });
+}

@@ -1,0 +1,322 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DeployVerdict, EXIT } from "../../host/contract/records";
+import { A, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
+
+/*
+ * Blue/green on a host in memory. The request names only the image that must be live;
+ * the host's truth (marker, containers) decides what moves. Assertions are on the host:
+ * markers, containers, the audit log, the lock.
+ */
+
+describe("agent: blue/green deploy", () => {
+  let host: FakeHost;
+  beforeEach(() => {
+    host = new FakeHost({ bluegreen: true });
+    host.image(A);
+    host.image(B);
+  });
+  afterEach(() => host.cleanup());
+
+  async function deploy(image: string, extra: Parameters<FakeHost["request"]>[2] = {}, stage: Parameters<FakeHost["stage"]>[0] = {}) {
+    return host.deploy(host.request(image, host.stage(stage), extra));
+  }
+
+  async function releasedAThenB(): Promise<DeployVerdict> {
+    assert.equal((await deploy(A)).code, 0);
+    const r = await deploy(B, { release: { id: "r-2" } });
+    assert.equal(r.code, 0, r.err.join("\n"));
+    return r.verdict!;
+  }
+
+  it("a first release brings both colours up on the image; traffic stays on the default colour", async () => {
+    const r = await deploy(A);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual([host.container(BLUE)?.image, host.container(GREEN)?.image, host.container(WORKER)?.image], [A, A, A]);
+    assert.deepEqual(host.markers(), []);
+    assert.equal(r.verdict!.live, "blue");
+    assert.deepEqual(r.verdict!.images, { blue: A, green: A });
+    assert.equal(r.verdict!.liveImage, A);
+  });
+
+  it("a new image goes to the colour not serving, traffic switches, the old colour stays warm and is due to retire", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    const blueBefore = host.container(BLUE)!.id;
+    const v = (await deploy(B, { release: { id: "r-2" } })).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.equal(host.container(GREEN)!.image, B);
+    assert.equal(host.container(BLUE)!.id, blueBefore, "the live colour was never recreated");
+    assert.equal(host.container(BLUE)!.running, true, "the previous colour stays warm");
+    assert.equal(host.container(WORKER)!.image, B, "the other services follow after the switch");
+    assert.deepEqual([v.live, v.images], ["green", { blue: A, green: B }]);
+    assert.ok(host.detached.some((d) => d.name === "wepppy-retire-blue" && d.argv[0] === "retire" && d.argv[1] === "blue"));
+    const record = host.audit().pop()!;
+    assert.equal(record.runId, v.runId);
+    assert.equal(record.live, "green");
+    assert.equal(typeof record.switchMs, "number");
+    assert.match(host.env(), /^WEPPCLOUD_GREEN_IMAGE=.*$/m);
+    assert.match(host.env(), /^WEPPCLOUD_LIVE_COLOUR=green$/m);
+  });
+
+  it("switches back when the analysis window sees 5xx, stops the failed colour, and records one failed deploy with backMs", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.image(C, { status: 500 });
+    const r = await deploy(C, { skipSmoke: true });
+    assert.equal(r.code, 1);
+    const v = r.verdict!;
+    assert.deepEqual([v.result, v.phase, v.gate], ["failed", "analysis", "analysis"]);
+    assert.match(v.reason!, /requests answered 5xx since the switch/);
+    assert.deepEqual(host.markers(), [], "traffic is back on blue");
+    assert.equal(host.container(GREEN)!.running, false, "the failed colour is stopped, so no retry finds it warm");
+    assert.equal(typeof v.backMs, "number");
+    assert.equal(v.live, "blue");
+    assert.equal(v.liveImage, A);
+    const records = host.audit().filter((x) => x.runId === v.runId);
+    assert.equal(records.length, 1);
+    assert.deepEqual([records[0].action, records[0].result, records[0].phase, records[0].backMs], ["deploy", "failed", "analysis", v.backMs]);
+    assert.equal(host.container(WORKER)!.image, A, "the other services never moved");
+    assert.equal(host.locked(), false);
+  });
+
+  it("walks the canary steps and switches back at the first step that answers 5xx", async () => {
+    host.settings.bluegreen!.canary = [10, 50];
+    assert.equal((await deploy(A)).code, 0);
+    host.image(C, { status: 500 });
+    const seen: string[] = [];
+    host.runnerHook = () => {
+      const m = host.markers().join();
+      if (seen[seen.length - 1] !== m) seen.push(m);
+    };
+    const v = (await deploy(C, { skipSmoke: true })).verdict!;
+    assert.deepEqual([v.result, v.phase], ["failed", "canary"]);
+    assert.match(v.reason!, /^canary 10 %: /);
+    assert.ok(seen.includes("canary-green-10") && !seen.includes("canary-green-50"), `markers seen: ${seen.join(" | ")}`);
+    assert.deepEqual(host.markers(), []);
+  });
+
+  it("walks every canary step to a good release", async () => {
+    host.settings.bluegreen!.canary = [10, 50];
+    assert.equal((await deploy(A)).code, 0);
+    const seen = new Set<string>();
+    host.runnerHook = () => {
+      seen.add(host.markers().join());
+    };
+    const v = (await deploy(B)).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    for (const m of ["canary-green-10", "canary-green-50", "live-green"]) assert.ok(seen.has(m), `never saw ${m}`);
+  });
+
+  it("the image already live: nothing switches and the live colour is not recreated", async () => {
+    await releasedAThenB();
+    const green = host.container(GREEN)!.id;
+    const calls = host.calls.length;
+    const v = (await deploy(B, { release: { id: "r-3" } })).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.equal(host.container(GREEN)!.id, green);
+    assert.ok(!host.calls.slice(calls).some((c) => c.includes(GREEN) || c.startsWith("pull")), host.calls.slice(calls).join("\n"));
+  });
+
+  it("the warm other colour runs the image: traffic switches at once (a rollback), nothing is pulled or recreated", async () => {
+    await releasedAThenB();
+    const blue = host.container(BLUE)!.id;
+    const calls = host.calls.length;
+    const v = (await deploy(A, { release: { id: "r-1" } })).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    assert.deepEqual(host.markers(), []);
+    assert.equal(host.container(BLUE)!.id, blue);
+    assert.match(v.message, /^switched to warm blue \d+ ms after the deploy started/);
+    assert.ok(v.switchMs! >= 0);
+    assert.ok(!host.calls.slice(calls).some((c) => c.startsWith("pull") || c.includes(`--force-recreate ${BLUE}`)), host.calls.slice(calls).join("\n"));
+    assert.equal(host.container(WORKER)!.image, A, "the workers follow the rollback");
+  });
+
+  it("the other colour is cold (stopped after its warm time): it gets the image and is gated before the switch", async () => {
+    await releasedAThenB();
+    host.containers.find((c) => c.service === BLUE)!.running = false;
+    const v = (await deploy(A, { release: { id: "r-1" } })).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    assert.match(v.message, /^released on blue/);
+    assert.deepEqual(host.markers(), []);
+    assert.equal(host.container(BLUE)!.running, true);
+  });
+
+  it("a secret the colours mount changed: the idle colour gets the same image with it, then traffic switches; the live one is never recreated under traffic", async () => {
+    await releasedAThenB();
+    const green = host.container(GREEN)!.id;
+    const worker = host.container(WORKER)!.id;
+    let greenRecreatedBeforeSwitch = false;
+    host.runnerHook = (e) => {
+      if (e.phase !== "converge" && host.container(GREEN)?.id !== green && host.markers().join() === "live-green") greenRecreatedBeforeSwitch = true;
+    };
+    host.rewriteSecret("postgres_password", "new-pg-secret-98765");
+    const v = (await deploy(B, { release: { id: "r-3" } })).verdict!;
+    assert.equal(v.result, "ok", v.message);
+    assert.deepEqual(host.markers(), [], "traffic moved to blue, which has the new secret");
+    assert.equal(host.container(BLUE)!.image, B);
+    assert.equal(greenRecreatedBeforeSwitch, false);
+    assert.ok(v.recreated.some((r) => r.service === BLUE && r.secrets.includes("postgres_password")));
+    assert.ok(v.recreated.some((r) => r.service === "postgres"), "postgres follows after the switch");
+    assert.equal(host.container(WORKER)!.id, worker, "the worker does not mount postgres_password");
+    assert.ok(!fs.readFileSync(host.layout.auditLog, "utf8").includes("new-pg-secret-98765"));
+  });
+
+  it("another request while one runs is refused with exit 75, naming the holder; the holder keeps the lock", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    let release!: () => void;
+    host.runnerHook = (e) => (e.phase === "gate" ? new Promise<void>((r) => (release = r)) : undefined);
+    const first = deploy(B, { release: { id: "r-2" } });
+    while (!release) await new Promise((r) => setImmediate(r));
+    host.runnerHook = undefined;
+    const other = await deploy(C, { release: { id: "r-3" } });
+    assert.equal(other.code, EXIT.locked);
+    assert.match(other.err.join("\n"), /another run holds the lock: deploy by ci since .* \(pid \d+, run \d{8}T\d{9}Z-[0-9a-f]{8}, container wepppy-deploy-/);
+    assert.equal(host.audit().pop()!.result, "refused");
+    assert.ok(host.locked());
+    release();
+    assert.equal((await first).code, 0);
+    assert.equal(host.locked(), false);
+  });
+
+  it("the same request again while it runs attaches to the run instead of starting a second", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    let release!: () => void;
+    host.runnerHook = (e) => (e.phase === "gate" ? new Promise<void>((r) => (release = r)) : undefined);
+    const key = host.stage();
+    const request = host.request(B, key, { release: { id: "r-2" } });
+    const first = host.deploy(request);
+    while (!release) await new Promise((r) => setImmediate(r));
+    host.runnerHook = undefined;
+    const second = host.deploy(request);
+    await new Promise((r) => setImmediate(r));
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a.verdict!.runId, b.verdict!.runId);
+    assert.equal(host.detached.filter((d) => d.argv[0] === "run").length, 2, "one run for A, one for B");
+    assert.match(b.err.join("\n"), /this request is running as .*: attaching/);
+  });
+
+  it("a verdict no client received is given to the next client with the same request, without running again", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    const key = host.stage();
+    const request = host.request(B, key, { release: { id: "r-2" } });
+    const first = await host.deploy(request);
+    fs.rmSync(path.join(host.layout.runsDir, first.verdict!.runId, "delivered"));
+    const runs = host.detached.length;
+    const again = await host.deploy(request);
+    assert.equal(again.verdict!.runId, first.verdict!.runId);
+    assert.equal(host.detached.length, runs);
+    // Once delivered, the same request is a new deploy (a retry): it finds the image live.
+    const third = await host.deploy(request);
+    assert.notEqual(third.verdict!.runId, first.verdict!.runId);
+  });
+
+  it("a run that dies between the switch and its verdict: the attached client finds it dead, traffic goes back, one interrupted record", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.image(C);
+    host.runnerHook = (e) => {
+      if (e.phase !== "smoke" && e.phase !== "analysis") return undefined;
+      // The runner's process dies here (kill -9): it never continues, its pid is gone.
+      host.deadPids.add(RUNNER_PID);
+      return new Promise<void>(() => undefined);
+    };
+    const r = await deploy(C);
+    host.deadPids.clear();
+    assert.equal(r.code, 1);
+    assert.deepEqual([r.verdict!.result, r.verdict!.live], ["interrupted", "blue"]);
+    assert.match(r.verdict!.reason!, /the run stopped during (smoke|analysis)/);
+    assert.deepEqual(host.markers(), [], "traffic is back on blue");
+    assert.equal(host.container(GREEN)!.running, false);
+    const records = host.audit().filter((x) => x.runId === r.verdict!.runId);
+    assert.deepEqual(records.map((x) => x.result), ["interrupted"]);
+    assert.equal(host.locked(), false);
+  });
+
+  it("a run whose container never got to run is found dead by its client, which does not wait forever", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.runnerNeverStarts = true;
+    const r = await deploy(B, { release: { id: "r-2" } });
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.phase], [1, "interrupted", "lock"]);
+    assert.equal(host.locked(), false);
+    assert.equal(host.container(GREEN)!.image, A, "nothing was changed");
+  });
+
+  it("recover (at boot) puts traffic back after a run that died between switch and verdict with no client", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.image(C);
+    host.runnerHook = (e) => (e.phase === "smoke" ? new Promise<void>(() => undefined) : undefined);
+    const key = host.stage();
+    void host.deploy(host.request(C, key)).catch(() => undefined);
+    while (!host.markers().includes("live-green")) await new Promise((r) => setImmediate(r));
+    // The host restarts: no process of before is alive, and the client is gone too.
+    host.deadPids.add(RUNNER_PID);
+    const holder = JSON.parse(fs.readFileSync(host.layout.lockHolder, "utf8"));
+    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ ...holder, bootId: "boot-0" }));
+    host.deadPids.clear();
+    const r = await host.cli(["recover"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(host.markers(), []);
+    assert.equal(host.container(GREEN)!.running, false);
+    assert.deepEqual(JSON.parse(r.out[0]).recovered.map((x: { result: string }) => x.result), ["interrupted"]);
+    assert.equal(host.audit().filter((x) => x.result === "interrupted").length, 1);
+    assert.equal(host.locked(), false);
+    // A second recover finds nothing to do.
+    assert.deepEqual(JSON.parse((await host.cli(["recover"])).out[0]).recovered, []);
+  });
+
+  it("a run that dies after its release was judged good is finished by recovery, not undone", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.runnerHook = (e) => {
+      if (e.phase !== "converge") return undefined;
+      host.deadPids.add(RUNNER_PID);
+      return new Promise<void>(() => undefined);
+    };
+    const key = host.stage({ caddyfile: "# B\n" });
+    const r = await host.deploy(host.request(B, key, { release: { id: "r-2" } }));
+    host.deadPids.clear();
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [0, "ok", "green"]);
+    assert.match(r.verdict!.message, /finished by recovery/);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.equal(JSON.parse(fs.readFileSync(host.layout.currentRelease, "utf8")).releaseKey, key);
+    assert.equal(host.projectFile("caddy/Caddyfile"), "# B\n");
+    assert.equal(host.container(WORKER)!.image, B);
+    assert.deepEqual(host.audit().filter((x) => x.runId === r.verdict!.runId).map((x) => x.result), ["ok"]);
+  });
+
+  it("refuses an image that is not digest-pinned, and an ambiguous traffic state, changing nothing", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.image("ghcr.io/rogerlew/wepppy:latest");
+    const tag = await deploy("ghcr.io/rogerlew/wepppy:latest");
+    assert.equal(tag.verdict!.result, "refused");
+    assert.match(tag.verdict!.reason!, /needs a digest-pinned image/);
+    fs.mkdirSync(host.layout.markerDir, { recursive: true });
+    fs.writeFileSync(path.join(host.layout.markerDir, "live-green"), "");
+    fs.writeFileSync(path.join(host.layout.markerDir, "canary-green-10"), "");
+    const amb = await deploy(B);
+    assert.equal(amb.verdict!.result, "refused");
+    assert.match(amb.verdict!.reason!, /more than one traffic marker/);
+    assert.equal(host.container(GREEN)!.image, A);
+    assert.deepEqual(host.markers(), ["canary-green-10", "live-green"]);
+  });
+
+  it("by-hand rollback switches to the warm other colour and makes its release's files current again", async () => {
+    assert.equal((await host.deploy(host.request(A, host.stage({ caddyfile: "# A\n" })))).code, 0);
+    assert.equal((await host.deploy(host.request(B, host.stage({ caddyfile: "# B\n" }), { release: { id: "r-2" } }))).code, 0);
+    assert.equal(host.projectFile("caddy/Caddyfile"), "# B\n");
+    const r = await host.cli(["rollback", "--actor", "roger"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(host.markers(), []);
+    assert.deepEqual(JSON.parse(r.out[0]).live, "blue");
+    assert.equal(host.projectFile("caddy/Caddyfile"), "# A\n");
+    assert.equal(host.container(WORKER)!.image, A);
+    const rec = host.audit().pop()!;
+    assert.deepEqual([rec.action, rec.who, rec.from, rec.to], ["rollback", "roger", "green", "blue"]);
+    // Once blue has served, green's warm time is over: a second rollback is refused clearly.
+    host.containers.find((c) => c.service === GREEN)!.running = false;
+    const again = await host.cli(["rollback"]);
+    assert.equal(again.code, 1);
+    assert.match(again.err.join("\n"), /green is not running \(its warm time is over\): roll back with wepppy-cicd rollback/);
+  });
+});
