@@ -3,6 +3,7 @@ import { PROMOTION_SOURCE, STACKS, StackName } from "./environments";
 import * as f from "./fields";
 import { bluegreen, digestRef, notify, promotion, release } from "./sections/bluegreen";
 import { github } from "./sections/github";
+import { agent } from "./sections/agent";
 import { runner } from "./sections/runner";
 
 /*
@@ -196,6 +197,7 @@ export const stackConfigShape = {
   deployKey: deployKey.optional(),
   github: github.prefault({}),
   runner: runner.prefault({}),
+  agent: agent.prefault({}),
   bluegreen: bluegreen.prefault({ enabled: false }),
   release: release.optional(),
   notify: notify.prefault({}),

@@ -7,7 +7,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { COMMAND, COPY_TO_REMOTE, STACK_TYPE, assignments, commands, configOf, field, raw, stackOfResources, text } from "./graph";
+import { COMMAND, COPY_TO_REMOTE, STACK_TYPE, commands, configOf, field, raw, stackOfResources, text, waitsFor } from "./graph";
 import {
   Needle,
   SECRET_DEFAULTS,
@@ -68,23 +68,39 @@ const stringList = (description: string, defaults: string[]) => ({ type: "array"
 
 interface ProdImageConfig {
   productionStacks: string[];
-  imageVariable: string;
   deployCommand: string;
+  settingsFile: string;
 }
 const PROD_IMAGE_DEFAULTS: ProdImageConfig = {
   productionStacks: ["prod"],
-  imageVariable: "^WEPPCLOUD(_[A-Z]+)?_IMAGE$",
   deployCommand: "wepppy-deploy deploy( |$)",
+  settingsFile: "deploy.json",
 };
 
 /**
- * The plain file a command sends on stdin (deploy.conf, the env file), or undefined when it
- * sends none or a secret stream. Read through the SDK's proxy: a file a preview cannot know
+ * The plain text a command sends on stdin (the deploy request), or undefined when it sends
+ * none or a secret stream. Read through the SDK's proxy: a request a preview cannot know
  * yet ends the check as "cannot run during preview" instead of passing it unseen.
  */
 function plainStdin(c: PolicyResource): string | undefined {
   if (raw(c.props).stdin === undefined || (c.opts.additionalSecretOutputs ?? []).includes("stdin")) return undefined;
   return String(c.props.stdin);
+}
+
+interface DeployRequestSeen {
+  image: unknown;
+  releaseKey: unknown;
+}
+
+function parseRequest(stdin: string | undefined): DeployRequestSeen | string {
+  if (stdin === undefined) return "sends no plain request on stdin";
+  try {
+    const doc = JSON.parse(stdin) as unknown;
+    if (doc === null || typeof doc !== "object" || (doc as Record<string, unknown>).action !== "deploy") return "sends a stdin that is not a deploy request";
+    return doc as DeployRequestSeen;
+  } catch {
+    return "sends a stdin that is not JSON";
+  }
 }
 
 function prodImagePolicy(): StackValidationPolicy {
@@ -93,74 +109,78 @@ function prodImagePolicy(): StackValidationPolicy {
     description: "Production runs only an image pinned to a digest, deployed after a verified pre-deploy backup.",
     enforcementLevel: MANDATORY,
     remediationSteps:
-      "Pin every image the production host runs to <repository>@sha256:<digest> (image.source: promoted, or bluegreen.images with digests); set wepppy-cicd:backup.preDeploy: true; keep the deploy depending on deploy.conf and the env file.",
+      "Give production the digest testprod runs (wepppy-cicd promote, which sets wepppy-cicd:image.digest); set wepppy-cicd:backup.preDeploy: true; keep the deploy depending on its staged release.",
     configSchema: {
       properties: {
         productionStacks: stringList("Stacks this gate applies to.", PROD_IMAGE_DEFAULTS.productionStacks),
-        imageVariable: { type: "string", default: PROD_IMAGE_DEFAULTS.imageVariable, description: "Env file variables that name an image (regular expression)." },
         deployCommand: { type: "string", default: PROD_IMAGE_DEFAULTS.deployCommand, description: "How a deploy command is recognised (regular expression on its create)." },
+        settingsFile: { type: "string", default: PROD_IMAGE_DEFAULTS.settingsFile, description: "The host settings file staged with each release." },
       },
     },
-    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+    validateStack: async (args: StackValidationArgs, report: ReportViolation) => {
       const cfg = configOf(PROD_IMAGE_DEFAULTS, args.getConfig());
       const stack = stackOfResources(args.resources) ?? "";
       if (!cfg.productionStacks.includes(stack)) args.notApplicable(`${stack} is not a production stack (productionStacks: ${cfg.productionStacks.join(", ")})`);
-      const cmds = commands(args.resources);
       const deployRe = new RegExp(cfg.deployCommand);
       // Found by what is known: a command whose create a preview cannot know yet is not a deploy this can see.
-      const deploys = cmds.filter((c) => deployRe.test(text(c.props, "create") ?? ""));
+      const deploys = commands(args.resources).filter((c) => deployRe.test(text(c.props, "create") ?? ""));
       if (deploys.length === 0) args.notApplicable(`${stack} runs no deploy on a host`);
+      const copies = args.resources.filter((r) => r.type === COPY_TO_REMOTE);
 
-      const imageRe = new RegExp(cfg.imageVariable);
-      const files = cmds.flatMap((c) => {
-        const stdin = plainStdin(c);
-        return stdin === undefined ? [] : [{ c, settings: assignments(stdin) }];
-      });
-      const envFiles = files.filter((f) => [...f.settings.keys()].some((k) => imageRe.test(k)));
-      if (envFiles.length === 0) {
-        report(`${stack} deploys, but no command writes an image variable (${cfg.imageVariable}) for its host: write WEPPCLOUD_IMAGE=<repository>@sha256:<digest> into the env file the deploy reads`);
-      }
-      for (const { c: env, settings } of envFiles) {
-        for (const [key, value] of settings) {
-          if (!imageRe.test(key)) continue;
-          if (!DIGEST_REF.test(value)) {
-            report(
-              `${env.name} sets ${key}=${value}, which is not pinned to a digest: production runs only <repository>@sha256:<digest>; promote testprod's live digest (image.source: promoted) or give bluegreen.images as digests`,
-              env.urn,
-            );
-          }
+      for (const deploy of deploys) {
+        const request = parseRequest(plainStdin(deploy));
+        if (typeof request === "string") {
+          report(`${deploy.name} ${request}: the gate cannot see which image production would run; the deploy's request must be plain JSON on stdin`, deploy.urn);
+          continue;
         }
-      }
-      const confs = files.filter((f) => f.settings.has("BACKUP_PRE_DEPLOY"));
-      if (confs.length === 0) {
-        report(`${stack} deploys, but no command writes deploy.conf with BACKUP_PRE_DEPLOY: the host would deploy without a pre-deploy backup; set wepppy-cicd:backup.preDeploy: true`);
-      }
-      for (const { c: conf, settings } of confs) {
-        if (settings.get("BACKUP_PRE_DEPLOY") !== "true") {
+        if (typeof request.image !== "string" || !DIGEST_REF.test(request.image)) {
           report(
-            `${conf.name} sets BACKUP_PRE_DEPLOY=${settings.get("BACKUP_PRE_DEPLOY")}: production deploys only after a verified pre-deploy backup; set wepppy-cicd:backup.preDeploy: true in Pulumi.${stack}.yaml`,
-            conf.urn,
+            `${deploy.name} asks the host to run ${request.image === null ? "no image in particular" : JSON.stringify(request.image)}, which is not pinned to a digest: production runs only <repository>@sha256:<digest>; promote testprod's live digest (wepppy-cicd promote sets wepppy-cicd:image.digest)`,
+            deploy.urn,
           );
         }
-        if (!settings.get("DB_SERVICE")) {
-          report(`${conf.name} names no DB_SERVICE: the pre-deploy backup has no database to dump; production's compose files must run postgres`, conf.urn);
+        const key = String(request.releaseKey);
+        const settingsPath = `/releases/${key}/${cfg.settingsFile}`;
+        const staged = copies.filter((c) => (text(c.props, "remotePath") ?? "").endsWith(settingsPath));
+        if (staged.length === 0) {
+          report(`${deploy.name} deploys release ${key}, but nothing stages its ${cfg.settingsFile} (…${settingsPath}): the host would deploy without a pre-deploy backup it was told to take`, deploy.urn);
+          continue;
         }
-      }
-      for (const deploy of deploys) {
-        const create = String(deploy.props.create);
-        const image = /--image\s+(\S+)/.exec(create)?.[1];
-        if (image !== undefined && !DIGEST_REF.test(image.replace(/^'|'$/g, ""))) {
-          report(`${deploy.name} deploys --image ${image}, which is not pinned to a digest: pass <repository>@sha256:<digest> or leave the image to the env file`, deploy.urn);
-        }
-        const waits = new Set(deploy.dependencies.map((d) => d.urn));
-        for (const { c: before } of [...confs, ...envFiles]) {
-          if (!waits.has(before.urn)) {
-            report(`${deploy.name} does not wait for ${before.name}: the deploy could run before its settings are on the host; make it depend on ${before.name} (dependsOn)`, deploy.urn);
+        for (const copy of staged) {
+          const settings = await stagedJson(copy);
+          if (settings === undefined) {
+            report(`${copy.name} stages ${cfg.settingsFile} as something other than JSON text: the gate cannot see whether production backs up first`, copy.urn);
+            continue;
+          }
+          const backup = (settings.backup ?? {}) as Record<string, unknown>;
+          if (backup.preDeploy !== true) {
+            report(
+              `${copy.name} stages backup.preDeploy: ${JSON.stringify(backup.preDeploy)}: production deploys only after a verified pre-deploy backup; set wepppy-cicd:backup.preDeploy: true in Pulumi.${stack}.yaml`,
+              copy.urn,
+            );
+          }
+          if (!settings.dbService) {
+            report(`${copy.name} names no dbService: the pre-deploy backup has no database to dump; production's compose files must run postgres`, copy.urn);
+          }
+          if (!waitsFor(args.resources, deploy, copy.urn)) {
+            report(`${deploy.name} does not wait for ${copy.name}: the deploy could run before its settings are on the host; make it depend on ${copy.name} (dependsOn)`, deploy.urn);
           }
         }
       }
     },
   };
+}
+
+/** The JSON a copy sends as a text asset, or undefined (a file on disk, not JSON). */
+async function stagedJson(copy: PolicyResource): Promise<Record<string, unknown> | undefined> {
+  const source = raw(field(copy.props, "source")) as { text?: Promise<string> | string } | undefined;
+  if (source === undefined || source.text === undefined) return undefined;
+  try {
+    const doc = JSON.parse(await source.text) as unknown;
+    return doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -93,17 +93,22 @@ export function commands(resources: PolicyResource[]): PolicyResource[] {
   return resources.filter((r) => r.type === COMMAND);
 }
 
-/** The KEY=VALUE lines of a file sent on a command's stdin (deploy.conf, .env.next). */
-export function assignments(stdin: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of (stdin ?? "").split("\n")) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (m) out.set(m[1], m[2]);
-  }
-  return out;
-}
-
 /** A policy's config over its defaults (the engine passes only what the config file sets). */
 export function configOf<T extends object>(defaults: T, given: object): T {
   return { ...defaults, ...(given as Partial<T>) };
+}
+
+/** Whether `from` waits for `urn`, directly or through what it depends on. */
+export function waitsFor(resources: PolicyResource[], from: PolicyResource, urn: string): boolean {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const seen = new Set<string>();
+  const todo = [...from.dependencies.map((d) => d.urn)];
+  while (todo.length) {
+    const next = todo.pop()!;
+    if (next === urn) return true;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    todo.push(...(byUrn.get(next)?.dependencies.map((d) => d.urn) ?? []));
+  }
+  return false;
 }

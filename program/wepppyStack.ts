@@ -67,7 +67,11 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
 
   let deployed: pulumi.Output<string> | string;
   let colours: pulumi.Output<{ live: string; images: { blue: string; green: string } } | null> | null = null;
-  if (config.deploy.hostKey && config.deployKey) {
+  if (config.image.source === "build") {
+    // dev runs the developer's own checkout on forest (wctl): the stack never resets, detaches or
+    // rebuilds it; it declares the runner host and the GitHub side.
+    deployed = `by hand: the developer's checkout ${config.image.checkout} (wctl)`;
+  } else if (config.deploy.hostKey && config.deployKey) {
     const deployment = new ComposeDeployment(`${stack}-compose`, {
       stack: stack as StackName,
       config,

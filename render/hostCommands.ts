@@ -18,15 +18,11 @@ export function commandLine(words: string[]): string {
   return words.map(quote).join(" ");
 }
 
-/**
- * Where wepppy-cicd keeps its things on a host: the host contract's layout (host/contract/layout.ts),
- * plus `conf`, the bash script's deploy.conf, which the program writes until it is wired to the
- * agent's deploy.json (then it goes).
- */
-export type HostLayout = ContractLayout & { conf: string };
+/** Where wepppy-cicd keeps its things on a host: the host contract's layout (host/contract/layout.ts). */
+export type HostLayout = ContractLayout;
 
 export function hostLayout(root: string, projectDir: string): HostLayout {
-  return { ...contractLayout(root, projectDir), conf: path.join(root, "deploy.conf") };
+  return contractLayout(root, projectDir);
 }
 
 /** Runs the shipped host script; `bash` so that the copied file needs no exec bit. */
@@ -34,11 +30,6 @@ function script(layout: HostLayout, words: string[], sudo = false): string {
   return commandLine([...(sudo ? ["sudo", "-n"] : []), "bash", layout.script, ...words]);
 }
 
-/** Directories owned by the deploy user, so copies and the audit log need no root. */
-export function setupCommand(layout: HostLayout, user: string, extraDirs: string[] = []): string {
-  const dirs = [layout.root, path.join(layout.root, "bin"), layout.backups, layout.projectDir, ...extraDirs];
-  return commandLine(["sudo", "-n", "install", "-d", "-o", user, "-g", "docker", "-m", "0750", ...dirs]);
-}
 
 /** Sets each copied file's mode (SFTP leaves new files 0644 and existing ones as they were). */
 export function fileModesCommand(files: Array<{ path: string; mode: "0755" | "0644" }>): string {
@@ -46,46 +37,15 @@ export function fileModesCommand(files: Array<{ path: string; mode: "0755" | "06
   return groups.filter(Boolean).join(" && ") || "true";
 }
 
-/** @deprecated bash era: the program calls it until it is wired to the agent; use agentWriteSecretsCommand. */
-export function writeSecretsCommand(layout: HostLayout): string {
-  return script(layout, ["write-secrets", layout.secretsDir], true);
-}
 
-/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallFileCommand (or stage the file with the release). */
-export function installFileCommand(layout: HostLayout, target: string): string {
-  return script(layout, ["install-file", target], true);
-}
 
 export function registryLoginCommand(server: string, username: string): string {
   return commandLine(["docker", "login", "--username", username, "--password-stdin", server]);
 }
 
-/** @deprecated bash era: the program calls it until it is wired to the agent; use agentInstallTimerCommand. */
-export function installTimerCommand(layout: HostLayout): string {
-  return script(layout, ["install-timer"], true);
-}
 
-/** @deprecated bash era: the program calls it until it is wired to the agent; use agentRemoveTimerCommand. */
-export function removeTimerCommand(layout: HostLayout): string {
-  return script(layout, ["remove-timer"], true);
-}
 
-export function buildCommand(layout: HostLayout, checkout: string, ref: string): string {
-  return script(layout, ["build", "--checkout", checkout, "--ref", ref]);
-}
 
-export interface DeployFlags {
-  skipSmoke?: boolean;
-  note?: string;
-}
-
-/** @deprecated bash era: the program calls it until it is wired to the agent; use agentDeployCommand with renderDeployRequest on stdin. */
-export function deployCommand(layout: HostLayout, flags: DeployFlags = {}): string {
-  const words = ["deploy"];
-  if (flags.skipSmoke) words.push("--skip-smoke");
-  if (flags.note) words.push("--note", flags.note);
-  return script(layout, words);
-}
 
 export function auditCommand(layout: HostLayout, lines = 50): string {
   return script(layout, ["audit", "-n", String(lines)]);
@@ -95,9 +55,6 @@ export function statusCommand(layout: HostLayout): string {
   return script(layout, ["status"]);
 }
 
-export function validateCommand(layout: HostLayout): string {
-  return script(layout, ["validate"]);
-}
 
 /** Secret values as the host script reads them on stdin: `<name> <base64>` per line. */
 export function secretsStream(values: Record<string, string>): string {
@@ -112,19 +69,6 @@ export function renderEnvFile(defaults: string, values: Record<string, string>):
   return renderEnv(defaults, values);
 }
 
-/** @deprecated bash era (deploy.conf): the agent reads deploy.json, rendered by render/deploySettings.ts. */
-export function renderDeployConf(values: Record<string, string | number | boolean>): string {
-  return (
-    Object.entries(values)
-      .map(([key, value]) => {
-        const text = String(value);
-        if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new Error(`deploy.conf: bad key ${key}`);
-        if (/[\n\r\0]/.test(text)) throw new Error(`deploy.conf: ${key} holds a line break`);
-        return `${key}=${text}`;
-      })
-      .join("\n") + "\n"
-  );
-}
 
 // --- the host agent (host/agent/): the commands the program runs once it is wired to it ---
 
@@ -183,6 +127,16 @@ export function agentRollbackCommand(layout: HostLayout, actor?: string): string
 export function agentImageBuildCommand(layout: HostLayout, tag: string, base: string, buildArgs: Record<string, string> = {}): string {
   const args = Object.entries({ BASE: base, ...buildArgs }).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
   return commandLine(["docker", "build", "-q", "-t", tag, ...args, path.join(layout.root, "agent")]);
+}
+
+/** The agent image, built only when the host does not have it yet (its tag is its inputs' digest). */
+export function ensureAgentImageCommand(layout: HostLayout, tag: string, base: string, buildArgs: Record<string, string> = {}): string {
+  return `${commandLine(["docker", "image", "inspect", tag])} >/dev/null 2>&1 || ${agentImageBuildCommand(layout, tag, base, buildArgs)}`;
+}
+
+/** A container with restart policy unless-stopped that runs the agent's recover whenever dockerd starts. */
+export function agentBootHookCommand(layout: HostLayout): string {
+  return script(layout, ["boot-hook"]);
 }
 
 const CONF_VALUE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;

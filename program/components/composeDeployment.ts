@@ -3,16 +3,20 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, types } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { PROMOTION_SOURCE, StackName } from "../../config/environments";
+import { StackName } from "../../config/environments";
+import { HOST_SCRIPT, ROOT_HELPER } from "../../config/paths";
 import { StackConfig } from "../../config/schema";
-import { relativeMounts, servicesWithSecret, serviceNames } from "../../render/composeFile";
-import { ColourImages } from "../../render/bluegreen/colours";
-import { registryOf } from "../../render/images";
+import { AGENT_DOCKERFILE, agentImageTag, buildAgentBundle } from "../../host/agent/bundle";
+import { DeployVerdict } from "../../host/contract/records";
+import { serializeDeploySettings } from "../../host/contract/settings";
+import { stageRelease } from "../../host/contract/staging";
 import { BlueGreenFiles } from "../../render/bluegreen/files";
-import { BLUEGREEN, accessLogPath } from "../../render/bluegreen/constants";
+import { BLUEGREEN } from "../../render/bluegreen/constants";
+import { ColourImages } from "../../render/bluegreen/colours";
+import { relativeMounts } from "../../render/composeFile";
+import { envTemplateValues, renderDeployRequest, renderDeploySettings } from "../../render/deploySettings";
 import * as host from "../../render/hostCommands";
-import { HOST_SCRIPT } from "../../config/paths";
-
+import { registryOf } from "../../render/images";
 
 export interface ComposeDeploymentArgs {
   stack: StackName;
@@ -32,28 +36,10 @@ export interface ComposeDeploymentArgs {
 }
 
 /** The generated compose file the host runs instead of wepppy's when blue/green is on. */
-export const BLUEGREEN_COMPOSE_FILE = "docker-compose.bluegreen.yml";
+export const BLUEGREEN_COMPOSE_FILE = BLUEGREEN.composeFile;
 
-function sha256(text: string | Buffer): string {
+function sha256(text: string | Uint8Array): string {
   return createHash("sha256").update(text).digest("hex");
-}
-
-/** What the host says after a deploy (its last stdout line, JSON): the image live, and on blue/green the colours. */
-export interface DeployVerdict {
-  image: string;
-  live?: ColourImages["live"];
-  images?: { blue: string; green: string };
-}
-
-export function parseVerdict(stdout: string | undefined): DeployVerdict {
-  const line = (stdout ?? "").trim().split("\n").pop() ?? "";
-  try {
-    const v = JSON.parse(line) as DeployVerdict;
-    if (typeof v.image === "string") return v;
-  } catch {
-    // an older host script printed the image alone
-  }
-  return { image: line };
 }
 
 function executable(file: string): boolean {
@@ -65,11 +51,13 @@ function resourceName(file: string): string {
 }
 
 /**
- * One environment's wepppy compose stack on its host, over SSH with a pinned host key:
- * copies the compose files and what they mount, writes the env file and the secrets,
- * then runs the host script's deploy (lock, backup, pull, migrate, gate, up, smoke,
- * audit). Its trigger is a digest of everything deployed, so an unchanged stack runs
- * nothing on the host.
+ * One environment's wepppy compose stack on its host, over SSH with a pinned host key, run
+ * by the host agent (host/agent): the agent, its image and its bootstrap are installed; the
+ * release's files (compose files, what they mount, the host settings, the env template) are
+ * staged in their own directory on the host; the secrets are written; and the deploy hands
+ * the agent a request naming only the image that must be live and the staged release. The
+ * agent decides the rest on the host (which colour, what a changed secret recreates), runs
+ * detached from the SSH session, and prints its verdict, from which the outputs come.
  */
 export class ComposeDeployment extends pulumi.ComponentResource {
   readonly layout: host.HostLayout;
@@ -78,6 +66,8 @@ export class ComposeDeployment extends pulumi.ComponentResource {
   /** Blue/green: the colours as the host reports them after the deploy. */
   readonly colours: pulumi.Output<ColourImages | null>;
   readonly copiedFiles: string[];
+  /** The staged release's key (a digest of its files). */
+  readonly releaseKey: string;
 
   constructor(name: string, args: ComposeDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wepppy-cicd:index:ComposeDeployment", name, {}, opts);
@@ -87,6 +77,9 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       throw new Error(
         `ComposeDeployment ${name}: deploy.hostKey and deployKey must both be set to deploy (the host key is pinned; connections without it are refused)`,
       );
+    }
+    if (config.image.source === "build") {
+      throw new Error(`ComposeDeployment ${name}: a host build (image.source "build") is the developer's own checkout, which the stack leaves alone`);
     }
     const layout = host.hostLayout(deploy.root, config.compose.projectDir);
     this.layout = layout;
@@ -100,114 +93,113 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       perDialTimeout: 10,
     };
     const child = { parent: this };
-    const building = config.image.source === "build";
     // A connection change is an Update, and an Update of a copy copies nothing unless the
     // file changed (copyController.go:148): a moved or rebuilt host would get none of the
     // files. The host's identity in the triggers of setup and copies replaces them instead.
     const target = `${connection.user}@${connection.host}:${connection.port} ${deploy.hostKey}`;
+    const copy = (id: string, source: pulumi.asset.Asset, remotePath: string, content: string | Uint8Array, after: pulumi.Resource[]) =>
+      new remote.CopyToRemote(`${name}-${id}`, { connection, source, remotePath, triggers: [target, sha256(content)] }, { ...child, dependsOn: after });
 
-    // What the compose files read from beside themselves. A dev host runs its checkout in place.
-    const wanted = building ? [] : [...config.compose.files, ...args.composeDocs.flatMap(relativeMounts), "defaults.env"];
+    // What the compose files read from beside themselves.
+    const wanted = [...config.compose.files, ...args.composeDocs.flatMap(relativeMounts), "defaults.env"];
     this.copiedFiles = [...new Set(wanted)].filter((file) => {
       const local = path.join(args.sourceDir, file);
       if (fs.existsSync(local) && fs.statSync(local).isFile()) return true;
       pulumi.log.warn(`${file} is mounted by the compose files but is not a file in ${args.sourceDir}; the host's own copy is used`, this);
       return false;
     });
-    const subdirs = [...new Set(this.copiedFiles.map((f) => path.posix.dirname(f)).filter((d) => d !== "."))].map((d) =>
-      path.posix.join(layout.projectDir, d),
-    );
 
-    const bgDirs = args.bluegreen ? [layout.markerDir, layout.accessLogDir] : [];
     const setup = new remote.Command(
       `${name}-setup`,
-      { connection, create: host.setupCommand(layout, deploy.sshUser, [...subdirs, ...bgDirs]), triggers: [target] },
+      { connection, create: host.agentSetupCommand(layout, deploy.sshUser, [layout.markerDir, layout.accessLogDir, path.posix.join(layout.root, "agent")]), triggers: [target] },
       child,
     );
     const scriptText = fs.readFileSync(HOST_SCRIPT);
-    const script = new remote.CopyToRemote(
-      `${name}-script`,
-      { connection, source: new pulumi.asset.FileAsset(HOST_SCRIPT), remotePath: layout.script, triggers: [target, sha256(scriptText)] },
-      { ...child, dependsOn: [setup] },
+    const rootText = fs.readFileSync(ROOT_HELPER);
+    const bundle = buildAgentBundle();
+    const dockerfile = fs.readFileSync(AGENT_DOCKERFILE);
+    const script = copy("script", new pulumi.asset.FileAsset(HOST_SCRIPT), layout.script, scriptText, [setup]);
+    const rootHelper = copy("root-helper", new pulumi.asset.FileAsset(ROOT_HELPER), layout.rootHelper, rootText, [setup]);
+    const agentFile = copy("agent", new pulumi.asset.StringAsset(bundle.code), layout.agentBundle, bundle.code, [setup]);
+    const agentDockerfile = copy("agent-dockerfile", new pulumi.asset.FileAsset(AGENT_DOCKERFILE), path.posix.join(layout.root, "agent", "Dockerfile"), dockerfile, [setup]);
+
+    // The agent's image, built on the host unless it has it (the tag is the Dockerfile's and base's digest).
+    const imageTag = agentImageTag(config.agent.base);
+    const buildArgs: Record<string, string> = config.agent.composePlugin ? { COMPOSE_PLUGIN_URL: config.agent.composePlugin.url, COMPOSE_PLUGIN_SHA256: config.agent.composePlugin.sha256 } : {};
+    const agentImage = new remote.Command(
+      `${name}-agent-image`,
+      { connection, create: host.ensureAgentImageCommand(layout, imageTag, config.agent.base, buildArgs), triggers: [target, imageTag] },
+      { ...child, dependsOn: [agentDockerfile] },
     );
-    const copies = this.copiedFiles.map((file) => {
-      const local = path.join(args.sourceDir, file);
-      return new remote.CopyToRemote(
-        `${name}-file-${resourceName(file)}`,
-        {
-          connection,
-          source: new pulumi.asset.FileAsset(local),
-          remotePath: path.posix.join(layout.projectDir, file),
-          triggers: [target, sha256(fs.readFileSync(local))],
-        },
-        { ...child, dependsOn: [setup] },
-      );
-    });
-    const fileHashes = this.copiedFiles.map((file) => `${file}:${sha256(fs.readFileSync(path.join(args.sourceDir, file)))}`);
-    // SFTP creates new files 0644 whatever their local mode (and keeps an existing file's):
-    // a file wepppy runs directly (redis-entrypoint.sh) would not be executable on a fresh host.
-    const modes = new remote.Command(
+    const agentConf = new remote.Command(
+      `${name}-agent-conf`,
+      {
+        connection,
+        create: host.agentInstallFileCommand(layout, layout.agentConf),
+        stdin: host.renderAgentConf({ image: imageTag, mounts: host.agentMounts(layout), projectDir: layout.projectDir }),
+        triggers: [target],
+      },
+      { ...child, dependsOn: [rootHelper] },
+    );
+
+    // The release, staged in its own directory: current on the host only once its deploy succeeds.
+    const bg = args.bluegreen;
+    const defaultsFile = path.join(args.sourceDir, "defaults.env");
+    const defaultsText = fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "";
+    const project = [
+      ...this.copiedFiles.map((file) => ({ path: file, content: fs.readFileSync(path.join(args.sourceDir, file)), local: path.join(args.sourceDir, file) })),
+      ...(bg
+        ? [
+            { path: BLUEGREEN.composeFile, content: Buffer.from(bg.composeYaml), local: undefined },
+            { path: bg.caddyfilePath, content: Buffer.from(bg.caddyfile), local: undefined },
+          ]
+        : []),
+    ];
+    const settings = serializeDeploySettings(renderDeploySettings({ stack: args.stack, config, composeDocs: args.composeDocs, bluegreen: bg ? { composeDoc: bg.composeDoc } : undefined }));
+    const envTemplate = host.renderEnvFile(defaultsText, envTemplateValues(config));
+    const staged = stageRelease(layout, { project: project.map((p) => ({ path: p.path, content: p.content })), settings, envTemplate });
+    this.releaseKey = staged.key;
+    const stagedCopies: pulumi.Resource[] = [];
+    const modes: Array<{ path: string; mode: "0755" | "0644" }> = [];
+    for (const file of staged.files.slice(0, -1)) {
+      const local = project.find((p) => file.target.endsWith(`/project/${p.path}`))?.local;
+      const id = `staged-${resourceName(path.posix.relative(path.posix.join(layout.releasesDir, staged.key), file.target))}`;
+      const asset = local ? new pulumi.asset.FileAsset(local) : new pulumi.asset.StringAsset(Buffer.from(file.content).toString("utf8"));
+      stagedCopies.push(copy(id, asset, file.target, file.content, [setup]));
+      modes.push({ path: file.target, mode: local && executable(local) ? "0755" : "0644" });
+    }
+    // SFTP creates new files 0644 whatever their local mode (and keeps an existing file's); the
+    // agent keeps each staged file's mode, and wepppy runs some directly (redis-entrypoint.sh).
+    const fileModes = new remote.Command(
       `${name}-file-modes`,
-      { connection, create: host.fileModesCommand(this.copiedFiles.map((f) => ({ path: path.posix.join(layout.projectDir, f), mode: executable(path.join(args.sourceDir, f)) ? "0755" : "0644" }))), triggers: [target, ...fileHashes] },
-      { ...child, dependsOn: copies },
+      { connection, create: host.fileModesCommand(modes), triggers: [target, staged.key] },
+      { ...child, dependsOn: stagedCopies },
     );
-
-    const conf = host.renderDeployConf(deployConf(args));
-    const confCommand = new remote.Command(
-      `${name}-conf`,
-      { connection, create: host.installFileCommand(layout, layout.conf), stdin: conf },
-      { ...child, dependsOn: [script] },
-    );
-
-    const defaults = path.join(args.sourceDir, "defaults.env");
-    const defaultsText = building || !fs.existsSync(defaults) ? "" : fs.readFileSync(defaults, "utf8");
-    const envText = args.imageRef.apply((image) => host.renderEnvFile(defaultsText, envValues(args, image)));
-    const envCommand = new remote.Command(
-      `${name}-env`,
-      { connection, create: host.installFileCommand(layout, layout.envNext), stdin: envText },
-      { ...child, dependsOn: [script] },
-    );
+    const manifest = staged.files[staged.files.length - 1];
+    const manifestCopy = copy("staged-manifest", new pulumi.asset.StringAsset(String(manifest.content)), manifest.target, manifest.content, [fileModes]);
 
     const secretsDigest = pulumi.secret(args.secretValues.apply((v) => sha256(host.secretsStream(v))));
     const secretsCommand = new remote.Command(
       `${name}-secrets`,
       {
         connection,
-        create: host.writeSecretsCommand(layout),
+        create: host.agentWriteSecretsCommand(layout, config.runAs),
         stdin: pulumi.secret(args.secretValues.apply(host.secretsStream)),
         logging: "none",
       },
-      { ...child, dependsOn: [script], additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
+      { ...child, dependsOn: [rootHelper, agentConf], additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
     );
 
-    const before: pulumi.Resource[] = [confCommand, envCommand, secretsCommand, modes, ...copies];
-    const generatedHashes: string[] = [];
-    if (args.bluegreen) {
-      const files = [
-        { id: "bluegreen-compose", target: path.posix.join(layout.projectDir, BLUEGREEN_COMPOSE_FILE), text: args.bluegreen.composeYaml },
-        { id: "bluegreen-caddyfile", target: path.posix.join(layout.projectDir, args.bluegreen.caddyfilePath), text: args.bluegreen.caddyfile },
-      ];
-      for (const file of files) {
-        generatedHashes.push(`${file.id}:${sha256(file.text)}`);
-        before.push(
-          new remote.Command(
-            `${name}-${file.id}`,
-            { connection, create: host.installFileCommand(layout, file.target), stdin: file.text },
-            { ...child, dependsOn: [script, ...copies] },
-          ),
-        );
-      }
-    }
-    if (config.registry && config.image.source !== "build") {
+    const before: pulumi.Resource[] = [script, agentFile, agentImage, agentConf, manifestCopy, secretsCommand];
+    if (config.registry) {
       // The registry of the image actually pulled: for prod, the one testprod's digest lives in.
       const server = args.imageRef.apply(registryOf);
-      const username = config.registry.username;
       before.push(
         new remote.Command(
           `${name}-registry-login`,
           {
             connection,
-            create: server.apply((s) => host.registryLoginCommand(s, username)),
+            create: server.apply((s) => host.registryLoginCommand(s, config.registry!.username)),
             stdin: pulumi.secret(config.registry.password),
             logging: "none",
           },
@@ -221,151 +213,41 @@ export class ComposeDeployment extends pulumi.ComponentResource {
           `${name}-backup-schedule`,
           {
             connection,
-            create: host.installTimerCommand(layout),
-            delete: host.removeTimerCommand(layout),
-            triggers: [config.backup.schedule, sha256(conf), sha256(scriptText)],
+            create: host.agentInstallTimerCommand(layout, config.backup.schedule, deploy.sshUser, args.stack),
+            delete: host.agentRemoveTimerCommand(layout),
+            // Not the host's identity: a replacement would remove the timer on the old host first, which may be gone.
+            triggers: [config.backup.schedule, sha256(rootText)],
           },
-          { ...child, dependsOn: [confCommand], deleteBeforeReplace: true },
+          { ...child, dependsOn: [rootHelper, agentConf], deleteBeforeReplace: true },
         ),
       );
     }
-    let built: pulumi.Output<string> = pulumi.output("");
-    if (config.image.source === "build") {
-      const build = new remote.Command(
-        `${name}-build`,
-        { connection, create: host.buildCommand(layout, config.image.checkout, config.image.ref), triggers: [config.image.ref] },
-        { ...child, dependsOn: [confCommand, envCommand] },
-      );
-      before.push(build);
-      built = build.stdout;
-    }
 
+    const request = args.imageRef.apply((image) =>
+      JSON.stringify(renderDeployRequest({ image, releaseKey: staged.key, release: config.release ?? null, hotfix: args.hotfixReason, skipSmoke: config.health.skipSmoke })),
+    );
     const run = new remote.Command(
       `${name}-deploy`,
       {
         connection,
-        create: host.deployCommand(layout, { skipSmoke: config.health.skipSmoke, note: deployNote(config, args.hotfixReason) }),
+        create: host.agentDeployCommand(layout),
+        stdin: request,
         // The secrets command's stdin change is an Update that keeps its id, so its id says
         // nothing about a rotation: a digest of the secret values does, kept secret itself.
-        triggers: [args.imageRef, sha256(conf), envText.apply(sha256), secretsDigest, sha256(scriptText), built, target, ...fileHashes, ...generatedHashes],
+        triggers: [request, bundle.sha256, imageTag, secretsDigest, sha256(scriptText), target],
       },
-      // Logs of a failed gate may quote the app: kept out of plain outputs.
+      // Progress lines may quote the app: kept out of plain outputs.
       { ...child, dependsOn: before, additionalSecretOutputs: ["stderr"] },
     );
-    const verdict = run.stdout.apply(parseVerdict);
-    this.liveImage = verdict.apply((v) => v.image);
-    this.colours = verdict.apply((v) => (v.live && v.images ? { live: v.live, blue: v.images.blue, green: v.images.green } : null));
-    this.registerOutputs({ liveImage: this.liveImage, colours: this.colours });
+    // dockerd runs the agent's recover at every start (a reboot, a dockerd restart): the host comes back by itself.
+    new remote.Command(
+      `${name}-boot-hook`,
+      { connection, create: host.agentBootHookCommand(layout), triggers: [target, imageTag, bundle.sha256] },
+      { ...child, dependsOn: [run] },
+    );
+    const verdict = run.stdout.apply((out): DeployVerdict | undefined => (out ? host.parseVerdict(out) : undefined));
+    this.liveImage = verdict.apply((v) => v?.liveImage ?? v?.image ?? "");
+    this.colours = verdict.apply((v) => (v?.live && v.images ? { live: v.live, blue: v.images.blue, green: v.images.green } : null));
+    this.registerOutputs({ liveImage: this.liveImage, colours: this.colours, releaseKey: staged.key });
   }
-}
-
-/** Settings of the host script (deploy.conf), derived from the stack and the compose files. */
-/** What the deploy records with the release in the audit log: release id, tag, version, hotfix reason, note. */
-export function deployNote(config: StackConfig, hotfixReason?: string): string | undefined {
-  const r = config.release;
-  const parts = [
-    r ? ["release", r.id, r.tag, r.version, r.actor ? `by ${r.actor}` : undefined].filter(Boolean).join(" ") : "",
-    hotfixReason ? `hotfix: ${hotfixReason}` : "",
-    r?.note ?? "",
-  ].filter(Boolean);
-  return parts.length > 0 ? parts.join("; ") : undefined;
-}
-
-export function deployConf(args: Pick<ComposeDeploymentArgs, "stack" | "config" | "composeDocs" | "bluegreen">): Record<string, string | number | boolean> {
-  const { config } = args;
-  // With blue/green the host runs the generated file: its services are the ones that exist.
-  const composeDocs = args.bluegreen ? [args.bluegreen.composeDoc] : args.composeDocs;
-  const services = new Set(composeDocs.flatMap(serviceNames));
-  const db = services.has("postgres") ? "postgres" : "";
-  // Everything that holds the Postgres password talks to the database: stopped for a restore.
-  const usesDb = [...new Set(composeDocs.flatMap((d) => servicesWithSecret(d, "postgres_password")))].filter((s) => s !== db);
-  return {
-    ENVIRONMENT: args.stack,
-    PROJECT_DIR: config.compose.projectDir,
-    COMPOSE_COMMAND: config.compose.command,
-    COMPOSE_FILES: config.compose.files.join(" "),
-    COMPOSE_PROJECT: config.compose.projectName,
-    APP_SERVICE: config.compose.appService,
-    APP_PORT: config.compose.appPort,
-    CANDIDATE: config.compose.candidate,
-    DB_SERVICE: db,
-    REDIS_SERVICE: services.has("redis") ? "redis" : "",
-    HEALTH_TRIES: config.health.tries,
-    HEALTH_INTERVAL: config.health.intervalSeconds,
-    HEALTH_REQUIRED: config.health.required,
-    ROLLBACK: config.deploy.rollback,
-    LOCK_WAIT: config.deploy.lockWaitSeconds,
-    MIGRATE: config.deploy.migrate.join(" "),
-    SMOKE: config.features.TEST_SUPPORT_ENABLED ? "test-support" : "pages",
-    SMOKE_URL: config.health.smokeUrl,
-    SMOKE_PAGES: config.health.smokePages.join(" "),
-    SMOKE_RUN_CONFIG: config.health.smokeRunConfig,
-    SKIP_SMOKE: config.health.skipSmoke,
-    SITE_PREFIX: config.site.sitePrefix,
-    BACKUP_PRE_DEPLOY: config.backup.preDeploy,
-    BACKUP_SCHEDULE: config.backup.schedule,
-    BACKUP_DIR: host.hostLayout(config.deploy.root, config.compose.projectDir).backups,
-    BACKUP_KEEP_COUNT: config.backup.keepCount,
-    BACKUP_KEEP_DAYS: config.backup.keepDays,
-    STOP_FOR_RESTORE: (usesDb.length > 0 ? usesDb : [config.compose.appService]).join(" "),
-    DEPLOY_USER: config.deploy.sshUser,
-    VALIDATE: args.stack === PROMOTION_SOURCE,
-    VALIDATE_RUN_CONFIGS: config.promotion.runConfigs.join(" "),
-    VALIDATE_PAGES: config.promotion.pages.join(" "),
-    ...(args.bluegreen ? blueGreenConf(config, args.bluegreen.composeDoc) : { BLUEGREEN: false }),
-  };
-}
-
-/** Services `up` starts (no profile) that are neither a colour nor Caddy: they follow a release after the switch. */
-function otherServices(doc: Record<string, unknown>): string[] {
-  const skip = new Set<string>([BLUEGREEN.services.blue, BLUEGREEN.services.green, BLUEGREEN.caddyService]);
-  return Object.entries((doc.services ?? {}) as Record<string, Record<string, unknown>>)
-    .filter(([name, svc]) => !skip.has(name) && !("profiles" in svc))
-    .map(([name]) => name);
-}
-
-function blueGreenConf(config: StackConfig, doc: Record<string, unknown>): Record<string, string | number | boolean> {
-  const layout = host.hostLayout(config.deploy.root, config.compose.projectDir);
-  const bg = config.bluegreen;
-  return {
-    BLUEGREEN: true,
-    COMPOSE_FILES: BLUEGREEN_COMPOSE_FILE,
-    BG_MARKER_DIR: layout.markerDir,
-    BG_BLUE_SERVICE: BLUEGREEN.services.blue,
-    BG_GREEN_SERVICE: BLUEGREEN.services.green,
-    BG_BLUE_VAR: BLUEGREEN.imageVariables.blue,
-    BG_GREEN_VAR: BLUEGREEN.imageVariables.green,
-    BG_LIVE_VAR: BLUEGREEN.liveVariable,
-    BG_CADDY_SERVICE: BLUEGREEN.caddyService,
-    BG_ACCESS_LOG: accessLogPath(),
-    BG_WARM_SECONDS: bg.warmSeconds,
-    BG_CANARY: bg.canary.join(" "),
-    // health.monitoring off: the release is judged by its gate and smoke test alone.
-    BG_ANALYSIS_SECONDS: config.health.monitoring ? bg.analysis.seconds : 0,
-    BG_ANALYSIS_INTERVAL: bg.analysis.intervalSeconds,
-    BG_MAX_ERROR_PERCENT: bg.analysis.maxErrorPercent,
-    BG_MIN_REQUESTS: bg.analysis.minRequests,
-    BG_STEP_SECONDS: bg.analysis.stepSeconds,
-    BG_OTHER_SERVICES: otherServices(doc).join(" "),
-  };
-}
-
-/** The environment's values over wepppy's defaults.env (spec: Environment-Specific Configuration). */
-export function envValues(args: Pick<ComposeDeploymentArgs, "config">, image: string): Record<string, string> {
-  const { config } = args;
-  const values: Record<string, string> = {
-    UID: String(config.runAs.uid),
-    GID: String(config.runAs.gid),
-    EXTERNAL_HOST: config.site.domain,
-    EXTERNAL_HOST_DESCRIPTION: config.deploy.host,
-    SITE_PREFIX: config.site.sitePrefix,
-    TEST_SUPPORT_ENABLED: String(config.features.TEST_SUPPORT_ENABLED),
-    BATCH_RUNNER_ENABLED: String(config.features.BATCH_RUNNER_ENABLED),
-    DEBUG: String(config.features.DEBUG),
-    // The containers read this same file (wepppy's compose: env_file ${WEPPPY_ENV_FILE}).
-    WEPPPY_ENV_FILE: ".env",
-  };
-  // On blue/green this is the image that must be live; the host writes each colour's image.
-  if (config.image.source !== "build") values.WEPPCLOUD_IMAGE = image;
-  return values;
 }

@@ -6,7 +6,10 @@ import { NAMESPACE } from "../../config/environments";
 import { parseStackConfig } from "../../config/load";
 import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
 import { StackConfig } from "../../config/schema";
-import { envValues } from "../../program/components/composeDeployment";
+import { envTemplateValues } from "../../render/deploySettings";
+
+/** The env values the stack gives a host: the template plus the image that must be live. */
+const envValues = (args: { config: Parameters<typeof envTemplateValues>[0] }, image: string): Record<string, string> => ({ ...envTemplateValues(args.config), ...(args.config.image.source === "build" ? {} : { WEPPCLOUD_IMAGE: image }) });
 import { HostSnapshot, StackSide, configPath, planAdoption, secretConfigStdin } from "../../render/adoption";
 import { composeServices, readComposeDocument, secretsInDirectory } from "../../render/composeFile";
 import { readEnvText } from "../../render/envFile";

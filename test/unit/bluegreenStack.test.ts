@@ -3,14 +3,14 @@ import { parse } from "yaml";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { CreateResult, Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../harness/evaluate";
 import { createLocally } from "../../harness/localProviders";
-import { PROMOTED_IMAGE, deployableConfig, registryAnswer } from "./helpers";
+import { PROMOTED_IMAGE, deployRequest, deployableConfig, registryAnswer, stagedText } from "./helpers";
 
 const PINNED = (n: string) => `ghcr.io/rogerlew/wepppy@sha256:${n.repeat(64)}`;
 
-/** The host's answer to a deploy: its verdict line (what wepppy-deploy prints last). */
+/** The host's answer to a deploy: its verdict line (what the agent prints last, host/contract/records.ts). */
 function hostAnswers(verdict: Record<string, unknown>) {
   return async (r: ResourceRequest): Promise<CreateResult> => {
-    if (r.name === "prod-compose-deploy") return { state: { ...r.inputs, stdout: `progress\n${JSON.stringify(verdict)}` } };
+    if (r.name === "prod-compose-deploy") return { state: { ...r.inputs, stdout: `${JSON.stringify({ runId: "20261125T100000000Z-0123abcd", result: "ok", ok: true, ...verdict })}` } };
     return createLocally(r) ?? { state: r.inputs };
   };
 }
@@ -53,13 +53,13 @@ function keyValues(text: string): Record<string, string> {
 describe("blue/green in the prod stack", () => {
   it("declares only the image that must be live; the colours are the host's to decide", async () => {
     const ev = await prod();
-    const env = keyValues(String(named(ev, "env").inputs.stdin));
-    assert.equal(env.WEPPCLOUD_IMAGE, PROMOTED_IMAGE);
-    for (const v of [BLUEGREEN.imageVariables.blue, BLUEGREEN.imageVariables.green, BLUEGREEN.liveVariable]) assert.equal(env[v], undefined, v);
+    assert.equal(deployRequest(ev, "prod").image, PROMOTED_IMAGE);
+    const env = keyValues(stagedText(ev, "prod", "env.template"));
+    for (const v of ["WEPPCLOUD_IMAGE", BLUEGREEN.imageVariables.blue, BLUEGREEN.imageVariables.green, BLUEGREEN.liveVariable]) assert.equal(env[v], undefined, v);
   });
 
   it("reports the image and colours the host says are live after the deploy", async () => {
-    const verdict = { image: PROMOTED_IMAGE, live: "green", images: { blue: PINNED("a"), green: PROMOTED_IMAGE } };
+    const verdict = { image: PROMOTED_IMAGE, liveImage: PROMOTED_IMAGE, live: "green", images: { blue: PINNED("a"), green: PROMOTED_IMAGE } };
     const ev = await prod({}, verdict);
     assert.equal(ev.outputs.imageRef, PROMOTED_IMAGE);
     assert.equal(ev.outputs.imageDigest, `sha256:${"d".repeat(64)}`);
@@ -78,28 +78,27 @@ describe("blue/green in the prod stack", () => {
     assert.equal(ev.outputs.sourceLive, testprod.outputs.imageRef);
   });
 
-  it("installs a generated compose file with two colours and no app service, and the host runs it", async () => {
+  it("stages a generated compose file with two colours and no app service, and the host runs it", async () => {
     const ev = await prod();
-    const doc = parse(String(named(ev, "bluegreen-compose").inputs.stdin)) as { services: Record<string, Record<string, unknown>> };
+    const doc = parse(stagedText(ev, "prod", `project/${BLUEGREEN.composeFile}`)) as { services: Record<string, Record<string, unknown>> };
     assert.ok(doc.services[BLUEGREEN.services.blue] && doc.services[BLUEGREEN.services.green]);
     assert.equal(doc.services.weppcloud, undefined);
     const caddyLabels = doc.services.caddy.labels as Record<string, string>;
     assert.match(caddyLabels["wepppy-cicd.caddyfile-sha256"], /^[0-9a-f]{64}$/);
-    const conf = keyValues(String(named(ev, "conf").inputs.stdin));
-    assert.equal(conf.BLUEGREEN, "true");
-    assert.equal(conf.COMPOSE_FILES, "docker-compose.bluegreen.yml");
-    assert.equal(conf.BG_ACCESS_LOG, `${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`);
-    const others = conf.BG_OTHER_SERVICES.split(" ");
+    const settings = JSON.parse(stagedText(ev, "prod", "deploy.json"));
+    assert.deepEqual(settings.compose.files, [BLUEGREEN.composeFile]);
+    assert.equal(settings.bluegreen.accessLog, `${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`);
+    const others: string[] = settings.bluegreen.otherServices;
     assert.ok(others.includes("rq-worker") && others.includes("postgres"));
     for (const s of [BLUEGREEN.services.blue, BLUEGREEN.services.green, "caddy"]) assert.ok(!others.includes(s), s);
     // Restores stop the colours, which hold the database password, not the removed app service.
-    assert.ok(conf.STOP_FOR_RESTORE.split(" ").includes(BLUEGREEN.services.blue));
-    assert.ok(!conf.STOP_FOR_RESTORE.split(" ").includes("weppcloud"));
+    assert.ok(settings.stopForRestore.includes(BLUEGREEN.services.blue));
+    assert.ok(!settings.stopForRestore.includes("weppcloud"));
   });
 
   it("serves the Caddyfile that picks the colour by marker and logs JSON for the analysis window", async () => {
     const ev = await prod();
-    const caddyfile = String(named(ev, "bluegreen-caddyfile").inputs.stdin);
+    const caddyfile = stagedText(ev, "prod", `project/${BLUEGREEN.caddyfile}`);
     assert.match(caddyfile, new RegExp(`root ${BLUEGREEN.markerDir}`));
     assert.match(caddyfile, new RegExp(`output file ${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`));
     assert.ok(!/reverse_proxy weppcloud:8000/.test(caddyfile));
@@ -118,23 +117,24 @@ describe("blue/green in the prod stack", () => {
   it("records the release id, tag and version with the deploy and in the outputs", async () => {
     const release = { id: "prod-20261125-140000", tag: "prod-20261125-140000", version: "2026.11.0", actor: "roger" };
     const ev = await prod({ release });
-    assert.match(String(named(ev, "deploy").inputs.create), /--note 'release prod-20261125-140000 prod-20261125-140000 2026\.11\.0 by roger'/);
+    assert.deepEqual(deployRequest(ev, "prod").release, release);
+    assert.equal(deployRequest(ev, "prod").who, "roger");
     assert.deepEqual(ev.outputs.release, { id: release.id, tag: release.tag, version: release.version });
   });
 
   it("runs the functional validation that promotion needs on testprod only", async () => {
     const ev = await prod();
-    assert.equal(keyValues(String(named(ev, "conf").inputs.stdin)).VALIDATE, "false");
+    assert.equal(JSON.parse(stagedText(ev, "prod", "deploy.json")).validate.enabled, false);
     const testprod = await testprodEvaluation();
-    const conf = testprod.resources.find((r) => r.name === "testprod-compose-conf")!;
-    assert.equal(keyValues(String(conf.inputs.stdin)).VALIDATE, "true");
+    assert.equal(JSON.parse(stagedText(testprod, "testprod", "deploy.json")).validate.enabled, true);
   });
 
-  it("runs a hotfix's tag, pinned to its digest, in place of the promoted digest", async () => {
+  it("runs a hotfix's tag, pinned to its digest, in place of the promoted digest, and tells the host why", async () => {
     const ev = await prod({ "image.hotfix": { tag: `sha-${"1".repeat(40)}`, reason: "urgent fix" } });
-    const env = keyValues(String(named(ev, "env").inputs.stdin));
-    assert.match(env.WEPPCLOUD_IMAGE, /^ghcr\.io\/rogerlew\/wepppy@sha256:/);
-    assert.notEqual(env.WEPPCLOUD_IMAGE, PROMOTED_IMAGE);
+    const request = deployRequest(ev, "prod");
+    assert.match(request.image, /^ghcr\.io\/rogerlew\/wepppy@sha256:/);
+    assert.notEqual(request.image, PROMOTED_IMAGE);
+    assert.equal(request.hotfix, "urgent fix");
   });
 
   it("refuses blue/green with several compose files, or a promoted image not pinned to a digest, naming the keys", async () => {

@@ -6,7 +6,10 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig } from "../../config/load";
 import { PROJECT_ROOT, WEPPPY_REFERENCE_DIR } from "../../config/paths";
-import { envValues } from "../../program/components/composeDeployment";
+import { envTemplateValues } from "../../render/deploySettings";
+
+/** The env values the stack gives a host: the template plus the image that must be live. */
+const envValues = (args: { config: Parameters<typeof envTemplateValues>[0] }, image: string): Record<string, string> => ({ ...envTemplateValues(args.config), ...(args.config.image.source === "build" ? {} : { WEPPCLOUD_IMAGE: image }) });
 import { parseComposeText, readComposeDocument, secretsInDirectory } from "../../render/composeFile";
 import {
   ENV_SECRET_VARIABLES,

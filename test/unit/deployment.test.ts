@@ -7,7 +7,9 @@ import {
   TEST_HOST_KEY,
   deployableConfig,
   fakeDigest,
+  deployRequest,
   registryAnswer,
+  stagedText,
   stackConfig,
 } from "./helpers";
 
@@ -65,21 +67,28 @@ describe("ComposeDeployment", () => {
     prod = await deployable("prod", {}, secrets);
   });
 
-  it("declares the steps of a deploy over SSH for testprod", () => {
+  it("declares the steps of a deploy over SSH for testprod: the agent installed, the release staged, then the deploy", () => {
     const names = testprod.resources.filter((r) => r.type === COMMAND || r.type === COPY).map((r) => r.name).sort();
     assert.deepEqual(names, [
+      "testprod-compose-agent",
+      "testprod-compose-agent-conf",
+      "testprod-compose-agent-dockerfile",
+      "testprod-compose-agent-image",
       "testprod-compose-backup-schedule",
-      "testprod-compose-conf",
+      "testprod-compose-boot-hook",
       "testprod-compose-deploy",
-      "testprod-compose-env",
-      "testprod-compose-file-caddy-Caddyfile",
-      "testprod-compose-file-defaults.env",
-      "testprod-compose-file-docker-compose.prod.yml",
       "testprod-compose-file-modes",
       "testprod-compose-registry-login",
+      "testprod-compose-root-helper",
       "testprod-compose-script",
       "testprod-compose-secrets",
       "testprod-compose-setup",
+      "testprod-compose-staged-deploy.json",
+      "testprod-compose-staged-env.template",
+      "testprod-compose-staged-manifest",
+      "testprod-compose-staged-project-caddy-Caddyfile",
+      "testprod-compose-staged-project-defaults.env",
+      "testprod-compose-staged-project-docker-compose.prod.yml",
     ]);
   });
 
@@ -98,17 +107,28 @@ describe("ComposeDeployment", () => {
     }
   });
 
-  it("runs the deploy after every file, setting and secret is in place", () => {
+  it("runs the deploy after the agent, the staged release (its manifest last) and the secrets are in place", () => {
     const deploy = named(testprod, "-deploy");
     const urns = new Map(testprod.resources.map((r) => [r.name, r.urn]));
-    for (const step of ["-conf", "-env", "-secrets", "-registry-login", "-file-docker-compose.prod.yml", "-file-caddy-Caddyfile"]) {
+    for (const step of ["-agent", "-agent-image", "-agent-conf", "-secrets", "-registry-login", "-staged-manifest"]) {
       assert.ok(deploy.dependencies.includes(urns.get(`testprod-compose${step}`)!), `deploy does not wait for ${step}`);
     }
+    const manifest = named(testprod, "-staged-manifest");
+    assert.ok(manifest.dependencies.includes(urns.get("testprod-compose-file-modes")!), "the manifest is copied after every other staged file");
+    const modes = named(testprod, "-file-modes");
+    for (const f of ["-staged-deploy.json", "-staged-env.template", "-staged-project-docker-compose.prod.yml"]) assert.ok(modes.dependencies.includes(urns.get(`testprod-compose${f}`)!), f);
   });
 
-  it("writes the env file with the digest-pinned image and the stack's values", () => {
-    const env = String(named(testprod, "-env").inputs.stdin);
-    assert.match(env, new RegExp(`^WEPPCLOUD_IMAGE=ghcr\\.io/rogerlew/wepppy@${testprod.outputs.imageDigest}$`, "m"));
+  it("hands the agent only the image that must be live, pinned to its digest, and the staged release", () => {
+    const request = deployRequest(testprod, "testprod");
+    assert.equal(request.image, `ghcr.io/rogerlew/wepppy@${testprod.outputs.imageDigest}`);
+    assert.match(request.releaseKey, /^[0-9a-f]{16}$/);
+    assert.ok(named(testprod, "-staged-manifest").inputs.remotePath.includes(`/releases/${request.releaseKey}/`));
+  });
+
+  it("stages the env template with the stack's values (no image: the host writes it)", () => {
+    const env = stagedText(testprod, "testprod", "env.template");
+    assert.doesNotMatch(env, /^WEPPCLOUD_IMAGE=/m);
     assert.match(env, /^EXTERNAL_HOST=wc-prod\.bearhive\.duckdns\.org$/m);
     assert.match(env, /^UID=33$/m);
     assert.match(env, /^GID=1234$/m);
@@ -116,23 +136,20 @@ describe("ComposeDeployment", () => {
     assert.match(env, /^SITE_PREFIX=\/weppcloud$/m, "defaults.env's own keys are kept");
   });
 
-  it("gives the host script the gate, smoke and backup settings of each stack", () => {
-    const conf = (ev: Evaluation) =>
-      Object.fromEntries(String(named(ev, "-conf").inputs.stdin).trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
-    const t = conf(testprod);
-    const p = conf(prod);
-    assert.equal(t.SMOKE, "pages");
-    assert.equal(t.BACKUP_PRE_DEPLOY, "false");
-    assert.equal(p.BACKUP_PRE_DEPLOY, "true");
-    assert.equal(p.BACKUP_SCHEDULE, "hourly");
-    assert.equal(p.ROLLBACK, "automatic");
-    assert.equal(t.HEALTH_TRIES, "30");
-    assert.equal(t.HEALTH_INTERVAL, "10");
-    assert.equal(t.DB_SERVICE, "postgres");
-    for (const service of ["weppcloud", "rq-worker", "rq-worker-batch"]) {
-      assert.ok(t.STOP_FOR_RESTORE.split(" ").includes(service), `${service} keeps using the database during a restore`);
-    }
-    assert.ok(!t.STOP_FOR_RESTORE.split(" ").includes("postgres"));
+  it("gives the host the gate, smoke and backup settings of each stack (deploy.json)", () => {
+    const t = JSON.parse(stagedText(testprod, "testprod", "deploy.json"));
+    const p = JSON.parse(stagedText(prod, "prod", "deploy.json"));
+    assert.equal(t.smoke.mode, "pages");
+    assert.equal(t.backup.preDeploy, false);
+    assert.equal(p.backup.preDeploy, true);
+    assert.equal(p.backup.schedule, "hourly");
+    assert.equal(p.rollback, "automatic");
+    assert.equal(t.health.tries, 30);
+    assert.equal(t.health.intervalSeconds, 10);
+    assert.equal(t.dbService, "postgres");
+    for (const service of ["weppcloud", "rq-worker", "rq-worker-batch"]) assert.ok(t.stopForRestore.includes(service), `${service} keeps using the database during a restore`);
+    assert.ok(!t.stopForRestore.includes("postgres"));
+    assert.deepEqual(t.runAs, { uid: 33, gid: 1234 });
   });
 
   it("sends every generated secret to the host on stdin, marked secret", () => {
@@ -165,12 +182,12 @@ describe("ComposeDeployment", () => {
     const deploy = (ev: Evaluation) => named(ev, "-deploy").inputs;
     assert.deepEqual(deploy(again), deploy(testprod));
     assert.notDeepEqual(deploy(moved).triggers, deploy(testprod).triggers);
-    assert.ok(deploy(moved).triggers.includes(`ghcr.io/rogerlew/wepppy@${fakeDigest("ghcr.io/rogerlew/wepppy:sha-" + "d".repeat(40))}`));
+    assert.equal(JSON.parse(deploy(moved).stdin).image, `ghcr.io/rogerlew/wepppy@${fakeDigest("ghcr.io/rogerlew/wepppy:sha-" + "d".repeat(40))}`);
   });
 
   it("records a prod hotfix in the deploy it runs", async () => {
     const ev = await deployable("prod", { "image.hotfix": { tag: "sha-" + "e".repeat(40), reason: "CVE fix cannot wait" } });
-    assert.match(String(named(ev, "-deploy").inputs.create), /--note 'hotfix: CVE fix cannot wait'$/);
+    assert.equal(deployRequest(ev, "prod").hotfix, "CVE fix cannot wait");
   });
 
   it("refuses to update a stack whose host key is not pinned, naming what to set", async () => {
@@ -187,12 +204,10 @@ describe("ComposeDeployment", () => {
     assert.ok(ev.warnings.some((w) => w.includes("will refuse to run")));
   });
 
-  it("builds dev on its host from the checkout and copies no compose file", async () => {
+  it("leaves dev's host alone: the developer's checkout is never rebuilt, reset or deployed by the stack", async () => {
     const ev = await deployable("dev");
-    assert.equal(ev.resources.filter((r) => r.type === COPY && r.name.includes("-file-")).length, 0);
-    assert.match(String(named(ev, "-build").inputs.create), /wepppy-deploy build --checkout \/workdir\/wepppy --ref master$/);
-    assert.match(String(named(ev, "-conf").inputs.stdin), /^CANDIDATE=true$/m);
-    assert.ok(!/^WEPPCLOUD_IMAGE=/m.test(String(named(ev, "-env").inputs.stdin)), "dev's compose names its own image");
+    assert.equal(ev.resources.filter((r) => r.name.includes("-compose-")).length, 0);
+    assert.match(String(ev.outputs.deployed), /by hand: the developer's checkout \/workdir\/wepppy/);
   });
 });
 
@@ -220,16 +235,16 @@ describe("ComposeDeployment under the engine's real update semantics", () => {
   it("a moved or rebuilt host replaces setup and every copy (they run and copy again) but not the backup schedule's delete", async () => {
     const a = await testprodWith({});
     const b = await testprodWith({ "deploy.address": "10.0.0.99", "deploy.hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5ldy1ob3N0LWtleS1mb3ItdW5pdC10ZXN0cw" });
-    for (const name of ["setup", "script", "file-docker-compose.prod.yml", "file-caddy-Caddyfile", "file-defaults.env", "file-modes", "deploy"]) {
+    for (const name of ["setup", "script", "root-helper", "agent", "agent-image", "staged-project-docker-compose.prod.yml", "staged-project-caddy-Caddyfile", "staged-manifest", "file-modes", "deploy"]) {
       assert.notDeepEqual(byName(a, name).inputs.triggers, byName(b, name).inputs.triggers, `${name} is replaced on the new host`);
     }
     // The old host may be gone: a replacement would run its delete there first (deleteBeforeReplace) and fail.
     assert.deepEqual(byName(a, "backup-schedule").inputs.triggers, byName(b, "backup-schedule").inputs.triggers);
   });
 
-  it("sets each copied file's mode explicitly: SFTP creates them 0644 (redis-entrypoint.sh must run)", async () => {
+  it("sets each staged file's mode explicitly: SFTP creates them 0644 (redis-entrypoint.sh must run)", async () => {
     const ev = await testprodWith({});
     const modes = String(byName(ev, "file-modes").inputs.create);
-    assert.match(modes, /chmod 0644 -- .*\/opt\/wepppy\/docker\/docker-compose\.prod\.yml/);
+    assert.match(modes, /chmod 0644 -- .*\/opt\/wepppy-cicd\/releases\/[0-9a-f]{16}\/project\/docker-compose\.prod\.yml/);
   });
 });

@@ -67,3 +67,20 @@ export function evaluate(stack: string, options: Partial<EvaluateOptions> = {}):
   const config = options.preview === false ? deployableConfig(stack) : stackConfig(stack);
   return evaluateStack({ stack, config, invoke: registryAnswer, ...options });
 }
+
+/** A file the stack stages for a release on its host (a CopyToRemote), as text: by its path under the release directory. */
+export function stagedText(ev: { resources: Array<{ name: string; wireInputs: Record<string, unknown> }> }, stack: string, releasePath: string): string {
+  const id = `${stack}-compose-staged-${releasePath.replace(/[^A-Za-z0-9.-]/g, "-")}`;
+  const found = ev.resources.find((r) => r.name === id);
+  if (!found) throw new Error(`no staged file ${releasePath} (${id}); staged: ${ev.resources.filter((r) => r.name.includes("-staged-")).map((r) => r.name).join(", ")}`);
+  const source = found.wireInputs.source as { text?: string; path?: string };
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return typeof source.text === "string" ? source.text : require("node:fs").readFileSync(String(source.path), "utf8");
+}
+
+/** The deploy request the stack hands its host's agent (the deploy command's stdin). */
+export function deployRequest(ev: { resources: Array<{ name: string; inputs: Record<string, any> }> }, stack: string): Record<string, any> {
+  const deploy = ev.resources.find((r) => r.name === `${stack}-compose-deploy`);
+  if (!deploy) throw new Error(`no ${stack}-compose-deploy`);
+  return JSON.parse(String(deploy.inputs.stdin));
+}

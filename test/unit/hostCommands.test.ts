@@ -26,14 +26,14 @@ describe("host command builders", () => {
     assert.equal(layout.envNext, "/opt/wepppy/docker/.env.next");
   });
 
-  it("builds the deploy command with a note that survives the shell", () => {
-    const line = host.deployCommand(layout, { skipSmoke: true, note: "hotfix: CVE fix cannot wait" });
-    assert.deepEqual(wordsAfterBash(line), ["bash", layout.script, "deploy", "--skip-smoke", "--note", "hotfix: CVE fix cannot wait"]);
+  it("makes the deploy root's directories with sudo -n, which fails instead of prompting", () => {
+    assert.match(host.agentSetupCommand(layout, "roger"), /^sudo -n install -d -o roger -g docker -m 0750 /);
   });
 
-  it("runs root-only steps with sudo -n, which fails instead of prompting", () => {
-    assert.match(host.writeSecretsCommand(layout), /^sudo -n bash \/opt\/wepppy-cicd\/bin\/wepppy-deploy write-secrets /);
-    assert.match(host.setupCommand(layout, "roger"), /^sudo -n install -d -o roger -g docker -m 0750 /);
+  it("builds the agent image only when the host lacks it, and installs the boot hook", () => {
+    const line = host.ensureAgentImageCommand(layout, "wepppy-cicd/agent:0123", "debian:bookworm-slim");
+    assert.match(line, /^docker image inspect wepppy-cicd\/agent:0123 >\/dev\/null 2>&1 \|\| docker build -q -t wepppy-cicd\/agent:0123 --build-arg BASE=debian:bookworm-slim \/opt\/wepppy-cicd\/agent$/);
+    assert.deepEqual(wordsAfterBash(host.agentBootHookCommand(layout)), ["bash", layout.script, "boot-hook"]);
   });
 
   it("puts no secret in the registry login command: the token goes to stdin", () => {
@@ -51,11 +51,6 @@ describe("host command builders", () => {
   it("renders the env file over wepppy's defaults, replacing keys in place", () => {
     const text = host.renderEnvFile("# c\nUID=1000\nGID=993\n\nEXTERNAL_HOST=x\n", { GID: "1234", EXTERNAL_HOST: "wepp.cloud", DEBUG: "false" });
     assert.equal(text, "# c\nUID=1000\nGID=1234\n\nEXTERNAL_HOST=wepp.cloud\n\n# Set by wepppy-cicd for this environment.\nDEBUG=false\n");
-  });
-
-  it("refuses a deploy.conf value that would add a line", () => {
-    assert.throws(() => host.renderDeployConf({ ENVIRONMENT: "prod\nMIGRATE=rm -rf /" }), /ENVIRONMENT holds a line break/);
-    assert.throws(() => host.renderDeployConf({ "bad key": "x" }), /bad key/);
   });
 });
 

@@ -60,63 +60,75 @@ describe("policy pack: the quality gates", function () {
   });
 
   describe(GATES.prodImage, () => {
-    const env = (g: GraphStack) => resource(g, "prod-compose-env");
-    const conf = (g: GraphStack) => resource(g, "prod-compose-conf");
+    const deploy = (g: GraphStack) => resource(g, "prod-compose-deploy");
+    const settings = (g: GraphStack) => resource(g, "prod-compose-staged-deploy.json");
+    const request = (g: GraphStack) => JSON.parse(String(deploy(g).wireInputs.stdin));
+    const setRequest = (g: GraphStack, change: (r: any) => void) => {
+      const r = request(g);
+      change(r);
+      deploy(g).wireInputs.stdin = JSON.stringify(r);
+    };
+    const setSettings = (g: GraphStack, change: (s: any) => void) => {
+      const source = settings(g).wireInputs.source as { text: string };
+      const doc = JSON.parse(source.text);
+      change(doc);
+      source.text = JSON.stringify(doc);
+    };
 
-    it("passes prod: every image variable is a digest, the pre-deploy backup is on, the deploy waits for both", async () => {
-      const stdin = String(env(broken("prod")).wireInputs.stdin);
-      assert.match(stdin, /^WEPPCLOUD_IMAGE=ghcr\.io\/rogerlew\/wepppy@sha256:[0-9a-f]{64}$/m);
-      // The colours' images are the host's to write: the stack names only the image that must be live.
-      assert.doesNotMatch(stdin, /^WEPPCLOUD_(BLUE|GREEN)_IMAGE=/m);
-      assert.deepEqual(of(await judge(broken("prod"), undefined), GATES.prodImage), []);
+    it("passes prod: the deploy asks for a digest, its staged settings back up first, and it waits for them", async () => {
+      const g = broken("prod");
+      assert.match(request(g).image, /^ghcr\.io\/rogerlew\/wepppy@sha256:[0-9a-f]{64}$/);
+      assert.equal(settings(g).wireInputs.remotePath, `/opt/wepppy-cicd/releases/${request(g).releaseKey}/deploy.json`);
+      assert.deepEqual(of(await judge(g, undefined), GATES.prodImage), []);
     });
 
-    it("refuses an image variable given by tag, naming the variable and how to pin it", async () => {
-      for (const variable of ["WEPPCLOUD_IMAGE", "WEPPCLOUD_GREEN_IMAGE"]) {
+    it("refuses a deploy asking for an image by tag, or for none in particular, naming how to pin it", async () => {
+      for (const image of ["ghcr.io/rogerlew/wepppy:sha-" + "a".repeat(40), null]) {
         const g = broken("prod");
-        const e = env(g);
-        const text = String(e.wireInputs.stdin);
-        const line = `${variable}=ghcr.io/rogerlew/wepppy:sha-${"a".repeat(40)}`;
-        e.wireInputs.stdin = new RegExp(`^${variable}=`, "m").test(text) ? text.replace(new RegExp(`^${variable}=.*$`, "m"), line) : `${text}${line}\n`;
+        setRequest(g, (r) => (r.image = image));
         const found = of(await judge(g, undefined), GATES.prodImage);
-        assert.equal(found.length, 1, variable);
-        assert.equal(found[0].resource, "prod-compose-env");
+        assert.equal(found.length, 1, String(image));
+        assert.equal(found[0].resource, "prod-compose-deploy");
         assert.equal(found[0].enforcementLevel, "mandatory");
-        assert.match(found[0].message, new RegExp(`sets ${variable}=ghcr.io/rogerlew/wepppy:sha-a+, which is not pinned to a digest: .*image.source: promoted`));
+        assert.match(found[0].message, /which is not pinned to a digest: .*wepppy-cicd promote sets wepppy-cicd:image\.digest/);
       }
     });
 
-    it("refuses a deploy without the verified pre-deploy backup, or before deploy.conf is in place", async () => {
+    it("refuses a deploy without the verified pre-deploy backup, without a database, or before its settings are staged", async () => {
       const off = broken("prod");
-      conf(off).wireInputs.stdin = String(conf(off).wireInputs.stdin).replace("BACKUP_PRE_DEPLOY=true", "BACKUP_PRE_DEPLOY=false");
-      assert.match(of(await judge(off, undefined), GATES.prodImage).map((v) => v.message).join("\n"), /BACKUP_PRE_DEPLOY=false: .*set wepppy-cicd:backup\.preDeploy: true in Pulumi\.prod\.yaml/);
+      setSettings(off, (s) => (s.backup.preDeploy = false));
+      assert.match(of(await judge(off, undefined), GATES.prodImage).map((v) => v.message).join("\n"), /stages backup\.preDeploy: false: .*set wepppy-cicd:backup\.preDeploy: true in Pulumi\.prod\.yaml/);
 
+      const nodb = broken("prod");
+      setSettings(nodb, (s) => (s.dbService = ""));
+      assert.match(of(await judge(nodb, undefined), GATES.prodImage)[0].message, /names no dbService/);
+
+      // Not waiting, directly or through the staged manifest, for the settings.
       const early = broken("prod");
-      const deploy = resource(early, "prod-compose-deploy");
-      deploy.dependencies = deploy.dependencies.filter((d) => d !== conf(early).urn);
+      const manifest = resource(early, "prod-compose-staged-manifest");
+      deploy(early).dependencies = deploy(early).dependencies.filter((d) => d !== manifest.urn);
       const found = of(await judge(early, undefined), GATES.prodImage);
       assert.equal(found.length, 1);
-      assert.match(found[0].message, /prod-compose-deploy does not wait for prod-compose-conf: .*dependsOn/);
+      assert.match(found[0].message, /prod-compose-deploy does not wait for prod-compose-staged-deploy\.json: .*dependsOn/);
 
       const none = broken("prod");
-      none.resources = none.resources.filter((r) => r.name !== "prod-compose-conf");
-      assert.match(of(await judge(none, undefined), GATES.prodImage)[0].message, /no command writes deploy\.conf with BACKUP_PRE_DEPLOY/);
+      none.resources = none.resources.filter((r) => r.name !== "prod-compose-staged-deploy.json");
+      assert.match(of(await judge(none, undefined), GATES.prodImage)[0].message, /deploys release [0-9a-f]{16}, but nothing stages its deploy\.json/);
     });
 
-    it("says it cannot judge an env file a preview does not know yet (advisory, as the SDK reports it), instead of passing it", async () => {
+    it("says it cannot judge a deploy request a preview does not know yet (advisory, as the SDK reports it), instead of passing it", async () => {
       const g = broken("prod");
-      env(g).wireInputs.stdin = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's unknown string
+      deploy(g).wireInputs.stdin = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's unknown string
       const found = of(await judge(g, undefined), GATES.prodImage);
       assert.deepEqual(found.map((v) => [v.enforcementLevel, v.cannotRun]), [["advisory", true]]);
       assert.match(found[0].message, /can't run policy 'prod-digest-pinned-after-backup' during preview: string value at \.stdin can't be known during preview/);
       assert.deepEqual(of(await judge(g, undefined), GATES.plainSecrets), [], "a scan skips what is not known");
     });
 
-    it("refuses a deploy told to run an image by tag", async () => {
+    it("refuses a deploy whose request it cannot read (secret or not JSON)", async () => {
       const g = broken("prod");
-      const deploy = resource(g, "prod-compose-deploy");
-      deploy.wireInputs.create = `${deploy.wireInputs.create} --image ghcr.io/rogerlew/wepppy:latest`;
-      assert.match(of(await judge(g, undefined), GATES.prodImage)[0].message, /deploys --image ghcr\.io\/rogerlew\/wepppy:latest, which is not pinned/);
+      deploy(g).wireInputs.stdin = "image=ghcr.io/rogerlew/wepppy:latest";
+      assert.match(of(await judge(g, undefined), GATES.prodImage)[0].message, /prod-compose-deploy sends a stdin that is not JSON: the gate cannot see which image/);
     });
   });
 
@@ -209,7 +221,7 @@ describe("policy pack: the quality gates", function () {
       const found = of(await judge(g, real("testprod").config), GATES.plainSecrets).map((v) => v.message);
       assert.equal(found.length, 2, found.join("\n"));
       assert.match(found[0], /^stack output note carries .*privateKey in plain text/);
-      assert.match(found[1], /^testprod-compose-backup-schedule triggers\[3\] carries .*(registry-login stdin|registry\.password) \(base64-encoded\)/);
+      assert.match(found[1], /^testprod-compose-backup-schedule triggers\[2\] carries .*(registry-login stdin|registry\.password) \(base64-encoded\)/);
       for (const m of found) assert.ok(!m.includes(PLACEHOLDER_REGISTRY_TOKEN) && !m.includes("PLACEHOLDER-DEPLOY-KEY"));
     });
 
@@ -366,7 +378,7 @@ describe("policy pack: the quality gates", function () {
       assert.match(of(result, GATES.requiredChecks)[0].message, /no ruleset for refs\/heads\/main requires its checks/);
       const prodAsTest = await judge(broken("testprod"), undefined, { config: { [GATES.prodImage]: { productionStacks: ["testprod"] } } });
       assert.deepEqual(of(prodAsTest, GATES.prodImage).map((v) => v.message), [
-        "testprod-compose-conf sets BACKUP_PRE_DEPLOY=false: production deploys only after a verified pre-deploy backup; set wepppy-cicd:backup.preDeploy: true in Pulumi.testprod.yaml",
+        "testprod-compose-staged-deploy.json stages backup.preDeploy: false: production deploys only after a verified pre-deploy backup; set wepppy-cicd:backup.preDeploy: true in Pulumi.testprod.yaml",
       ]);
     });
 

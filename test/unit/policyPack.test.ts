@@ -129,11 +129,19 @@ describe("policy pack: loaded by Pulumi's policy-pack runner, over the analyzer 
     assert.deepEqual(diagnostics(await call("analyzeStack", stackRequest(testprod))), []);
 
     const prod = graphOf(stacks.find((s) => s.stack === "prod" && !s.preview)!);
-    const env = resource(prod, "prod-compose-env");
-    env.wireInputs.stdin = String(env.wireInputs.stdin).replace(/^WEPPCLOUD_IMAGE=.*$/m, "WEPPCLOUD_IMAGE=ghcr.io/rogerlew/wepppy:latest");
+    const deploy = resource(prod, "prod-compose-deploy");
+    deploy.wireInputs.stdin = String(deploy.wireInputs.stdin).replace(/"image":"[^"]*"/, '"image":"ghcr.io/rogerlew/wepppy:latest"');
+    const settings = resource(prod, "prod-compose-staged-deploy.json");
+    const source = settings.wireInputs.source as { text: string };
+    source.text = source.text.replace('"preDeploy": true', '"preDeploy": false');
     const found = diagnostics(await call("analyzeStack", stackRequest(prod)));
-    assert.deepEqual(found.map((d) => [d.policy, d.level, d.urn]), [[GATES.prodImage, "mandatory", env.urn]]);
-    assert.match(found[0].message, /WEPPCLOUD_IMAGE=ghcr\.io\/rogerlew\/wepppy:latest, which is not pinned to a digest/);
+    // The settings come over the analyzer protocol as a text asset the gate reads.
+    assert.deepEqual(found.map((d) => [d.policy, d.level, d.urn]), [
+      [GATES.prodImage, "mandatory", deploy.urn],
+      [GATES.prodImage, "mandatory", settings.urn],
+    ]);
+    assert.match(found[0].message, /"ghcr\.io\/rogerlew\/wepppy:latest", which is not pinned to a digest/);
+    assert.match(found[1].message, /stages backup\.preDeploy: false/);
   });
 
   it("reads the stack's secret config from the engine's environment (the only place testprod's registry token is known)", async () => {
