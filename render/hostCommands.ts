@@ -91,10 +91,6 @@ export function agentInstallTimerCommand(layout: HostLayout, schedule: "none" | 
   return rootHelper(layout, ["install-timer", schedule, user, environment]);
 }
 
-export function agentRemoveTimerCommand(layout: HostLayout): string {
-  return rootHelper(layout, ["remove-timer"]);
-}
-
 /** The deploy root's directories the deploy user owns (the agent's runs, state and releases among them). */
 export function agentSetupCommand(layout: HostLayout, user: string, extraDirs: string[] = []): string {
   const dirs = [layout.root, layout.bin, layout.backups, layout.runsDir, layout.releasesDir, layout.stateDir, layout.projectDir, ...extraDirs];

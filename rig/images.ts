@@ -11,6 +11,7 @@ import { baseImage, cacheDir, dockerBin, imagesDir, paths } from "./config";
 import { baseImportChanges, baseRootfsFiles, debootstrapArgv, parseDebianMirror } from "./commands";
 import { check } from "./exec";
 import { dockerCheck, imageExists, imageId } from "./dockerd";
+import { AGENT_DOCKERFILE, agentImageTag } from "../host/agent/bundle";
 
 export type RigImageName = "host" | "registry" | "postgres" | "redis" | "caddy" | "weppcloud";
 export const rigImageNames: RigImageName[] = ["host", "registry", "postgres", "redis", "caddy", "weppcloud"];
@@ -58,7 +59,7 @@ export async function ensureBaseImage(log: (m: string) => void): Promise<{ built
 }
 
 /** Runs `a | b`, rejecting unless both exit 0. */
-function pipe(a: string[], b: string[]): Promise<void> {
+export function pipe(a: string[], b: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const pa = spawn(a[0], a.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     const pb = spawn(b[0], b.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
@@ -156,4 +157,24 @@ export async function cachedImages(): Promise<Array<{ name: string; tag: string;
     out.push({ name, tag, present: await imageExists(tag) });
   }
   return out;
+}
+
+/**
+ * The host agent's image (host/agent/Dockerfile on the rig's base), built here because the
+ * rig's hosts sit on an internal network and cannot reach a Debian mirror; a real host
+ * builds it itself from the same Dockerfile (the stack's agent-image command). Tagged as
+ * the stack tags it, so the host's `docker image inspect || docker build` finds it.
+ */
+export async function ensureAgentImage(log: (m: string) => void): Promise<{ tag: string; built: boolean }> {
+  const tag = agentImageTag(baseImage);
+  if (await imageExists(tag)) return { tag, built: false };
+  log(`building the host agent's image ${tag}`);
+  const ctx = fs.mkdtempSync(path.join(cacheDir, "agent-ctx-"));
+  try {
+    fs.copyFileSync(AGENT_DOCKERFILE, path.join(ctx, "Dockerfile"));
+    await dockerCheck(["build", "--network", "host", "--quiet", "--build-arg", `BASE=${baseImage}`, "-t", tag, ctx]);
+  } finally {
+    fs.rmSync(ctx, { recursive: true, force: true });
+  }
+  return { tag, built: true };
 }

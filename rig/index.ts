@@ -9,12 +9,13 @@
  */
 import * as fs from "node:fs";
 import {
-  baseImage, cacheDir, deployUser, hosts, network, paths, registry, rigLabel, stateDir,
+  baseImage, cacheDir, deployUser, dockerBin, hosts, network, paths, registry, rigLabel, stateDir,
 } from "./config";
 import { docker, dockerCheck, dockerdResponds, ensureDockerd, ensureMachinePackages, rigDockerdPid, stopRigDockerd } from "./dockerd";
 import {
-  cachedImages, ensureBaseImage, ensureRigImage, ensureStandinImage, FailureMode, StandinBuild,
+  cachedImages, ensureAgentImage, ensureBaseImage, ensureRigImage, ensureStandinImage, FailureMode, pipe, StandinBuild,
 } from "./images";
+import { agentImageTag } from "../host/agent/bundle";
 import { prepareClientKey, prepareHostFiles, startHost, waitHostDocker, writeKnownHosts } from "./hosts";
 import {
   loginOnRigMachine, prepareRegistryFiles, pushImage, registryStorageBytes, startRegistry,
@@ -58,6 +59,8 @@ export interface RigState {
   hostImage: string;
   hostKeys: Record<string, string>;
   standins: StandinImages;
+  /** The host agent's image, loaded into every host's engine (see ensureAgentImage). */
+  agentImage: string;
 }
 
 export interface RigHostStatus {
@@ -109,7 +112,8 @@ async function containerRunning(name: string): Promise<boolean> {
 /** True if the rig in state.json is whole: all containers running and every host answers SSH. */
 async function rigIsHealthy(): Promise<boolean> {
   const state = readState();
-  if (!state) return false;
+  // A rig from before the agent, or with an older agent image, is rebuilt.
+  if (!state || state.agentImage !== agentImageTag(baseImage)) return false;
   for (const c of [registry.container, ...hosts.map((h) => h.container)]) {
     if (!(await containerRunning(c))) return false;
   }
@@ -135,7 +139,8 @@ async function removeRigResources(log: Log): Promise<void> {
     await dockerCheck(["network", "rm", ...networks]);
   }
   untrustOnRigMachine();
-  for (const p of [paths.state(), paths.registryDir(), paths.dockerConfig(), `${stateDir}/hosts`, `${stateDir}/ssh`]) {
+  // The rig stacks' state describes hosts that are gone with them (a rebuilt host is its own case: rebuildHost).
+  for (const p of [paths.state(), paths.registryDir(), paths.dockerConfig(), `${stateDir}/hosts`, `${stateDir}/ssh`, `${stateDir}/backend`, `${stateDir}/rehearsals`, `${stateDir}/pipeline`]) {
     fs.rmSync(p, { recursive: true, force: true });
   }
 }
@@ -178,8 +183,9 @@ export async function rigUp(opts: RigUpOptions = {}): Promise<RigStatus> {
     (["host", "registry", "postgres", "redis", "caddy", "weppcloud"] as const).map((n) => ensureRigImage(n, log)),
   );
   const standinLocal = await Promise.all(standardStandinBuilds.map((b) => ensureStandinImage(b, log)));
+  const agentImage = await ensureAgentImage(log);
   await removeStaleImages(
-    [hostImage, registryImage, pgImage, redisImage, caddyImage, weppcloudImage, ...standinLocal].map((i) => i.tag),
+    [hostImage, registryImage, pgImage, redisImage, caddyImage, weppcloudImage, agentImage, ...standinLocal].map((i) => i.tag),
     log,
   );
   lap("images ready");
@@ -201,6 +207,7 @@ export async function rigUp(opts: RigUpOptions = {}): Promise<RigStatus> {
   const hostsUp = (async () => {
     await Promise.all(hosts.map((h) => startHost(h, hostImage.tag)));
     await Promise.all(hosts.map((h) => waitHostDocker(h)));
+    await Promise.all(hosts.map((h) => loadAgentImage(h, agentImage.tag, log)));
     const answers = await Promise.all(hosts.map((h) => sshRun(h.name, ["docker", "info", "--format", "{{.ServerVersion}}"])));
     answers.forEach((r, i) => {
       if (r.code !== 0) throw new Error(`host ${hosts[i].name}: ssh as ${deployUser} failed: ${r.stderr.trim()}`);
@@ -229,6 +236,7 @@ export async function rigUp(opts: RigUpOptions = {}): Promise<RigStatus> {
     hostImage: hostImage.tag,
     hostKeys: Object.fromEntries(keys.map((k) => [k.host.name, k.publicKey])),
     standins,
+    agentImage: agentImage.tag,
   };
   fs.writeFileSync(paths.state(), `${JSON.stringify(state, null, 2)}\n`);
   lap("rig up");
@@ -252,9 +260,16 @@ export async function rebuildHost(name: string, opts: { log?: Log } = {}): Promi
   writeKnownHosts(hosts.map((h) => ({ host: h, publicKey: state.hostKeys[h.name] })));
   await startHost(host, state.hostImage);
   await waitHostDocker(host);
+  await loadAgentImage(host, state.agentImage, log);
   fs.writeFileSync(paths.state(), `${JSON.stringify(state, null, 2)}\n`);
   log(`${name} rebuilt`);
   return rigStatus();
+}
+
+/** Puts the agent's image into a host's engine, as its own build would (the host cannot reach a mirror). */
+async function loadAgentImage(host: (typeof hosts)[number], tag: string, log: Log): Promise<void> {
+  log(`${host.name}: loading ${tag}`);
+  await pipe([dockerBin(), "save", tag], [dockerBin(), "exec", "-i", host.container, "docker", "load", "-q"]);
 }
 
 /** Removes the rig: containers, volumes, network, files under .rig/, and the dockerd it started. */

@@ -10,7 +10,8 @@ import { Connection, runRemote } from "../../ops/ssh";
  * gets 0666 under the session's umask (0644 under sshd's 022), an existing one is truncated
  * in place and keeps its mode and owner, missing parents are made 0755
  * (pulumi-command v1.2.1 copyController.go:260-284; pkg/sftp client.go:250-260;
- * sftp-server.c:742-781). It is not scp, which would carry the local mode over.
+ * sftp-server.c:742-781); for a text asset the parents are made whether or not the file
+ * exists (copyController.go:47). It is not scp, which would carry the local mode over.
  * LocalExecutor does the same on this machine under a root directory, for the unit tier.
  */
 
@@ -24,7 +25,14 @@ export interface ExecResult {
 
 export interface HostExecutor {
   run(connection: Connection, command: string, stdin: string | undefined, onLine?: (line: string) => void): Promise<ExecResult>;
-  copy(connection: Connection, localFile: string, remotePath: string): Promise<void>;
+  copy(connection: Connection, source: CopySource, remotePath: string): Promise<void>;
+}
+
+/** What a CopyToRemote sends: a file asset's path or a string asset's text. */
+export type CopySource = { file: string } | { text: string };
+
+function bytesOf(source: CopySource): Buffer {
+  return "file" in source ? fs.readFileSync(source.file) : Buffer.from(source.text, "utf8");
 }
 
 function collect(argv: string[], stdin: string | Buffer | undefined, cwd: string | undefined, onLine?: (line: string) => void): Promise<ExecResult> {
@@ -55,10 +63,11 @@ function collect(argv: string[], stdin: string | Buffer | undefined, cwd: string
 }
 
 /** The shell line that writes stdin to a path with SFTP Create's modes. */
-export function sftpCreateLine(remotePath: string): string {
+export function sftpCreateLine(remotePath: string, alwaysMakeParents = false): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const dir = path.posix.dirname(remotePath);
-  return `umask 022 && { [ -e ${q(remotePath)} ] || mkdir -p -- ${q(dir)}; } && cat > ${q(remotePath)}`;
+  const parents = alwaysMakeParents ? `mkdir -p -- ${q(dir)}` : `{ [ -e ${q(remotePath)} ] || mkdir -p -- ${q(dir)}; }`;
+  return `umask 022 && ${parents} && cat > ${q(remotePath)}`;
 }
 
 export class SshExecutor implements HostExecutor {
@@ -67,8 +76,8 @@ export class SshExecutor implements HostExecutor {
     return r;
   }
 
-  async copy(connection: Connection, localFile: string, remotePath: string): Promise<void> {
-    const r = await runRemote(connection, sftpCreateLine(remotePath), fs.readFileSync(localFile));
+  async copy(connection: Connection, source: CopySource, remotePath: string): Promise<void> {
+    const r = await runRemote(connection, sftpCreateLine(remotePath, "text" in source), bytesOf(source));
     if (r.code !== 0) throw new Error(`sftp: cannot create ${remotePath}: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.code}`}`);
   }
 }
@@ -85,10 +94,10 @@ export class LocalExecutor implements HostExecutor {
     return collect(["bash", "-c", command], stdin, this.root, onLine);
   }
 
-  async copy(connection: Connection, localFile: string, remotePath: string): Promise<void> {
+  async copy(connection: Connection, source: CopySource, remotePath: string): Promise<void> {
     this.log.push({ host: connection.host, kind: "copy", text: remotePath });
     const target = path.join(this.root, remotePath);
-    const r = await collect(["bash", "-c", sftpCreateLine(target)], fs.readFileSync(localFile), this.root);
+    const r = await collect(["bash", "-c", sftpCreateLine(target, "text" in source)], bytesOf(source), this.root);
     if (r.code !== 0) throw new Error(`sftp: cannot create ${remotePath}: ${r.stderr.trim()}`);
   }
 }

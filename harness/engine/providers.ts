@@ -107,10 +107,11 @@ export function assetHash(wireSource: unknown): string {
 }
 
 async function copyAsset(req: ProviderRequest, ctx: StepContext): Promise<void> {
-  const source = (req.wireInputs.source ?? {}) as { path?: string };
-  if (typeof source.path !== "string") throw new Error(`${req.name}: only file assets are rehearsed`);
+  const source = (req.wireInputs.source ?? {}) as { path?: string; text?: string };
+  const from = typeof source.path === "string" ? { file: source.path } : typeof source.text === "string" ? { text: source.text } : undefined;
+  if (!from) throw new Error(`${req.name}: only file and string assets are rehearsed`);
   ctx.hostAction(`copy ${req.inputs.remotePath}`);
-  await ctx.executor.copy(req.inputs.connection, source.path, String(req.inputs.remotePath));
+  await ctx.executor.copy(req.inputs.connection, from, String(req.inputs.remotePath));
 }
 
 const copy: Provider = {

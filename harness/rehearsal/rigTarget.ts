@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { hostLimits, imageSubstitutions, readCredentials, readState, RigStatus, transformCompose } from "../../rig";
-import { imagesDir } from "../../rig/config";
+import { baseImage, imagesDir } from "../../rig/config";
 import { NAMESPACE } from "../../config/environments";
 import { StackConfig } from "../../config/schema";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
@@ -73,6 +73,8 @@ export function rigOverrides(status: RigStatus, config: StackConfig, sourceDir: 
     { key: `${NAMESPACE}:compose.sourceDir`, value: sourceDir },
     { key: `${NAMESPACE}:registry.username`, value: credentials.username, secret: true },
     { key: `${NAMESPACE}:registry.password`, value: credentials.password, secret: true },
+    // The agent image's base: nothing is pulled here, so the rig's own debootstrapped Debian.
+    { key: `${NAMESPACE}:agent.base`, value: baseImage },
   ];
   if (config.image.source === "registry") leaves.push({ key: `${NAMESPACE}:image.repository`, value: rigRepository(status) });
   return leaves;
@@ -153,6 +155,10 @@ export async function rigInvoke(token: string, args: Record<string, unknown>, pr
     // The GitHub API cannot be reached from here: a login's id is derived from the login.
     const id = parseInt(createHash("sha256").update(String(args.username)).digest("hex").slice(0, 8), 16);
     return { id: String(id), login: args.username, username: args.username };
+  }
+  if (token === "github:index/getActionsRegistrationToken:getActionsRegistrationToken") {
+    // GitHub cannot be reached: a one-hour token of the shape GitHub gives, new on every call as GitHub's is.
+    return { repository: args.repository, token: `RIG${randomBytes(18).toString("hex").toUpperCase()}`, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
   }
   throw new Error(`a rehearsal cannot answer ${token}`);
 }

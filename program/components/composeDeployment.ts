@@ -207,21 +207,20 @@ export class ComposeDeployment extends pulumi.ComponentResource {
         ),
       );
     }
-    if (config.backup.schedule !== "none") {
-      before.push(
-        new remote.Command(
-          `${name}-backup-schedule`,
-          {
-            connection,
-            create: host.agentInstallTimerCommand(layout, config.backup.schedule, deploy.sshUser, args.stack),
-            delete: host.agentRemoveTimerCommand(layout),
-            // Not the host's identity: a replacement would remove the timer on the old host first, which may be gone.
-            triggers: [config.backup.schedule, sha256(rootText)],
-          },
-          { ...child, dependsOn: [rootHelper, agentConf], deleteBeforeReplace: true },
-        ),
-      );
-    }
+    // Declared for every schedule ("none" removes the timer) and never deleted by the stack: a
+    // delete runs over the old state's connection, which on a moved or rebuilt host is refused
+    // (the old host key) and would fail the update before anything new is installed.
+    before.push(
+      new remote.Command(
+        `${name}-backup-schedule`,
+        {
+          connection,
+          create: host.agentInstallTimerCommand(layout, config.backup.schedule, deploy.sshUser, args.stack),
+          triggers: [target, config.backup.schedule, sha256(rootText)],
+        },
+        { ...child, dependsOn: [rootHelper, agentConf] },
+      ),
+    );
 
     const request = args.imageRef.apply((image) =>
       JSON.stringify(renderDeployRequest({ image, releaseKey: staged.key, release: config.release ?? null, hotfix: args.hotfixReason, skipSmoke: config.health.skipSmoke })),

@@ -221,7 +221,7 @@ describe("policy pack: the quality gates", function () {
       const found = of(await judge(g, real("testprod").config), GATES.plainSecrets).map((v) => v.message);
       assert.equal(found.length, 2, found.join("\n"));
       assert.match(found[0], /^stack output note carries .*privateKey in plain text/);
-      assert.match(found[1], /^testprod-compose-backup-schedule triggers\[2\] carries .*(registry-login stdin|registry\.password) \(base64-encoded\)/);
+      assert.match(found[1], /^testprod-compose-backup-schedule triggers\[3\] carries .*(registry-login stdin|registry\.password) \(base64-encoded\)/);
       for (const m of found) assert.ok(!m.includes(PLACEHOLDER_REGISTRY_TOKEN) && !m.includes("PLACEHOLDER-DEPLOY-KEY"));
     });
 

@@ -251,6 +251,20 @@ describe("stand-in CopyToRemote: conformance with @pulumi/command 1.2.1 over SFT
     assert.deepEqual(w.host.log.map((e) => `${e.host} ${e.kind}`), ["old-host copy"]);
   });
 
+  it("a string asset is written as its text, 0644, and a changed text is copied again on an Update (copyController.go:47-57, :148)", async () => {
+    const mk = (text: string) => () => {
+      new remote.CopyToRemote("c", { connection: conn(), source: new pulumi.asset.StringAsset(text), remotePath: "/opt/app/etc/deploy.json" });
+    };
+    await up(mk('{"a":1}\n'));
+    await up(mk('{"a":1}\n'));
+    const target = path.join(w.host.root, "opt/app/etc/deploy.json");
+    assert.equal(fs.readFileSync(target, "utf8"), '{"a":1}\n');
+    assert.equal(fs.statSync(target).mode & 0o777, 0o644);
+    await up(mk('{"a":2}\n'));
+    assert.equal(fs.readFileSync(target, "utf8"), '{"a":2}\n');
+    assert.equal(w.host.log.filter((e) => e.kind === "copy").length, 2, "the unchanged text was not copied again");
+  });
+
   it("triggers replace, and a replacement copies again", async () => {
     const file = source("same\n", 0o644);
     const mk = (trigger: string) => () => {
