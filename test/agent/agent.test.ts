@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict } from "../../host/contract/records";
 import { RealHost, StandIns, buildAgentImage, buildAgentImageTag, docker, findStandIns } from "./realEngine";
+import { requireCondition, requireTool, runs } from "../support/tools";
 
 /*
  * The agent on a real engine: this machine's own dockerd, the agent's image built from
@@ -12,6 +13,16 @@ import { RealHost, StandIns, buildAgentImage, buildAgentImageTag, docker, findSt
  *
  *   npx mocha --timeout 600000 test/agent/*.test.ts
  */
+
+/** An engine, compose v1 and the rig's stand-in images (missing: fails under CI, else skips). */
+function needEngine(ctx: Mocha.Context): StandIns {
+  requireTool(ctx, "docker", ["docker", "--version"]);
+  requireCondition(ctx, runs(["docker", "version"]), "no Docker engine answers", "npx wepppy-cicd rig up starts one");
+  requireTool(ctx, "docker-compose", ["docker-compose", "version"]);
+  const found = findStandIns();
+  requireCondition(ctx, typeof found !== "string", "the rig's stand-in images are not on this engine", "npx wepppy-cicd rig up builds them");
+  return found as StandIns;
+}
 
 // The agent image is built once for every describe here and removed after the last.
 after(function () {
@@ -33,18 +44,7 @@ describe("host agent on a real engine", function () {
   const verdicts: DeployVerdict[] = [];
 
   before(function () {
-    try {
-      execFileSync("docker", ["version"], { stdio: "ignore" });
-      execFileSync("docker-compose", ["version"], { stdio: "ignore" });
-    } catch {
-      this.skip();
-    }
-    const found = findStandIns();
-    if (typeof found === "string") {
-      process.stderr.write(`skipped: ${found}\n`);
-      this.skip();
-    }
-    images = found as StandIns;
+    images = needEngine(this);
   });
 
   before(async function () {
@@ -192,9 +192,7 @@ describe("host agent on a real engine: one colour", function () {
   let images: StandIns;
 
   before(async function () {
-    const found = findStandIns();
-    if (typeof found === "string") this.skip();
-    images = found as StandIns;
+    images = needEngine(this);
     host = new RealHost(images, buildAgentImage(images.base), false);
     await host.setUp();
   });

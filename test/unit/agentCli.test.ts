@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { EXIT, HostStatus } from "../../host/contract/records";
 import { runCli } from "../../host/agent/commands";
 import { A, B, CLIENT_PID, FakeHost } from "./fixtures/fakeHost";
+import { requireCondition, requireTool } from "../support/tools";
 
 /*
  * The agent's command line (one function from argv to an exit code) on a host in memory,
@@ -132,12 +133,8 @@ describe("the shell that stays", () => {
     assert.equal(fs.existsSync(marker), false);
   });
 
-  it("both scripts pass shellcheck where shellcheck is installed", function () {
-    try {
-      execFileSync("shellcheck", ["--version"], { stdio: "ignore" });
-    } catch {
-      this.skip();
-    }
+  it("both scripts pass shellcheck", function () {
+    requireTool(this, "shellcheck");
     execFileSync("shellcheck", ["-S", "warning", path.join(HOST, "wepppy-deploy.sh"), path.join(HOST, "wepppy-root.sh")], { stdio: "pipe" });
   });
 
@@ -150,7 +147,7 @@ describe("the shell that stays", () => {
   });
 
   it("the root helper writes secrets owned and moded as asked, with their digests, only under the allowed directories", function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireCondition(this, process.getuid?.() === 0, "writing files owned by another user needs root", "run the tests as root (CI does)");
     const root = path.join(dir, "root");
     const project = path.join(dir, "project");
     fs.mkdirSync(path.join(root, "bin"), { recursive: true });

@@ -1,16 +1,17 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { blueGreenCaddyfile } from "../../render/bluegreen/caddyfile";
 import { accessLogPath } from "../../render/bluegreen/constants";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
+import { requireTool } from "../support/tools";
 
 /**
  * The transformed production Caddyfile is valid for the Caddy installed here (Debian's
- * 2.6.2), and its JSON chooses the colour by the marker file. Skipped, saying so, when
- * no caddy binary is installed (apt-get install -y caddy).
+ * 2.6.2), and its JSON chooses the colour by the marker file. The set-up command installs
+ * caddy (a missing one fails under CI, else skips saying so).
  */
 
 type Json = Record<string, unknown>;
@@ -21,11 +22,6 @@ interface ProxyUse {
   policy?: string;
   /** The chain of subroute matchers above it (path /weppcloud/*, /git/*...). */
   under: unknown[];
-}
-
-function caddyVersion(): string | null {
-  const r = spawnSync("caddy", ["version"], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : null;
 }
 
 function adapt(caddyfile: string): Json {
@@ -61,12 +57,8 @@ function proxies(routes: Json[], under: unknown[] = []): ProxyUse[] {
 }
 
 describe("blue/green Caddyfile under Caddy (caddy adapt)", function () {
-  const version = caddyVersion();
   before(function () {
-    if (!version) {
-      console.log("      (skipped: no caddy binary; apt-get install -y caddy to run these)");
-      this.skip();
-    }
+    requireTool(this, "caddy", ["caddy", "version"]);
   });
 
   const prod = () => fs.readFileSync(path.join(WEPPPY_REFERENCE_DIR, "caddy", "Caddyfile"), "utf8");

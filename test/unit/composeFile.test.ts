@@ -16,6 +16,7 @@ import {
   volumeSource,
 } from "../../render/composeFile";
 import { interpolations, stringsIn } from "../../render/composeInterpolation";
+import { requireTool } from "../support/tools";
 
 /*
  * The compose reader everything shares, against compose itself: Debian's docker-compose 1.29
@@ -27,10 +28,6 @@ import { interpolations, stringsIn } from "../../render/composeInterpolation";
 type Json = Record<string, any>;
 
 const FILES = ["docker-compose.prod.yml", "docker-compose.dev.yml"];
-
-function haveComposeV1(): boolean {
-  return spawnSync("docker-compose", ["version", "--short"], { encoding: "utf8" }).status === 0;
-}
 
 /**
  * The copy compose v1 is given, adapted as text so that anchors and merge keys stay for compose
@@ -64,10 +61,7 @@ describe("the compose reader", () => {
   describe("on wepppy's real compose files, against docker-compose config", function () {
     let dir: string;
     before(function () {
-      if (!haveComposeV1()) {
-        console.log("      (skipped: no docker-compose v1 installed; apt-get install -y docker-compose to run this)");
-        this.skip();
-      }
+      requireTool(this, "docker-compose (v1)", ["docker-compose", "version", "--short"]);
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "compose-reader-"));
       fs.copyFileSync(path.join(WEPPPY_REFERENCE_DIR, "defaults.env"), path.join(dir, "defaults.env"));
     });

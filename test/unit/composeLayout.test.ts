@@ -24,6 +24,7 @@ import {
 import { readEnvText } from "../../render/envFile";
 import { renderEnvFile } from "../../render/hostCommands";
 import { stackConfig } from "./helpers";
+import { requireTool } from "../support/tools";
 
 /*
  * Compose layouts wepppy has shipped: today's secret files (the real prod and dev files) and
@@ -151,7 +152,7 @@ describe("compose layouts", () => {
     });
 
     it("gives docker-compose the stack's secrets where the older layout reads them (compose's own reading)", function () {
-      if (spawnSync("docker-compose", ["version", "--short"]).status !== 0) this.skip();
+      requireTool(this, "docker-compose (v1)", ["docker-compose", "version", "--short"]);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compose-layout-"));
       try {
         fs.copyFileSync(path.join(FIXTURE_DIR, "docker-compose.prod.yml"), path.join(dir, "docker-compose.yml"));

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { REFERENCE_BEGIN, REFERENCE_END, renderConfigReference } from "../../config/reference";
 import { PROJECT_ROOT } from "../../config/paths";
+import { SETUP_COMMAND } from "../support/tools";
 
 const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
 
@@ -26,6 +27,7 @@ describe("README", () => {
     const ci = fs.readFileSync(path.join(PROJECT_ROOT, ".ci/run"), "utf8");
     const commands = commandsUnder("Quick start");
     assert.equal(commands.length, 2, "the quick start gives two commands: set-up plus tests, and the main job");
+    assert.ok(commands[0].startsWith(`${SETUP_COMMAND} && `), `the first command starts with the set-up a missing tool's test names (${SETUP_COMMAND})`);
     assert.match(commands[0], /npm test/);
     assert.match(commands[0], /npm run test:rig/);
     assert.match(commands[1], /wepppy-cicd rehearse/);

@@ -8,6 +8,7 @@ import { RunnerIdentity, jobLabels, runnerIdentities, runnerLayout, runnerTarbal
 import { RunnerConfig, runner } from "../../config/sections/runner";
 import * as rc from "../../render/runnerCommands";
 import { StandinRelease, StandinServer, buildStandinRelease, parseStandinCalls, serveStandinReleases } from "../../rig/runnerStandin";
+import { requireCondition, requireTool } from "../support/tools";
 
 /*
  * The runner host's commands: the pure builders, the unit as systemd reads it, and the host
@@ -116,7 +117,7 @@ describe("runner host command builders", () => {
   });
 
   it("the units pass systemd-analyze verify as written", function () {
-    if (spawnSync("systemd-analyze", ["--version"]).status !== 0) this.skip();
+    requireTool(this, "systemd-analyze");
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "unit-"));
     try {
       const c = configWith({ root });
@@ -240,7 +241,9 @@ describe("the runner host script, under bash as root against a temporary directo
   }
 
   before(async function () {
-    if (!isRoot || spawnSync("runuser", ["--version"]).status !== 0 || spawnSync("useradd", ["--help"]).status !== 0) this.skip();
+    requireCondition(this, isRoot, "these tests make accounts and run as them, which needs root", "run the tests as root (CI does)");
+    requireTool(this, "runuser");
+    requireTool(this, "useradd", ["useradd", "--help"]);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "wepppy-runner-"));
     fs.chmodSync(root, 0o755);
     sys = path.join(root, "sys");

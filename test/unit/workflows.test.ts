@@ -24,6 +24,7 @@ import { workflowContext } from "../../program/components/githubSide";
 import { renderWorkflow, renderWorkflows, workflowPath } from "../../render/workflows";
 import { actionlint } from "../../render/workflows/lint";
 import { PROJECT_ROOT } from "../../config/paths";
+import { SETUP_COMMAND, requireCondition, requireTool, runs } from "../support/tools";
 
 /*
  * The generated workflows, parsed back from the YAML that would be committed and
@@ -142,7 +143,7 @@ describe("generated workflows", function () {
     ];
     for (const [what, content, replaced] of cases) {
       it(`${replaced ? "replaces" : "keeps"} ${what}`, function () {
-        if (spawnSync("jq", ["--version"]).status !== 0) this.skip();
+        requireTool(this, "jq");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sarif-"));
         const file = path.join(dir, fixer.env.SARIF_FILE);
         if (content !== undefined) fs.writeFileSync(file, content);
@@ -445,7 +446,7 @@ describe("generated workflows", function () {
 
     it("docker/.env for wctl holds test values made in the job, not a copy of a host's file", function () {
       const step = pr.jobs[PR_JOBS.lint].steps.find((s: any) => s.name.startsWith("Provide docker/.env"));
-      if (spawnSync("getent", ["group", "docker"]).status !== 0) this.skip();
+      requireCondition(this, runs(["getent", "group", "docker"]), "there is no docker group (a runner host has one)", `${SETUP_COMMAND} makes it (Debian's docker.io)`);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wctl-env-"));
       fs.mkdirSync(path.join(dir, "docker"));
       const run = bash(step.run, {}, dir);
