@@ -272,6 +272,23 @@ async function loadAgentImage(host: (typeof hosts)[number], tag: string, log: Lo
   await pipe([dockerBin(), "save", tag], [dockerBin(), "exec", "-i", host.container, "docker", "load", "-q"]);
 }
 
+/**
+ * Takes wepppy's deployment and everything wepppy-cicd put on a rig host away (the agent's
+ * image stays: the rig loaded it, as the host's own build would have left it), so a test
+ * or the pipeline starts from a host it has never touched.
+ */
+export async function clearDeployment(host: string): Promise<void> {
+  const r = await sshRun(host, {
+    script: `docker ps -aq --filter label=com.docker.compose.project=wepppy | xargs -r docker rm -f >/dev/null 2>&1;
+     docker ps -aq --filter name=wepppy | xargs -r docker rm -f >/dev/null 2>&1;
+     docker volume ls -q --filter label=com.docker.compose.project=wepppy | xargs -r docker volume rm >/dev/null 2>&1;
+     docker network prune -f >/dev/null 2>&1;
+     sudo umount /opt/wepppy-cicd/backups 2>/dev/null;
+     sudo rm -rf /opt/wepppy/docker /opt/wepppy-cicd /etc/cron.d/wepppy-backup; true`,
+  }, { timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(`${host}: clearing the deployment failed: ${r.stderr.trim()}`);
+}
+
 /** Removes the rig: containers, volumes, network, files under .rig/, and the dockerd it started. */
 export async function rigDown(opts: { log?: Log } = {}): Promise<void> {
   const log = opts.log ?? (() => undefined);

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { NAMESPACE, stackFileName } from "../../config/environments";
-import { readState, rebuildHost, sshRun } from "../../rig";
+import { clearDeployment, readState, rebuildHost, sshRun } from "../../rig";
+import type { AuditRecord } from "../../host/contract/records";
 import { run } from "../../rig/exec";
 import { publishDerivedBuild } from "../../rig/registry";
 import { ProjectStackFile } from "../engine/projectStack";
@@ -42,14 +43,6 @@ const SECRET = "oauth_github_client_secret";
 const commitTag = () => `sha-${randomBytes(20).toString("hex")}`;
 const fingerprint = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
 
-/** Takes a host's wepppy deployment away (and wepppy-cicd's files), as a host the pipeline has never touched. */
-async function clearHost(host: string): Promise<void> {
-  await sshRun(host, {
-    script: `cd /opt/wepppy/docker 2>/dev/null && for f in docker-compose.prod.yml docker-compose.bluegreen.yml; do [ -f "$f" ] && docker-compose -p wepppy -f "$f" down -v --remove-orphans >/dev/null 2>&1; done;
-      sudo umount /opt/wepppy-cicd/backups 2>/dev/null; sudo rm -rf /opt/wepppy/docker /opt/wepppy-cicd /etc/cron.d/wepppy-backup; true`,
-  }, { timeoutMs: 300_000 });
-}
-
 async function fromHost(address: string, urlPath: string): Promise<any> {
   const r = await run(["curl", "-sS", "--max-time", "5", "-H", "X-Forwarded-Proto: https", `http://${address}:8080${urlPath}`]);
   try {
@@ -59,7 +52,7 @@ async function fromHost(address: string, urlPath: string): Promise<any> {
   }
 }
 
-async function audit(host: string): Promise<Array<Record<string, any>>> {
+async function audit(host: string): Promise<AuditRecord[]> {
   const r = await sshRun(host, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "audit", "-n", "50"]);
   return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
@@ -75,7 +68,7 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
   const status = await ensureRig(log);
   const address = (name: string) => status.hosts.find((h) => h.name === name)!.address;
   log("clearing testprod's and prod's hosts (forest1, wepp1): the pipeline starts from nothing");
-  await Promise.all(["forest1", "wepp1"].map(clearHost));
+  await Promise.all(["forest1", "wepp1"].map(clearDeployment));
   const world: CiWorld = ciWorld();
   log(`origin ${world.origin} at ${world.commit.slice(0, 12)}; backend ${world.backend}`);
 
@@ -117,12 +110,12 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
 
   const rollback = await job("prod: rollback", [{ cli: ["rollback", "-s", "prod", "--rig", "--json"], env: { WEPPPY_RIG_SET: PROD_JOB_SETTINGS } }]);
   const back = json(rollback);
-  const warm = (await audit("wepp1")).reverse().find((e) => e.action === "deploy" && e.result === "ok");
-  const ms = /switched to warm (\w+) (\d+) ms/.exec(String(warm?.detail ?? ""));
+  // The host's record of the rollback's deploy: the switch to the warm colour, timed from the request's arrival.
+  const warm = (await audit("wepp1")).reverse().find((e) => (e.action === "deploy" || e.action === "rollback") && e.result === "ok");
   check(
     "rollback puts A back live on its warm colour within 2 s of the deploy starting",
-    rollback.ok && back.image === builds["pipe-a"].image && back.live === colourA && !!ms && Number(ms[2]) <= 2000 && (await served("wepp1")) === "pipe-a",
-    `live ${back.image === builds["pipe-a"].image ? "A" : back.image} on ${back.live}; host: ${warm?.detail ?? "no deploy entry"}`,
+    rollback.ok && back.image === builds["pipe-a"].image && back.live === colourA && warm?.live === colourA && warm?.switchMs !== undefined && warm.switchMs <= 2000 && (await served("wepp1")) === "pipe-a",
+    `live ${back.image === builds["pipe-a"].image ? "A" : back.image} on ${back.live}; host: ${warm ? `${warm.action} to ${warm.live} in ${warm.switchMs ?? "?"} ms (${warm.note ?? ""})` : "no deploy entry"}`,
   );
 
   await deployTestprod("pipe-c");

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { SwitchBenchReport, runSwitchBench } from "../../bench/rigSwitch";
 import { sshRun } from "../../rig";
 import { cli, ensureRig } from "./helpers";
+import type { AuditRecord } from "../../host/contract/records";
 
 /*
  * Issue 5 on the rig, short: one release + rollback cycle of prod's blue/green under
@@ -44,13 +45,14 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     assert.doesNotMatch(report.neverHealthy.refusedBy, /last log lines:/, "the app's log lines stay on the host");
   });
 
-  it("records every release, rollback and automatic switch back in the host's audit log", async () => {
+  it("records every release, rollback and automatic switch back in the host's audit log, as fields", async () => {
     const r = await sshRun("wepp1", ["bash", SCRIPT, "audit", "-n", "40"]);
-    const entries = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { action: string; result: string; detail: string });
-    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && /released on (blue|green)/.test(e.detail)));
-    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && /switched to warm/.test(e.detail)));
-    assert.ok(entries.some((e) => e.action === "rollback" && /automatic/.test(e.detail)));
-    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && /health gate/.test(e.detail)));
+    const entries = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as AuditRecord);
+    const colour = (e: AuditRecord) => e.live === "blue" || e.live === "green";
+    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && colour(e) && typeof e.switchMs === "number"), "a release switched to its colour");
+    assert.ok(entries.some((e) => e.action === "rollback" && e.result === "ok" && colour(e)), "a rollback to the warm colour");
+    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && e.gate === "analysis" && typeof e.backMs === "number"), "the 5xx release switched back by itself");
+    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && /health gate/.test(e.reason ?? "")), "the never-healthy release refused at the gate");
   });
 
   it("status reports the live colour, each colour's image and the release history's last entry", () => {

@@ -2,11 +2,12 @@ import { strict as assert } from "node:assert";
 import { spawn, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sshRun } from "../../rig";
+import { clearDeployment, sshRun } from "../../rig";
 import { RehearsalResult, rehearse } from "../../harness/rehearsal/rehearse";
 import { readCredentials } from "../../rig";
 import { registryDigest, rigRepository } from "../../harness/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../config/paths";
+import { renderDeployRequest } from "../../render/deploySettings";
 import { cli, curl, ensureRig, forgetStacks, waitFor } from "./helpers";
 
 /*
@@ -53,17 +54,6 @@ function auditLines(text: string): Array<Record<string, any>> {
 
 const PSQL = `docker exec -i "$(docker ps -q -f label=com.docker.compose.project=wepppy -f label=com.docker.compose.service=postgres)" psql -qtA -U wepppy -d`;
 
-/** Removes a deployment and everything wepppy-cicd put on a host. */
-async function clearHost(host: string) {
-  await onHost(
-    host,
-    `cd /opt/wepppy/docker 2>/dev/null && ls docker-compose.prod.yml >/dev/null 2>&1 && docker-compose -p wepppy -f docker-compose.prod.yml down -v --remove-orphans >/dev/null 2>&1;
-     docker rm -f wepppy_weppcloud_candidate >/dev/null 2>&1;
-     sudo umount /opt/wepppy-cicd/backups 2>/dev/null;
-     sudo rm -rf /opt/wepppy/docker /opt/wepppy-cicd /etc/cron.d/wepppy-backup; true`,
-  );
-}
-
 describe("deployments rehearsed on the rig", function () {
   this.timeout(900_000);
   const logs: string[] = [];
@@ -85,7 +75,7 @@ describe("deployments rehearsed on the rig", function () {
     forest1 = status.hosts.find((h) => h.name === "forest1")!.address;
     wepp1 = status.hosts.find((h) => h.name === "wepp1")!.address;
     registry = rigRepository(status);
-    for (const host of ["forest1", "wepp1"]) await clearHost(host);
+    for (const host of ["forest1", "wepp1"]) await clearDeployment(host);
     forgetStacks(["testprod", "prod"]);
   });
 
@@ -94,7 +84,7 @@ describe("deployments rehearsed on the rig", function () {
   });
 
   after(async () => {
-    for (const host of ["forest1", "wepp1"]) await clearHost(host);
+    for (const host of ["forest1", "wepp1"]) await clearDeployment(host);
     forgetStacks(["testprod", "prod"]);
   });
 
@@ -117,10 +107,10 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(await servedBuild(forest1), "rig-a");
     const running = await ok("forest1", `docker image inspect -f '{{json .RepoDigests}}' "$(docker inspect -f '{{.Image}}' wepppy_weppcloud_1)"`);
     assert.ok(running.includes(first.digest), `weppcloud runs ${running}, not ${first.digest}`);
-    // Secret files as wepppy mounts them: 0640 root:docker, every one of the compose file's.
-    const modes = (await ok("forest1", "sudo stat -c '%n %a %U:%G' /opt/wepppy/docker/secrets/*")).trim().split("\n");
+    // Secret files as wepppy's services read them: 0600, owned by the UID:GID they run as (runAs), every one of the compose file's.
+    const modes = (await ok("forest1", "sudo stat -c '%n %a %u:%g' /opt/wepppy/docker/secrets/*")).trim().split("\n");
     assert.ok(modes.length >= 15, modes.join("\n"));
-    for (const line of modes) assert.match(line, / 640 root:docker$/);
+    for (const line of modes) assert.match(line, / 600 33:1234$/);
     assert.match(await ok("forest1", "cat /etc/cron.d/wepppy-backup"), /^30 3 \* \* \* roger .*wepppy-deploy backup --reason scheduled$/m);
   });
 
@@ -141,7 +131,8 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(deployed.length, 1);
     assert.equal(deployed[0].digest, first.digest);
     assert.equal(deployed[0].env, "prod");
-    assert.ok(audit.some((a) => a.action === "backup" && a.detail.includes("pre-deploy")), "prod's pre-deploy backup is not audited");
+    // prod backs up before every deploy; on a first deploy there is no database to dump yet, and the record says so.
+    assert.match(deployed[0].note, /backup|nothing to back up/, deployed[0].note);
   });
 
   it("a new testprod release replaces the build", async () => {
@@ -157,17 +148,19 @@ describe("deployments rehearsed on the rig", function () {
     const validated = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 200`)).filter((a) => a.action === "validate" && a.result === "ok");
     assert.ok(validated.some((a) => a.digest === testprodLive!.digest), "testprod validated its live digest after deploying it");
     // The rig judges a release in seconds, not prod's ten minutes: the job sets that for itself.
+    const before = JSON.parse(await ok("wepp1", `bash ${SCRIPT} status`));
+    const idle = before.bluegreen.live === "blue" ? "green" : "blue";
     const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: JSON.stringify({ "bluegreen.analysis.seconds": 3 }) });
     const result = JSON.parse(out.stdout);
     assert.equal(out.code, 0, out.stdout);
     assert.equal(result.ok, true, result.error);
-    assert.equal(result.live, "green", "the host put it on the colour that was not serving");
+    assert.equal(result.live, idle, "the host put it on the colour that was not serving");
     assert.equal(result.digest, testprodLive!.digest);
     assert.match(result.release.tag, /^prod-[0-9]{8}-[0-9]{6}$/);
     assert.match(result.release.version, /^[0-9]{4}\.[0-9]{2}\.0$/);
     assert.equal(await servedBuild(wepp1), "rig-b");
     const deployed = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`)).filter((a) => a.action === "deploy" && a.result === "ok");
-    assert.ok(deployed[deployed.length - 1].detail.includes(result.release.tag), deployed[deployed.length - 1].detail);
+    assert.equal(deployed[deployed.length - 1].release?.tag, result.release.tag, JSON.stringify(deployed[deployed.length - 1]));
     assert.equal(deployed[deployed.length - 1].digest, testprodLive!.digest);
   });
 
@@ -183,7 +176,8 @@ describe("deployments rehearsed on the rig", function () {
     // testprod validates after each deploy (what promotion reads), so the deploy is not always last.
     const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 5`)).filter((a) => a.action === "deploy").pop()!;
     assert.equal(last.result, "ok");
-    assert.match(last.detail, /smoke test skipped/);
+    assert.equal(last.skipSmoke, true);
+    assert.match(last.note, /smoke test skipped/);
   });
 
   it("an image that never becomes healthy fails the deploy with its log lines; the previous build still serves", async () => {
@@ -208,33 +202,38 @@ describe("deployments rehearsed on the rig", function () {
     after(() => holder?.kill("SIGKILL"));
 
     it("refuses a concurrent deploy, naming the holder and since when", async () => {
-      // A deploy by hand of the slow-starting build holds the lock for ~45 s.
+      // A deploy by hand (the request on stdin, as the stack sends it) of the slow-starting build holds the lock for ~45 s.
       const slow = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ".rig", "state.json"), "utf8")).standins.weppcloud["rig-slow-start"];
+      const current = JSON.parse(await ok("forest1", `bash ${SCRIPT} status`)).current.releaseKey;
       const status = await ensureRig();
       const host = status.hosts.find((h) => h.name === "forest1")!;
-      holder = spawn("ssh", ["-i", host.privateKey, "-o", `UserKnownHostsFile=${host.knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", `roger@${host.address}`, "--", `bash ${SCRIPT} deploy --image ${slow}`], { stdio: "ignore" });
+      holder = spawn("ssh", ["-i", host.privateKey, "-o", `UserKnownHostsFile=${host.knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", `roger@${host.address}`, "--", `bash ${SCRIPT} deploy`], { stdio: ["pipe", "ignore", "ignore"] });
+      holder.stdin!.end(JSON.stringify(renderDeployRequest({ image: slow, releaseKey: current, who: "roger" })));
       let held = "";
       for (let i = 0; i < 60 && !held.startsWith("held"); i++) {
         await new Promise((res) => setTimeout(res, 500));
         held = (await onHost("forest1", `bash ${SCRIPT} lock-status`)).stdout.trim();
       }
-      assert.match(held, /^held: who=roger action=deploy since=\S+ pid=\d+/);
+      assert.match(held, /^held: deploy by roger since 20\d\d-\d\d-\d\dT\S+ \(pid \d+, run \S+, container \S+\)/);
       const r = await release("testprod", { "image.tag": newTag() }, "rig-a");
       assert.equal(r.ok, false);
-      assert.match(r.error!, /another deploy holds the lock: who=roger action=deploy since=20\d\d-\d\d-\d\dT/);
+      assert.match(r.error!, /another run holds the lock: deploy by roger since 20\d\d-\d\d-\d\dT/);
     });
 
-    it("a deploy killed mid-way leaves a lock that the next deploy reports; break-lock clears it", async () => {
-      await ok("forest1", `kill -9 "$(sed -n 's/.*pid=\\([0-9]*\\).*/\\1/p' /opt/wepppy-cicd/lock/holder)"`);
+    it("a deploy whose run is killed mid-way is recovered by the next deploy: one verdict for it, the lock released, the new release live", async () => {
+      const lock = JSON.parse(await ok("forest1", "cat /opt/wepppy-cicd/lock/holder.json"));
+      assert.ok(lock.container && lock.runId, JSON.stringify(lock));
+      // The run itself dies (as in a crash), not only its client.
+      await ok("forest1", `docker kill ${lock.container} >/dev/null`);
       holder?.kill("SIGKILL");
-      assert.match(await ok("forest1", `bash ${SCRIPT} lock-status`), /^stale: who=roger action=deploy/);
-      const refused = await release("testprod");
-      assert.equal(refused.ok, false);
-      assert.match(refused.error!, /stale lock left by a deploy that did not finish: who=roger action=deploy since=\S+.*wepppy-deploy break-lock/);
-      await ok("forest1", `bash ${SCRIPT} break-lock`);
-      const r = await release("testprod");
+      assert.match(await ok("forest1", `bash ${SCRIPT} lock-status`), /^stale: deploy by roger/);
+      const r = await release("testprod", { "image.tag": newTag() }, "rig-a");
       assert.equal(r.ok, true, r.error);
       assert.equal(await servedBuild(forest1), "rig-a");
+      assert.equal((await ok("forest1", `bash ${SCRIPT} lock-status`)).trim(), "unlocked");
+      const killed = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 50`)).filter((a) => a.runId === lock.runId && a.action === "deploy");
+      assert.equal(killed.length, 1, JSON.stringify(killed));
+      assert.notEqual(killed[0].result, "ok", "the killed run is not reported a success");
     });
   });
 
@@ -259,16 +258,18 @@ describe("deployments rehearsed on the rig", function () {
       assert.equal((await ok("forest1", `${PSQL} wepppy -c "select count(*) from runs"`)).trim(), "5000");
       const last = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 1`))[0];
       assert.equal(last.action, "restore");
-      assert.match(last.detail, /restarted .*weppcloud/);
+      assert.match(last.note, /restarted .*weppcloud/);
       await waitFor("weppcloud to serve again after the restore", async () => (await servedBuild(forest1)) === "rig-b", 120_000, 1000);
     });
 
     it("a truncated dump is detected: pg_restore --list passes it, the verification does not", async () => {
       const dump = (await ok("forest1", `bash ${SCRIPT} backups`)).trim().split("\n")[0];
-      await ok("forest1", `head -c "$(( $(stat -c %s ${dump}) / 2 ))" ${dump} > /tmp/truncated.dump`);
-      const list = await onHost("forest1", `docker exec -i "$(docker ps -q -f label=com.docker.compose.service=postgres -f label=com.docker.compose.project=wepppy)" pg_restore --list < /tmp/truncated.dump`);
+      // Under the backup directory: the agent sees the host's deploy root, not its /tmp.
+      const truncated = "/opt/wepppy-cicd/backups/truncated.dump";
+      await ok("forest1", `head -c "$(( $(stat -c %s ${dump}) / 2 ))" ${dump} > ${truncated}`);
+      const list = await onHost("forest1", `docker exec -i "$(docker ps -q -f label=com.docker.compose.service=postgres -f label=com.docker.compose.project=wepppy)" pg_restore --list < ${truncated}`);
       assert.equal(list.code, 0, "pg_restore --list now rejects a truncated dump; the test's premise changed");
-      const verify = await onHost("forest1", `bash ${SCRIPT} verify-backup /tmp/truncated.dump`);
+      const verify = await onHost("forest1", `bash ${SCRIPT} verify-backup ${truncated}; rc=$?; rm -f ${truncated}; exit $rc`);
       assert.notEqual(verify.code, 0);
       assert.match(verify.stderr, /does not read back whole/);
     });
