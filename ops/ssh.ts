@@ -17,6 +17,10 @@ export interface Connection {
   user?: string;
   privateKey?: string;
   hostKey?: string;
+  /** Dial attempts before giving up, as @pulumi/command's connection.dialErrorLimit (default 10; -1: no limit). */
+  dialErrorLimit?: number;
+  /** Seconds per dial attempt (connection.perDialTimeout, default 15). */
+  perDialTimeout?: number;
 }
 
 export interface RemoteResult {
@@ -51,7 +55,7 @@ async function withSshFiles<T>(c: Connection, fn: (options: string[]) => Promise
       "-o", "GlobalKnownHostsFile=/dev/null",
       "-o", "StrictHostKeyChecking=yes",
       "-o", "BatchMode=yes",
-      "-o", "ConnectTimeout=10",
+      "-o", `ConnectTimeout=${c.perDialTimeout ?? 15}`,
       "-o", "LogLevel=ERROR",
     ]);
   } finally {
@@ -99,17 +103,46 @@ function sshFailure(c: Connection, stderr: string): string {
   return `${where}: ssh failed: ${stderr.trim().split("\n").pop()}`;
 }
 
-/** Runs one command line through the login shell of the connection's user, as the provider does. */
+/**
+ * ssh failed before the session began (nothing ran on the host): a refused or reset
+ * connection, an sshd shedding unauthenticated connections (MaxStartups), a timeout. Only
+ * these are dialled again; a session that broke after it began may have run the command.
+ */
+export function failedToDial(result: { code: number; stdout: string; stderr: string }): boolean {
+  return (
+    result.code === 255 &&
+    result.stdout === "" &&
+    /kex_exchange_identification|connection reset by peer|connection refused|connection timed out|operation timed out|no route to host|connection closed by .* port \d+|banner exchange/i.test(result.stderr)
+  );
+}
+
+/** The provider's dial backoff (pulumi sdk util/retry: 100 ms, x1.5, at most 5 s). */
+export function dialDelayMs(attempt: number): number {
+  return Math.min(100 * 1.5 ** attempt, 5000);
+}
+
+/**
+ * Runs one command line through the login shell of the connection's user, as the provider
+ * does, dialling again as it does when the connection could not be made (connection.go
+ * dialWithRetry: up to dialErrorLimit attempts).
+ */
 export async function runRemote(
   c: Connection,
   command: string,
   stdin?: string | Buffer,
   onStderrLine?: (line: string) => void,
 ): Promise<RemoteResult> {
+  const limit = c.dialErrorLimit ?? 10;
   return withSshFiles(c, async (options) => {
     const target = `${c.user ?? "root"}@${c.host}`;
-    const result = await spawnCollect(["ssh", ...options, "-p", String(c.port ?? 22), target, "--", command], stdin, onStderrLine);
-    if (result.code === 255) throw new RemoteError(sshFailure(c, result.stderr));
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      const result = await spawnCollect(["ssh", ...options, "-p", String(c.port ?? 22), target, "--", command], stdin, onStderrLine);
+      if (failedToDial(result) && (limit < 0 || attempt < limit)) {
+        await new Promise((resolve) => setTimeout(resolve, dialDelayMs(attempt - 1)));
+        continue;
+      }
+      if (result.code === 255) throw new RemoteError(`${sshFailure(c, result.stderr)}${failedToDial(result) && attempt > 1 ? ` (after ${attempt} attempts)` : ""}`);
+      return result;
+    }
   });
 }

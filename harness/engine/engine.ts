@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import type { RawConfig } from "../../config/stackFile";
 import { CreateResult, ResourceRequest, StepNotStarted, evaluateStack } from "../evaluate";
 import { Checkpoint, FileBackend, HistoryConfigValue, HistoryEntry, StateResource } from "./backend";
@@ -52,6 +53,8 @@ export interface UpdateOptions {
   /** Answers provider functions; `providerInputs` are the explicit provider's inputs, when one was given. */
   invoke: (token: string, args: Record<string, unknown>, providerInputs?: Record<string, unknown>) => Promise<Record<string, unknown>>;
   preview?: boolean;
+  /** Steps at once (pulumi up --parallel); default defaultParallel(). */
+  parallel?: number;
   message?: string;
   environment?: Record<string, string>;
   log?: (line: string) => void;
@@ -167,8 +170,35 @@ function deleteOrder(victims: StateResource[]): StateResource[] {
   return out;
 }
 
+/**
+ * How many steps run at once: the CLI's --parallel default, 4 per core, or PULUMI_PARALLEL
+ * (pkg/cmd/pulumi/operations/up.go defaultParallel).
+ */
+export function defaultParallel(env: NodeJS.ProcessEnv = process.env): number {
+  const given = Number(env.PULUMI_PARALLEL);
+  return Number.isInteger(given) && given > 0 ? given : os.availableParallelism() * 4;
+}
+
+/** A counting semaphore: at most `n` holders at once, served in arrival order. */
+function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (f) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await f();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
   const log = o.log ?? (() => undefined);
+  const slot = limiter(o.parallel ?? defaultParallel());
+  let stepFailed = false;
   const preview = o.preview ?? false;
   const startTime = new Date();
   const previous: Checkpoint = o.backend.checkpoint(o.stack);
@@ -261,6 +291,15 @@ export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
     if (provider.unreachable) log(`  ${request.name}: ${op} recorded, not done (${provider.unreachable})`);
     else log(`  ${host ?? "local"}  ${request.name}: ${op}${changed.length ? ` (${changed.join(", ")})` : ""} ...`);
     const ctx = ctxFor(() => undefined);
+    // A step waiting for a slot when another fails never starts (step_executor.go: no new step after a failure).
+    return slot(() => {
+      if (stepFailed) throw new StepNotStarted(request.urn);
+      return apply(request, op, old, olds, secretKeys, ctx, report);
+    });
+  }
+
+  async function apply(request: ResourceRequest, op: Op, old: StateResource | undefined, olds: ReturnType<typeof plain> | undefined, secretKeys: Set<string>, ctx: StepContext, report: (ok: boolean, detail?: string) => void): Promise<CreateResult> {
+    const provider = providerFor(request.type)!;
     try {
       let id: string;
       let outputs: Record<string, unknown>;
@@ -287,6 +326,7 @@ export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
       save();
       return { id, state: outputs };
     } catch (err) {
+      stepFailed = true;
       report(false, filterSecrets(err instanceof Error ? err.message : String(err), secretValues));
       save();
       throw err;

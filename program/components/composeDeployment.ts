@@ -89,8 +89,9 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       user: deploy.sshUser,
       hostKey: deploy.hostKey,
       privateKey: pulumi.secret(config.deployKey),
-      dialErrorLimit: 3,
-      perDialTimeout: 10,
+      // The provider's own default: an sshd under load sheds connections past MaxStartups (10 unauthenticated), and the engine runs up to 4 per core at once.
+      dialErrorLimit: 10,
+      perDialTimeout: 15,
     };
     const child = { parent: this };
     // A connection change is an Update, and an Update of a copy copies nothing unless the

@@ -37,8 +37,9 @@ export function sshConnection(c: SshConnectionConfig): types.input.remote.Connec
     user: c.user,
     hostKey: c.hostKey,
     privateKey: pulumi.secret(c.privateKey),
-    dialErrorLimit: 3,
-    perDialTimeout: 10,
+    // The provider's own default: an sshd under load sheds connections past MaxStartups (10 unauthenticated), and the engine runs up to 4 per core at once.
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
   };
 }
 

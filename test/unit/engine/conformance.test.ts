@@ -175,6 +175,25 @@ describe("stand-in engine: conformance with pulumi 3.248.0 and @pulumi/command 1
     assert.deepEqual(w.hostLog(), ["create-a-1", "create-a-2", "delete-a"]);
   });
 
+  it("runs at most --parallel steps at once (PULUMI_PARALLEL; default 4 per core: operations/up.go defaultParallel)", async () => {
+    const before = process.env.PULUMI_PARALLEL;
+    process.env.PULUMI_PARALLEL = "2";
+    try {
+      // Each command counts the commands running beside it.
+      const cmd = "mkdir -p running && touch running/$$ && ls running | wc -l >> widths && sleep 0.3 && rm running/$$";
+      const r = await up(() => {
+        for (let i = 0; i < 6; i++) new remote.Command(`c${i}`, { connection: conn(), create: cmd });
+      });
+      assert.equal(r.ok, true, r.error);
+      const widths = fs.readFileSync(path.join(w.host.root, "widths"), "utf8").trim().split("\n").map(Number);
+      assert.equal(widths.length, 6);
+      assert.equal(Math.max(...widths), 2, `widths ${widths}`);
+    } finally {
+      if (before === undefined) delete process.env.PULUMI_PARALLEL;
+      else process.env.PULUMI_PARALLEL = before;
+    }
+  });
+
   it("state is keyed by URN, the parent chain included (sdk/go/common/resource/urn.go NewURN)", async () => {
     class Outer extends pulumi.ComponentResource {
       constructor(name: string) {
