@@ -1,4 +1,6 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
+import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { PROJECT } from "../../config/environments";
 
@@ -72,6 +74,12 @@ function writePrivate(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
+/** checkForLock's error, word for word (lock.go:86-104). */
+function lockedMessage(url: string, locks: Array<{ key: string; pid: number; username: string; hostname: string; timestamp: string }>): string {
+  const lines = locks.map((l) => `\n  ${url}/${l.key}: created by ${l.username}@${l.hostname} (pid ${l.pid}) at ${l.timestamp.replace(/\.\d+Z$/, "Z")}`);
+  return `the stack is currently locked by ${locks.length} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.${lines.join("")}`;
+}
+
 export class FileBackend {
   constructor(readonly dir: string) {}
 
@@ -106,6 +114,40 @@ export class FileBackend {
     const meta = path.join(this.dir, ".pulumi", "meta.yaml");
     if (!fs.existsSync(meta)) writePrivate(meta, "version: 1\n");
     writePrivate(this.stackFile(checkpoint.stack), `${JSON.stringify({ version: 3, checkpoint: { stack: `organization/${PROJECT}/${checkpoint.stack}`, latest: checkpoint } }, null, 2)}\n`);
+  }
+
+  private lockDir(stack: string): string {
+    return path.join(this.dir, ".pulumi", "locks", "organization", PROJECT, stack);
+  }
+
+  /**
+   * Takes the stack's update lock as the file backend does (pkg/backend/diy/lock.go): refused,
+   * naming every other lock, when one exists; a lock left by a killed CLI stays until
+   * `pulumi cancel` (cancel below) removes it. Returns the unlock.
+   */
+  lock(stack: string): () => void {
+    const others = this.locks(stack);
+    if (others.length > 0) throw new Error(lockedMessage(this.url, others));
+    const file = path.join(this.lockDir(stack), `${randomUUID()}.json`);
+    writePrivate(file, JSON.stringify({ pid: process.pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() }));
+    return () => fs.rmSync(file, { force: true });
+  }
+
+  /** The stack's lock files, with what each says. */
+  locks(stack: string): Array<{ key: string; pid: number; username: string; hostname: string; timestamp: string }> {
+    const dir = this.lockDir(stack);
+    if (!fs.existsSync(dir)) return [];
+    return fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => ({ key: path.posix.join(".pulumi", "locks", "organization", PROJECT, stack, f), ...JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) }));
+  }
+
+  /** `pulumi cancel` on the file backend: every lock of the stack deleted (backend.go CancelCurrentUpdate). */
+  cancel(stack: string): number {
+    const n = this.locks(stack).length;
+    fs.rmSync(this.lockDir(stack), { recursive: true, force: true });
+    return n;
   }
 
   appendHistory(stack: string, entry: HistoryEntry): void {

@@ -195,7 +195,17 @@ function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
   };
 }
 
+/** An update holds the stack's lock throughout (diy backend.go Update: Lock, defer Unlock); a preview takes none. */
 export async function runUpdate(o: UpdateOptions): Promise<EngineResult> {
+  const unlock = o.preview ? () => undefined : o.backend.lock(o.stack);
+  try {
+    return await runLockedUpdate(o);
+  } finally {
+    unlock();
+  }
+}
+
+async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
   const log = o.log ?? (() => undefined);
   const slot = limiter(o.parallel ?? defaultParallel());
   let stepFailed = false;

@@ -194,6 +194,27 @@ describe("stand-in engine: conformance with pulumi 3.248.0 and @pulumi/command 1
     }
   });
 
+  it("an update holds the stack's lock; one a killed CLI left refuses the next update, naming it, until `pulumi cancel` (diy/lock.go:63-104, backend.go:1137, 1631)", async () => {
+    const prog = () => {
+      new remote.Command("c", { connection: conn(), create: "echo hi >> log" });
+    };
+    w.backend.lock("dev"); // taken and never released: the CLI was killed
+    const refused = await up(prog);
+    assert.equal(refused.ok, false);
+    assert.match(refused.error, /the stack is currently locked by 1 lock\(s\)\. Either wait for the other process\(es\) to end or delete the lock file with `pulumi cancel`\.\n  file:\/\/.*\/\.pulumi\/locks\/organization\/wepppy-cicd\/dev\/[0-9a-f-]{36}\.json: created by \S+@\S+ \(pid \d+\) at 20\d\d-/);
+    assert.deepEqual(w.hostLog(), [], "nothing ran");
+    assert.equal(w.backend.cancel("dev"), 1);
+    const after = await up(prog);
+    assert.equal(after.ok, true, after.error);
+    assert.deepEqual(w.hostLog(), ["hi"]);
+    assert.deepEqual(w.backend.locks("dev"), [], "a finished update unlocks");
+    const failing = await up(() => {
+      new remote.Command("c", { connection: conn(), create: "exit 3" });
+    });
+    assert.equal(failing.ok, false);
+    assert.deepEqual(w.backend.locks("dev"), [], "a failed update unlocks too");
+  });
+
   it("state is keyed by URN, the parent chain included (sdk/go/common/resource/urn.go NewURN)", async () => {
     class Outer extends pulumi.ComponentResource {
       constructor(name: string) {
