@@ -32,7 +32,7 @@ const deploy = z
       "What happens when a release goes bad: nothing, an operator's `wepppy-cicd rollback`, or an automatic switch back.",
     ),
     root: f
-      .absolutePath("Directory on the host for wepppy-cicd itself: bin/wepppy-deploy, deploy.conf, the lock, audit.log, backups/.")
+      .absolutePath("Directory on the host for wepppy-cicd itself: bin/ (the bootstrap, the agent, the root helper), deploy.json, releases/, runs/, the lock, audit.log, backups/.")
       .default("/opt/wepppy-cicd"),
     lockWaitSeconds: f.count(0, 3600, "How long a deploy waits for another one to finish before failing.").default(0),
     migrate: z

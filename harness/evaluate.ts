@@ -6,7 +6,7 @@ import { createLocally } from "./localProviders";
 /*
  * Runs the Pulumi program for one stack under the SDK's mock runtime and records what
  * it declares. This is how the stacks are evaluated here, where no Pulumi CLI exists:
- * by the unit tests, by `wepppy-cicd preview`, and by rehearsals, which answer each
+ * by the unit tests, by `wepppy-cicd policy check`, and by rehearsals, which answer each
  * resource by really running it on the rig.
  */
 
