@@ -49,6 +49,16 @@ for m in "${mounts[@]}"; do
   args+=(-v "$m:$m")
   all_mounts+=("$m")
 done
+# The host's docker CLI plugins (compose v2 is one: Docker's docker-compose-plugin package puts
+# it in /usr/libexec/docker/cli-plugins), read-only at their paths: the agent's docker CLI looks
+# in the same places, so `docker compose` there is the host's own.
+plugin_dirs=()
+for d in ${WEPPPY_DOCKER_PLUGIN_DIRS:-/usr/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins}; do
+  [[ $d =~ ^/[A-Za-z0-9._/-]*$ && $d != *..* ]] || die "plugin directory '$d' is not an absolute plain path"
+  [[ -d $d ]] || continue
+  args+=(-v "$d:$d:ro")
+  plugin_dirs+=("$d")
+done
 docker_config=${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}
 if [[ -d $docker_config ]]; then
   # Registry credentials from `docker login` as this user; read-only.
@@ -60,6 +70,7 @@ args+=(
   -e "WEPPPY_AGENT_USER=$user"
   -e "WEPPPY_AGENT_GROUPS=$socket_gid"
   -e "WEPPPY_AGENT_MOUNTS=${all_mounts[*]}"
+  -e "WEPPPY_AGENT_PLUGIN_DIRS=${plugin_dirs[*]}"
   -e "WEPPPY_DOCKER_SOCKET=$socket"
   -e "WEPPPY_HOSTNAME=$(hostname)"
   -e "WEPPPY_DEPLOY_ACTOR=${WEPPPY_DEPLOY_ACTOR:-$(id -un)}"

@@ -21,7 +21,7 @@ export const agent = z
         url: z.string().regex(HTTPS_URL, { error: "expected an https URL" }).meta({ expected: "an https URL", description: "Compose v2 plugin binary for the agent image (wepppy's hosts run `docker compose`)." }),
         sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "expected 64 hex digits" }).meta({ expected: "a sha256 in hex", description: "Its sha256, checked before it is installed." }),
       })
-      .meta({ description: "Compose v2 for the agent image; without it the image has Debian's compose v1 only." })
+      .meta({ description: "Compose v2 built into the agent image, for a host without Docker's compose plugin; otherwise the agent uses the host's own plugin (its cli-plugins directory, mounted read-only)." })
       .optional(),
   })
   .meta({ description: "The host agent's image (issue 10): built on each host from host/agent/Dockerfile." });

@@ -21,6 +21,8 @@ export interface AgentRuntime {
   /** Host directories mounted at the same paths (the deploy root, the compose project's parent). */
   mounts: string[];
   socket: string;
+  /** The host's docker CLI plugin directories (compose v2 lives there), mounted read-only at their paths. */
+  pluginDirs: string[];
   dockerConfig?: string;
   root: string;
   bundle: string;
@@ -40,12 +42,13 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv): AgentRuntime | undefined
     groups: words(env.WEPPPY_AGENT_GROUPS),
     mounts: words(env.WEPPPY_AGENT_MOUNTS),
     socket: env.WEPPPY_DOCKER_SOCKET ?? "/var/run/docker.sock",
+    pluginDirs: words(env.WEPPPY_AGENT_PLUGIN_DIRS),
     dockerConfig: env.DOCKER_CONFIG || undefined,
     root,
     bundle: env.WEPPPY_AGENT_BUNDLE ?? `${root}/bin/wepppy-agent.js`,
     hostname: env.WEPPPY_HOSTNAME || undefined,
   };
-  for (const w of [rt.image, rt.user, ...rt.groups, ...rt.mounts, rt.socket, rt.root, rt.bundle, ...(rt.dockerConfig ? [rt.dockerConfig] : [])]) {
+  for (const w of [rt.image, rt.user, ...rt.groups, ...rt.mounts, ...rt.pluginDirs, rt.socket, rt.root, rt.bundle, ...(rt.dockerConfig ? [rt.dockerConfig] : [])]) {
     if (!WORD.test(w)) throw new Error(`agent runtime: '${w}' is not a plain word (WEPPPY_AGENT_* from the bootstrap)`);
   }
   return rt;
@@ -58,6 +61,7 @@ export function runtimeEnv(rt: AgentRuntime, actor: string): Record<string, stri
     WEPPPY_AGENT_USER: rt.user,
     WEPPPY_AGENT_GROUPS: rt.groups.join(" "),
     WEPPPY_AGENT_MOUNTS: rt.mounts.join(" "),
+    WEPPPY_AGENT_PLUGIN_DIRS: rt.pluginDirs.join(" "),
     WEPPPY_DOCKER_SOCKET: rt.socket,
     WEPPPY_DEPLOY_ROOT: rt.root,
     WEPPPY_AGENT_BUNDLE: rt.bundle,
@@ -80,6 +84,7 @@ export function detachedArgs(rt: AgentRuntime, name: string, argv: string[], act
     "--label", "org.wepppy.cicd.agent=detached",
     "-v", `${rt.socket}:${rt.socket}`,
     ...rt.mounts.flatMap((m) => ["-v", `${m}:${m}`]),
+    ...rt.pluginDirs.flatMap((d) => ["-v", `${d}:${d}:ro`]),
     ...(rt.dockerConfig ? ["-v", `${rt.dockerConfig}:${rt.dockerConfig}:ro`] : []),
     ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
     rt.image,

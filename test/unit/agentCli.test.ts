@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EXIT, HostStatus } from "../../host/contract/records";
 import { runCli } from "../../host/agent/commands";
+import { detachedArgs, runtimeFromEnv } from "../../host/agent/launcher";
 import { A, B, CLIENT_PID, FakeHost } from "./fixtures/fakeHost";
 import { requireCondition, requireTool } from "../support/tools";
 
@@ -91,6 +92,10 @@ describe("the shell that stays", () => {
 
   /** The bootstrap with a `docker` on PATH that prints the argv it was given. */
   function bootstrap(conf: string, ...args: string[]): { code: number; argv: string[]; stderr: string } {
+    return bootstrapWith({}, conf, ...args);
+  }
+
+  function bootstrapWith(env: Record<string, string>, conf: string, ...args: string[]): { code: number; argv: string[]; stderr: string } {
     const root = path.join(dir, "root");
     fs.mkdirSync(path.join(root, "bin"), { recursive: true });
     fs.mkdirSync(path.join(root, "etc"), { recursive: true });
@@ -103,7 +108,7 @@ describe("the shell that stays", () => {
     if (!fs.existsSync(sock)) execFileSync("python3", ["-c", `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)})`]);
     try {
       const out = execFileSync("bash", [path.join(root, "bin", "wepppy-deploy"), ...args], {
-        env: { PATH: `${path.join(dir, "fakebin")}:/usr/bin:/bin`, HOME: dir, WEPPPY_DOCKER_SOCKET: sock },
+        env: { PATH: `${path.join(dir, "fakebin")}:/usr/bin:/bin`, HOME: dir, WEPPPY_DOCKER_SOCKET: sock, WEPPPY_DOCKER_PLUGIN_DIRS: "/nonexistent/cli-plugins", ...env },
         stdio: ["ignore", "pipe", "pipe"],
       });
       return { code: 0, argv: out.toString().split("\0").slice(0, -1), stderr: "" };
@@ -123,6 +128,20 @@ describe("the shell that stays", () => {
     assert.deepEqual([at("--pid"), at("--network")], [["host"], ["host"]]);
     assert.ok(at("-e").includes(`WEPPPY_DEPLOY_ROOT=${root}`));
     assert.deepEqual(r.argv.slice(-4), ["wepppy-cicd/agent:1", "node", `${root}/bin/wepppy-agent.js`, "status"]);
+  });
+
+  it("mounts the host's docker CLI plugin directories read-only (compose v2), only those that exist, and passes them on to detached runs", () => {
+    const plugins = path.join(dir, "cli-plugins");
+    fs.mkdirSync(plugins);
+    const r = bootstrapWith({ WEPPPY_DOCKER_PLUGIN_DIRS: `/nonexistent/cli-plugins ${plugins}` }, "IMAGE=wepppy-cicd/agent:1\n", "status");
+    assert.equal(r.code, 0, r.stderr);
+    const at = (flag: string) => r.argv.flatMap((a, i) => (a === flag ? [r.argv[i + 1]] : []));
+    assert.ok(at("-v").includes(`${plugins}:${plugins}:ro`), at("-v").join(" "));
+    assert.ok(!at("-v").some((v) => v.startsWith("/nonexistent")));
+    assert.ok(at("-e").includes(`WEPPPY_AGENT_PLUGIN_DIRS=${plugins}`));
+    const env = Object.fromEntries(at("-e").map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    const rt = runtimeFromEnv(env)!;
+    assert.ok(detachedArgs(rt, "n", ["run", "x"], "roger").join(" ").includes(`-v ${plugins}:${plugins}:ro`));
   });
 
   it("reads agent.conf as data: a hostile value is refused, never run", () => {
