@@ -1,5 +1,5 @@
 import * as os from "node:os";
-import { STACKS, isStackName } from "../config/environments";
+import { NAMESPACE, STACKS, isStackName } from "../config/environments";
 import { ensureRig, rigStack } from "../harness/rehearsal/rigStack";
 import { rigHostAccess } from "../harness/rigHostAccess";
 import { Action, OpResult, OpsError } from "../ops/common";
@@ -27,7 +27,15 @@ export function checkStackName(stack: string): string {
 }
 
 export function backend(rig: boolean, log: (line: string) => void = () => undefined): Backend {
-  if (!rig) return { rig, open: (stack) => openPulumiStack(checkStackName(stack)), host: async (stack, identity) => configuredHostAccess(stack, identity) };
+  if (!rig) {
+    return {
+      rig,
+      open: (stack) => openPulumiStack(checkStackName(stack)),
+      // The stack's own deploy key, decrypted by the Pulumi CLI: what a CI job (promote reading testprod's evidence) has.
+      host: async (stack, identity) =>
+        configuredHostAccess(stack, identity, async () => (await (await openPulumiStack(checkStackName(stack))).getAllConfig())[`${NAMESPACE}:deployKey`]?.value),
+    };
+  }
   return {
     rig,
     // A rig pipeline job (WEPPPY_RIG_JOB=1) works on its own clone's stack file; elsewhere the working tree is left alone.

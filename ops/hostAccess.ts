@@ -22,23 +22,40 @@ export interface HostAccess {
   via: string;
 }
 
-export function configuredHostAccess(stack: string, identityFile?: string): HostAccess {
+/**
+ * The private key an operator's command uses, first found of: the file named (--identity),
+ * the stack's own deploy key (secret config, decrypted as the program reads it: what a CI
+ * job has), an ssh-agent, ~/.ssh/id_ed25519.
+ */
+export async function privateKeyFor(stack: string, identityFile: string | undefined, stackDeployKey: () => Promise<string | undefined>): Promise<{ key?: string; via: string }> {
+  if (identityFile) {
+    if (!fs.existsSync(identityFile)) throw new Error(`no private key at ${identityFile} (--identity)`);
+    return { key: fs.readFileSync(identityFile, "utf8"), via: identityFile };
+  }
+  const fromStack = await stackDeployKey().catch(() => undefined);
+  if (fromStack) return { key: fromStack, via: `${stack}'s deployKey` };
+  if (process.env.SSH_AUTH_SOCK) return { via: "ssh-agent" };
+  const home = path.join(os.homedir(), ".ssh", "id_ed25519");
+  if (fs.existsSync(home)) return { key: fs.readFileSync(home, "utf8"), via: home };
+  throw new Error(`no key to reach ${stack}'s host: name one (--identity FILE), set ${NAMESPACE}:deployKey in the stack (secret), or run an ssh-agent`);
+}
+
+export async function configuredHostAccess(stack: string, identityFile?: string, stackDeployKey: () => Promise<string | undefined> = async () => undefined): Promise<HostAccess> {
   const raw = withOverrides(readStackFile(stack), { "compose.sourceDir": WEPPPY_REFERENCE_DIR }, NAMESPACE);
   const config = parseStackConfig(stack, raw.values, { secretKeys: raw.secretKeys });
   if (!config.deploy.hostKey) {
     throw new Error(`${stack}: wepppy-cicd:deploy.hostKey is not set, so ${config.deploy.host} cannot be reached safely`);
   }
-  const identity = identityFile ?? path.join(os.homedir(), ".ssh", "id_ed25519");
-  if (!fs.existsSync(identity)) throw new Error(`no private key at ${identity} (use --identity FILE)`);
+  const key = await privateKeyFor(stack, identityFile, stackDeployKey);
   return {
     connection: {
       host: config.deploy.address ?? config.deploy.host,
       port: config.deploy.sshPort,
       user: config.deploy.sshUser,
       hostKey: config.deploy.hostKey,
-      privateKey: fs.readFileSync(identity, "utf8"),
+      ...(key.key ? { privateKey: key.key } : {}),
     },
     layout: hostLayout(config.deploy.root, config.compose.projectDir),
-    via: "stack file",
+    via: `stack file, key from ${key.via}`,
   };
 }
