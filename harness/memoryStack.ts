@@ -1,4 +1,4 @@
-import type { ConfigMap, ConfigValue, OutputMap, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { ConfigMap, ConfigValue, OutputMap, PreviewOptions, PreviewResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import type { Crypter } from "./engine/crypter";
 import { ProjectStackFile } from "./engine/projectStack";
 import type { StackHandle } from "../ops/stackHandle";
@@ -26,6 +26,8 @@ export interface MemoryStackInit {
   history?: UpdateSummary[];
   outputs?: Record<string, unknown>;
   up?: (config: ConfigMap, opts?: UpOptions) => Promise<MemoryUpOutcome> | MemoryUpOutcome;
+  /** What a preview (with the policy pack, when asked) finds; default: nothing wrong. A failed one throws, as the CLI exits non-zero. */
+  preview?: (config: ConfigMap, opts?: PreviewOptions) => Promise<MemoryUpOutcome> | MemoryUpOutcome;
   /** "throw" (the Automation API's way, default) or "result" (an UpResult with result "failed"). */
   failAs?: "throw" | "result";
   clock?: () => Date;
@@ -89,6 +91,14 @@ export class MemoryStack implements StackHandle {
   async removeConfig(key: string, path?: boolean): Promise<void> {
     this.calls.push(`removeConfig ${key}`);
     this.file.remove(key, path);
+  }
+
+  async preview(opts?: PreviewOptions): Promise<PreviewResult> {
+    this.calls.push(opts?.policyPacks?.length ? `preview --policy-pack ${opts.policyPacks.join(" ")}` : "preview");
+    const outcome: MemoryUpOutcome = await (this.init.preview ?? (() => ({ ok: true })))(structuredClone(this.file.all()), opts);
+    if (outcome.output) opts?.onOutput?.(outcome.output);
+    if (!outcome.ok) throw new Error(`code: 255\n stdout: ${outcome.output ?? ""}\n stderr: ${outcome.error ?? "preview failed"}\n`);
+    return { stdout: outcome.output ?? "", stderr: "", changeSummary: {} };
   }
 
   async up(opts?: UpOptions): Promise<UpResult> {

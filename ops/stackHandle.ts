@@ -1,4 +1,4 @@
-import type { ConfigMap, ConfigValue, OutputMap, Stack, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { ConfigMap, ConfigValue, OutputMap, PreviewOptions, PreviewResult, Stack, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import { PROJECT_ROOT } from "../config/paths";
 import { OpsError } from "./common";
 
@@ -8,7 +8,7 @@ import { OpsError } from "./common";
  * (EngineStack) and the in-memory one the tests drive (MemoryStack).
  */
 
-export type { ConfigMap, ConfigValue, OutputMap, UpdateSummary, UpOptions, UpResult };
+export type { ConfigMap, ConfigValue, OutputMap, PreviewOptions, PreviewResult, UpdateSummary, UpOptions, UpResult };
 
 export interface StackHandle {
   readonly name: string;
@@ -20,6 +20,8 @@ export interface StackHandle {
   removeConfig(key: string, path?: boolean): Promise<void>;
   /** `pulumi up`; the real one throws when the update fails, a stand-in may return result "failed". */
   up(opts?: UpOptions): Promise<UpResult>;
+  /** `pulumi preview`; with policyPacks, a mandatory violation makes it throw (the CLI exits non-zero). */
+  preview(opts?: PreviewOptions): Promise<PreviewResult>;
   /** Newest first. Without showSecrets, secret config values come back without `value`. */
   history(pageSize?: number, page?: number, showSecrets?: boolean): Promise<UpdateSummary[]>;
   outputs(): Promise<OutputMap>;

@@ -2,6 +2,10 @@ import type { ConfigMap, OutputMap } from "@pulumi/pulumi/automation";
 import { ChangeKey, Changes, IntentLeaf, WHOLE, leafKey, leavesOf, normalized } from "./intent";
 import { redactUpdateText, redactingLines, secretValuesOf } from "./redact";
 import type { StackHandle } from "./stackHandle";
+import { POLICY_PACK_CONFIG, POLICY_PACK_DIR } from "../config/paths";
+
+/** This program's policy pack at its committed levels, on every preview and update the operator core runs. */
+const POLICY = { policyPacks: [POLICY_PACK_DIR], policyPackConfigs: [POLICY_PACK_CONFIG] };
 
 /*
  * The update every release command runs: write the intent leaves that change (one by one,
@@ -54,8 +58,11 @@ export async function applyAndUp(stack: StackHandle, before: ConfigMap, changes:
   try {
     keys = await writeLeaves(stack, changes);
     if (keys.length > 0) log(`${stack.name}: set ${keys.join(", ")}`);
+    // The quality gates judge the update before anything runs: up alone (--skip-preview) would judge the stack's policies only after its deploy.
+    log(`${stack.name}: previewing with the quality gates (pulumi preview --policy-pack) ...`);
+    await stack.preview({ message, onOutput, ...POLICY });
     log(`${stack.name}: running the update (pulumi up) ...`);
-    const result = await stack.up({ message, onOutput });
+    const result = await stack.up({ message, onOutput, ...POLICY });
     if (partial) line(partial);
     if (result.summary.result !== "succeeded") throw new Error(lastLines(result.stderr || result.stdout) || `the update ended "${result.summary.result}"`);
     return { ok: true, keys, result: result.summary.result, startTime: new Date(result.summary.startTime).toISOString(), outputs: result.outputs };

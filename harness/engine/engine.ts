@@ -1,6 +1,6 @@
 import * as os from "node:os";
 import type { RawConfig } from "../../config/stackFile";
-import { CreateResult, ResourceRequest, StepNotStarted, evaluateStack } from "../evaluate";
+import { CreateResult, RegisteredResource, ResourceRequest, StepNotStarted, evaluateStack } from "../evaluate";
 import { Checkpoint, FileBackend, HistoryConfigValue, HistoryEntry, StateResource } from "./backend";
 import { Crypter, crypterFor, newCrypter } from "./crypter";
 import type { HostExecutor } from "./executor";
@@ -73,6 +73,8 @@ export interface EngineResult {
   hostActions: number;
   summary: HistoryEntry;
   warnings: string[];
+  /** The resource graph the program registered (for a policy pack), when the evaluation finished. */
+  graph?: { resources: RegisteredResource[]; outputs: Record<string, unknown> };
 }
 
 /** Replaces secret config values in a diagnostic with [secret], as the engine's log filter does. */
@@ -345,6 +347,7 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
 
   let ok = true;
   let error: string | undefined;
+  let graph: EngineResult["graph"];
   let outputs = previous.outputs;
   let secretOutputs = previous.secretOutputs;
   const stackOutputs: Record<string, Record<string, unknown>> = {};
@@ -362,6 +365,7 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
   try {
     const evaluation = await evaluateStack({ stack: o.stack, config: o.config, preview, invoke, stackOutputs, create: step, program: o.program });
     warnings.push(...evaluation.warnings);
+    graph = { resources: evaluation.resources, outputs: evaluation.outputs };
     // What the program no longer declares, and old copies of replacements: deleted at the end.
     const removed = [...oldByUrn.values()].filter((r) => !registered.has(r.urn));
     for (const victim of deleteOrder([...removed, ...toDeleteReplaced])) {
@@ -424,5 +428,6 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
     hostActions,
     summary,
     warnings,
+    graph,
   };
 }

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { ConfigMap, ConfigValue, OutputMap, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { ConfigMap, ConfigValue, OutputMap, PreviewOptions, PreviewResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import { stackFileName } from "../../config/environments";
 import type { RawConfig } from "../../config/stackFile";
 import type { StackHandle } from "../../ops/stackHandle";
@@ -7,6 +7,7 @@ import { FileBackend, HistoryEntry } from "./backend";
 import { crypterFor, passphraseFromEnv } from "./crypter";
 import { EngineResult, runUpdate } from "./engine";
 import type { HostExecutor } from "./executor";
+import { policyPackViolations, policyViolationText } from "./policyPack";
 import { ProjectStackFile } from "./projectStack";
 
 /*
@@ -139,6 +140,33 @@ export class EngineStack implements StackHandle {
       throw new Error(`code: 255\n stdout: ${stdout}\n stderr: ${result.error ?? ""}\n`);
     }
     return { stdout, stderr: "", outputs: await this.outputs(), summary: this.summaryOf(result.summary, true) };
+  }
+
+  /**
+   * `pulumi preview`: nothing runs on a host and nothing is recorded. With policy packs, the
+   * pack judges the graph and a mandatory violation fails the preview as the CLI's does
+   * (exit 255, the violations in its output); advisory ones are printed. (With
+   * --skip-preview, as the Automation API's up runs, the real CLI judges stack policies at the
+   * end of the update too; the operator core previews with the pack first, so this stand-in
+   * judges only here.)
+   */
+  async preview(opts: PreviewOptions = {}): Promise<PreviewResult> {
+    const config = await this.getAllConfig();
+    const result = await this.run({ preview: true, message: opts.message, onOutput: opts.onOutput });
+    let stdout = (result as EngineResult & { output?: string }).output ?? "";
+    if (!result.ok) throw new Error(`code: 255\n stdout: ${stdout}\n stderr: ${result.error ?? "preview failed"}\n`);
+    if (opts.policyPacks?.length && result.graph) {
+      const violations = await policyPackViolations(this.name, result.graph, config, opts.policyPacks, opts.policyPackConfigs);
+      if (violations.length > 0) {
+        const text = policyViolationText(violations);
+        opts.onOutput?.(`${text}\n`);
+        stdout = `${stdout}\n${text}`;
+      }
+      if (violations.some((v) => v.enforcementLevel === "mandatory")) {
+        throw new Error(`code: 255\n stdout: ${stdout}\n stderr: error: preview failed: mandatory policy violations\n`);
+      }
+    }
+    return { stdout, stderr: "", changeSummary: result.summary.resourceChanges as PreviewResult["changeSummary"] };
   }
 
   private summaryOf(entry: HistoryEntry, showSecrets: boolean): UpdateSummary {

@@ -3,6 +3,7 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { OpsError } from "../../ops/common";
 import { MemoryStack } from "../../harness/memoryStack";
 import { parseImageRef, release } from "../../ops/release";
+import { POLICY_PACK_DIR } from "../../config/paths";
 import { A, B, NOW, REPO, TAG_A, TAG_B, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
 
 const base = { now: NOW, actor: "roger", log: quiet, notify: notifySpy().notify };
@@ -71,6 +72,24 @@ describe("ops: release", () => {
       assert.doesNotMatch(text, /current-secret|printed by the app/);
       assert.match(text, /Process exited with status 1: running "bash \/opt\/wepppy-cicd\/bin\/wepppy-deploy deploy[^"]*" \(its output withheld/);
     }
+  });
+
+  it("previews with the quality gates before the update, and a mandatory violation stops it before anything runs, the config put back", async () => {
+    const before = checkoutConfig("testprod");
+    const { stack } = testprod(before);
+    await release({ ...base, stack, image: tagged(TAG_B) });
+    const order = stack.calls.filter((c) => /^(preview|up)/.test(c));
+    assert.deepEqual(order, [`preview --policy-pack ${POLICY_PACK_DIR}`, "up"]);
+
+    const refused = testprod(checkoutConfig("testprod"), {
+      preview: () => ({ ok: false, output: "Policy Violations:\n    [mandatory]  wepppy-cicd-gates  host-key-pinned  (testprod-compose-deploy)\n    testprod-compose-deploy connects to host forest1 without a pinned host key", error: "error: preview failed" }),
+    });
+    const result = await release({ ...base, stack: refused.stack, image: tagged(TAG_B) });
+    assert.equal(result.ok, false);
+    assert.equal(result.restored, true);
+    assert.deepEqual(refused.seen, [], "no update ran");
+    assert.deepEqual(refused.stack.config, before);
+    assert.match(result.error ?? "", /host-key-pinned/);
   });
 
   it("refuses prod, a tag that is no commit tag, another repository and a stack that builds on its host, changing nothing", async () => {
