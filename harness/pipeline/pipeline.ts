@@ -111,10 +111,10 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
   const rollback = await job("prod: rollback", [{ cli: ["rollback", "-s", "prod", "--rig", "--json"], env: { WEPPPY_RIG_SET: PROD_JOB_SETTINGS } }]);
   const back = json(rollback);
   // The host's record of the rollback's deploy: the switch to the warm colour, timed from the request's arrival.
-  const warm = (await audit("wepp1")).reverse().find((e) => (e.action === "deploy" || e.action === "rollback") && e.result === "ok");
+  const warm = (await audit("wepp1")).reverse().find((e) => e.action === "deploy" && e.result === "ok");
   check(
     "rollback puts A back live on its warm colour within 2 s of the deploy starting",
-    rollback.ok && back.image === builds["pipe-a"].image && back.live === colourA && warm?.live === colourA && warm?.switchMs !== undefined && warm.switchMs <= 2000 && (await served("wepp1")) === "pipe-a",
+    rollback.ok && back.image === builds["pipe-a"].image && back.live === colourA && warm?.live === colourA && warm?.warm === true && warm?.switchMs !== undefined && warm.switchMs <= 2000 && (await served("wepp1")) === "pipe-a",
     `live ${back.image === builds["pipe-a"].image ? "A" : back.image} on ${back.live}; host: ${warm ? `${warm.action} to ${warm.live} in ${warm.switchMs ?? "?"} ms (${warm.note ?? ""})` : "no deploy entry"}`,
   );
 

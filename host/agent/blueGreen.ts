@@ -169,6 +169,7 @@ async function switchWarm(ctx: RunContext, plan: Extract<BlueGreenPlan, { kind: 
     recreated: others,
     message: `switched to warm ${target} ${switchMs} ms after the deploy started`,
     switchMs,
+    warm: true,
     warnings: [],
   };
 }

@@ -32,6 +32,8 @@ export interface FinishPlan {
   recreated: Recreated[];
   message: string;
   switchMs?: number;
+  /** Blue/green: the image was already running on the colour switched to (a rollback within warmSeconds): only traffic moved. */
+  warm?: boolean;
   backup?: { file: string; bytes: number };
   analysis?: { requests: number; errors: number };
   warnings: string[];

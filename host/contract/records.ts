@@ -105,6 +105,8 @@ export interface AuditRecord {
   logFile?: string;
   /** Milliseconds from the start of the run to traffic on the new colour. */
   switchMs?: number;
+  /** Blue/green: the image was already running on that colour (a rollback within warmSeconds): only traffic moved. */
+  warm?: boolean;
   /** Milliseconds from the switch to traffic back on the old colour (an automatic switch back). */
   backMs?: number;
   /** Traffic before and after (state ids). */
@@ -234,6 +236,8 @@ export interface DeployVerdict {
   message: string;
   recreated: Recreated[];
   switchMs?: number;
+  /** Blue/green: only traffic moved (the image was warm on that colour). */
+  warm?: boolean;
   backMs?: number;
   backup?: { file: string; bytes: number };
   seconds: number;

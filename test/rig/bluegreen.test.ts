@@ -50,7 +50,8 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     const entries = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as AuditRecord);
     const colour = (e: AuditRecord) => e.live === "blue" || e.live === "green";
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && colour(e) && typeof e.switchMs === "number"), "a release switched to its colour");
-    assert.ok(entries.some((e) => e.action === "rollback" && e.result === "ok" && colour(e)), "a rollback to the warm colour");
+    // A rollback is a stack update whose image is warm on the other colour: the host only moves traffic.
+    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && e.warm === true && colour(e) && typeof e.switchMs === "number"), "a rollback to the warm colour");
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && e.gate === "analysis" && typeof e.backMs === "number"), "the 5xx release switched back by itself");
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && /health gate/.test(e.reason ?? "")), "the never-healthy release refused at the gate");
   });

@@ -54,6 +54,7 @@ describe("agent: blue/green deploy", () => {
     assert.ok(host.detached.some((d) => d.name === "wepppy-retire-blue" && d.argv[0] === "retire" && d.argv[1] === "blue"));
     const record = host.audit().pop()!;
     assert.equal(record.runId, v.runId);
+    assert.equal(record.warm, undefined, "a release is not a warm switch");
     assert.equal(record.live, "green");
     assert.equal(typeof record.switchMs, "number");
     assert.match(host.env(), /^WEPPCLOUD_GREEN_IMAGE=.*$/m);
@@ -129,6 +130,9 @@ describe("agent: blue/green deploy", () => {
     assert.equal(host.container(BLUE)!.id, blue);
     assert.match(v.message, /^switched to warm blue \d+ ms after the deploy started/);
     assert.ok(v.switchMs! >= 0);
+    assert.equal(v.warm, true);
+    const record = host.audit().pop()!;
+    assert.deepEqual([record.action, record.result, record.live, record.warm, record.switchMs], ["deploy", "ok", "blue", true, v.switchMs]);
     assert.ok(!host.calls.slice(calls).some((c) => c.startsWith("pull") || c.includes(`--force-recreate ${BLUE}`)), host.calls.slice(calls).join("\n"));
     assert.equal(host.container(WORKER)!.image, A, "the workers follow the rollback");
   });
