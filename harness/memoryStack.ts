@@ -93,6 +93,10 @@ export class MemoryStack implements StackHandle {
     this.file.remove(key, path);
   }
 
+  async cancel(): Promise<void> {
+    this.calls.push("cancel");
+  }
+
   async preview(opts?: PreviewOptions): Promise<PreviewResult> {
     this.calls.push(opts?.policyPacks?.length ? `preview --policy-pack ${opts.policyPacks.join(" ")}` : "preview");
     const outcome: MemoryUpOutcome = await (this.init.preview ?? (() => ({ ok: true })))(structuredClone(this.file.all()), opts);

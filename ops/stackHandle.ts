@@ -20,6 +20,8 @@ export interface StackHandle {
   removeConfig(key: string, path?: boolean): Promise<void>;
   /** `pulumi up`; the real one throws when the update fails, a stand-in may return result "failed". */
   up(opts?: UpOptions): Promise<UpResult>;
+  /** `pulumi cancel`: on the file backend, deletes the stack's update locks (what a killed CLI leaves). */
+  cancel(): Promise<void>;
   /** `pulumi preview`; with policyPacks, a mandatory violation makes it throw (the CLI exits non-zero). */
   preview(opts?: PreviewOptions): Promise<PreviewResult>;
   /** Newest first. Without showSecrets, secret config values come back without `value`. */

@@ -142,6 +142,10 @@ export class EngineStack implements StackHandle {
     return { stdout, stderr: "", outputs: await this.outputs(), summary: this.summaryOf(result.summary, true) };
   }
 
+  async cancel(): Promise<void> {
+    this.options.backend.cancel(this.name);
+  }
+
   /**
    * `pulumi preview`: nothing runs on a host and nothing is recorded. With policy packs, the
    * pack judges the graph and a mandatory violation fails the preview as the CLI's does
