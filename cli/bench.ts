@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { bluegreen } from "../config/sections/bluegreen";
 import { runSwitchBench, switchBenchTable, writeReport } from "../bench/rigSwitch";
+import { DROP_PHASES, DropPhase, dropBenchTable, runDropBench, writeDropReport } from "../bench/rigDrop";
 import { UsageError, progress, wholeNumber } from "./io";
 import type { Cli } from "./main";
 
@@ -15,7 +16,33 @@ function canarySteps(text: string | undefined): number[] {
 }
 
 export function registerBench(program: Command, cli: Cli): void {
-  const bench = program.command("bench").summary("benchmarks on the rig: bench switch");
+  const bench = program.command("bench").summary("benchmarks on the rig: bench switch, bench drop");
+  bench
+    .command("drop")
+    .summary("a deploy survives its client: kill the CLI at each phase of a prod release, restart the host")
+    .description(
+      `prod (wepp1) gets one release per case, each run by the CLI in its own process as a CI job
+runs it. The client is killed when the host's run reaches a phase (${DROP_PHASES.join(", ")});
+the killed CLI's backend lock is removed (wepppy-cicd cancel) and the same update runs again,
+which must attach to the host's run or take its verdict. Then the host is restarted once
+mid-release (at the gate) and once while idle. Each case is checked on the host: one verdict
+per run, the lock released, the release live and served. Prints a table; --json FILE writes
+{cases: [{phase, caught, verdict, live, served, lockReleased, auditRecords, runs, consistent}]}.`,
+    )
+    .option("--phases <p,p>", `only these phases (${DROP_PHASES.join(",")})`)
+    .option("--json <file>", "write the report as JSON")
+    .action(async (opts: { phases?: string; json?: string }) => {
+      const phases = opts.phases?.split(",");
+      const unknown = phases?.filter((p) => !(DROP_PHASES as readonly string[]).includes(p)) ?? [];
+      if (unknown.length) throw new UsageError(`--phases: unknown phase ${unknown.join(", ")} (one of ${DROP_PHASES.join(", ")})`);
+      const report = await runDropBench({ log: progress, phases: phases as DropPhase[] | undefined });
+      console.log(dropBenchTable(report));
+      if (opts.json) {
+        writeDropReport(opts.json, report);
+        progress(`report written to ${opts.json}`);
+      }
+      cli.exit(report.consistent ? 0 : 1);
+    });
   bench
     .command("switch")
     .summary("blue/green releases and rollbacks on the rig under keep-alive load")

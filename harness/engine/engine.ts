@@ -231,6 +231,8 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
   /** Old copies of create-before-delete replacements, and those an earlier failed update left. */
   const toDeleteReplaced: StateResource[] = previous.resources.filter((r) => r.delete);
   const registered = new Set<string>();
+  /** Each provider's inputs as this program declares them (what the engine configures it with). */
+  const providerInputs = new Map<string, Record<string, unknown>>();
   const counts: Record<string, number> = {};
   const count = (op: Op) => (counts[op] = (counts[op] ?? 0) + 1);
 
@@ -274,6 +276,8 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
 
   async function step(request: ResourceRequest): Promise<CreateResult> {
     registered.add(request.urn);
+    // The engine configures a provider from its inputs before any step, a preview's included: its functions work then too.
+    if (request.type.startsWith("pulumi:providers:")) providerInputs.set(request.urn, request.inputs);
     const old = oldByUrn.get(request.urn);
     if (!request.custom) {
       current.set(request.urn, record(request, old?.id ?? "", {}, new Set()));
@@ -358,8 +362,9 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
     stackOutputs[s] = open(cp.outputs, c) as Record<string, unknown>;
   }
   const invoke = (token: string, args: Record<string, unknown>, provider?: string) => {
+    const configured = provider ? providerInputs.get(provider) : undefined;
     const p = provider ? current.get(provider) : undefined;
-    return o.invoke(token, args, p ? (open(p.inputs, stateCrypter) as Record<string, unknown>) : undefined);
+    return o.invoke(token, args, configured ?? (p ? (open(p.inputs, stateCrypter) as Record<string, unknown>) : undefined));
   };
 
   try {
