@@ -5,7 +5,7 @@ import { backend } from "./backend";
 import { UsageError, printJson, progress, stackName } from "./io";
 import type { Cli } from "./main";
 
-function format(r: AdoptResult): string[] {
+export function formatAdopt(r: AdoptResult): string[] {
   const lines = [`${r.ok ? (r.changed ? "ok" : "ok (nothing stored)") : "REFUSED"}: ${r.summary}`];
   if (r.project) lines.push(`  host ${r.host}: compose project ${r.project.name} in ${r.project.workingDir} (-f ${r.project.configFiles.join(" -f ")})`);
   const verb = r.ok && !r.dryRun ? "stored" : "to store";
@@ -70,7 +70,7 @@ same. Exit status 1 when refused or when the host cannot be read.`,
         result.warnings.push("the rig keeps this checkout's stack file in memory (as a CI job's checkout, gone when the command ends): what was stored is gone; run adopt in a rig job's checkout (WEPPPY_RIG_JOB=1) to keep it for rehearse");
       }
       if (opts.json) printJson(result);
-      else for (const line of format(result)) console.log(line);
+      else for (const line of formatAdopt(result)) console.log(line);
       cli.exit(result.ok ? 0 : 1);
     });
 }
