@@ -176,6 +176,11 @@ export async function legacySnapshot(host: string, opts: Pick<LegacyOptions, "di
 }
 
 /** Takes a seeding (its containers, volumes, networks, checkout and run dir) and any wepppy-cicd deployment off the host. */
+export async function clearLegacy(host: string, opts: Pick<LegacyOptions, "dir" | "project"> = {}): Promise<void> {
+  rigHost(host);
+  await takeOff(host, resolved(opts));
+}
+
 async function takeOff(host: string, r: ReturnType<typeof resolved>): Promise<void> {
   await onHost(
     host,
