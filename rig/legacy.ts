@@ -31,6 +31,9 @@ type Log = (line: string) => void;
 /** wctl's local image names for what wepppy builds on its hosts (the compose file's defaults). */
 export const WCTL_IMAGES = ["wepppy:latest", "wepppy-status:latest", "wepppy-preflight:latest", "wepppy-cap:latest", "weppcloudr:latest"];
 
+/** The host directory the prod compose binds for profile-playback (PROFILE_PLAYBACK_DATA_DIR's default); docker makes it at the first up. */
+const PLAYBACK_DATA = "/workdir/wepppy-test-engine-data";
+
 /** The seeded table and the Redis databases wepppy uses (rq 9, status 2, preflight 0). */
 export const LEGACY_TABLE = "legacy_runs";
 export const REDIS_DBS = [0, 2, 9];
@@ -189,7 +192,8 @@ async function takeOff(host: string, r: ReturnType<typeof resolved>): Promise<vo
      docker volume ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker volume rm >/dev/null
      docker network ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker network rm >/dev/null
      sudo -n umount /opt/wepppy-cicd/backups 2>/dev/null
-     sudo -n rm -rf -- ${shellJoin([r.checkout, r.runDir])} /opt/wepppy-cicd /etc/cron.d/wepppy-backup; true`,
+     sudo -n rm -rf -- ${shellJoin([r.checkout, r.runDir, PLAYBACK_DATA])} /opt/wepppy-cicd /etc/cron.d/wepppy-backup
+     sudo -n rmdir --ignore-fail-on-non-empty -- ${shellJoin([path.posix.dirname(r.runDir)])} 2>/dev/null; true`,
     "taking the previous seeding off",
   );
 }
