@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerAdopt } from "./adopt";
 import { registerAudit } from "./audit";
 import { registerBench } from "./bench";
 import { registerConfig } from "./config";
@@ -34,7 +35,7 @@ export function buildProgram(cli: Cli): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   program.exitOverride();
-  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerCancel, registerConfig, registerPolicy, registerBench]) {
+  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerAdopt, registerRollback, registerStatus, registerCancel, registerConfig, registerPolicy, registerBench]) {
     register(program, cli);
   }
   // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { Command } from "commander";
 import * as rig from "../rig";
-import { printJson, progress } from "./io";
+import { UsageError, collect, printJson, progress } from "./io";
 import type { Cli } from "./main";
 
 function fmtStatus(s: rig.RigStatus): string {
@@ -19,7 +19,7 @@ function fmtStatus(s: rig.RigStatus): string {
 export function registerRig(program: Command, cli: Cli): void {
   const r = program
     .command("rig")
-    .summary("the throwaway-host rig: up | down | status | test | pipeline")
+    .summary("the throwaway-host rig: up | down | status | test | pipeline | seed-legacy")
     .description("Hosts forest, forest1 and wepp1 (sshd + their own Docker engine) and a registry standing in for ghcr.io, on this machine. Needs root. See rig/README.md.");
   r.command("up")
     .summary("bring the rig up (idempotent; cleans up a rig left by a killed run)")
@@ -48,6 +48,45 @@ export function registerRig(program: Command, cli: Cli): void {
       const status = await rig.rigStatus();
       if (opts.json) printJson(status);
       else console.log(fmtStatus(status));
+      cli.exit(0);
+    });
+  r.command("seed-legacy")
+    .summary("make a rig host look like wepppy's hosts today (wctl's checkout, secrets, data), for adopt")
+    .argument("<host>", "forest, forest1 or wepp1")
+    .description(
+      `Puts on the host what wepppy's hosts run today, before wepppy-cicd: a checkout (--dir, default
+/workdir/wepppy) whose docker/ holds wepppy's prod compose file adapted for compose v1 by the rig's
+transformation, defaults.env, caddy/Caddyfile and redis-entrypoint.sh; docker/.env (UID, GID and
+--env lines) and docker/secrets/* with random values as wctl makes them; wctl's local images
+(the stand-in --build tagged wepppy:latest and so on); the stack started as wctl starts it
+(docker-compose -p <project> -f docker-compose.prod.yml up -d in docker/, as the deploy user);
+Postgres rows written under the existing password, Redis keys, and a run directory under /wc1.
+Refuses a host that has a seeding or a wepppy-cicd deployment unless --replace (which takes them
+off, data included). --json prints what was seeded: names, counts and a sha256 per secret file,
+never a secret's value.`,
+    )
+    .option("--dir <path>", "the checkout (docker/ is inside it)", "/workdir/wepppy")
+    .option("--project <name>", "compose project name wctl used (-p)", "wepppy")
+    .option("--build <build>", "stand-in build tagged as wctl's images", "rig-b")
+    .option("--env <KEY=value>", "a line of docker/.env besides UID and GID (repeatable)", collect, [])
+    .option("--replace", "take a previous seeding and any wepppy-cicd deployment off the host first")
+    .option("--json", "print {ok, host, project, checkout, dockerDir, composeFiles, services, volumes, secrets: [{name, bytes, sha256}], envKeys, postgres, redis, runDir, images, seconds}")
+    .action(async (host: string, opts: { dir: string; project: string; build: string; env: string[]; replace?: boolean; json?: boolean }) => {
+      const env: Record<string, string> = {};
+      for (const pair of opts.env) {
+        const i = pair.indexOf("=");
+        if (i <= 0) throw new UsageError(`--env expects KEY=value, got "${pair}"`);
+        env[pair.slice(0, i)] = pair.slice(i + 1);
+      }
+      const { seedLegacy } = require("../rig/legacy") as typeof import("../rig/legacy");
+      const result = await seedLegacy(host, { dir: opts.dir, project: opts.project, build: opts.build, env, replace: opts.replace, log: progress });
+      if (opts.json) printJson(result);
+      else {
+        console.log(`ok: ${host} runs ${result.project} as wctl would, from ${result.dockerDir} (${Object.keys(result.services).length} services) in ${result.seconds} s`);
+        console.log(`  volumes: ${result.volumes.map((v) => v.name).join(", ")}`);
+        console.log(`  secrets: ${result.secrets.length} files in ${result.dockerDir}/secrets`);
+        console.log(`  postgres: ${result.postgres.rows} rows in ${result.postgres.table}; redis: ${Object.entries(result.redis.keys).map(([db, n]) => `db ${db}: ${n}`).join(", ")} keys; run dir ${result.runDir.path} (${result.runDir.files} files)`);
+      }
       cli.exit(0);
     });
   r.command("pipeline")

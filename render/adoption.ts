@@ -282,7 +282,9 @@ export function planAdoption(stack: StackSide, snapshot: HostSnapshot): Adoption
       else {
         written.push(`generates ${name} (a new random value: the host has none)`);
         const data = name === "postgres_password" ? "postgres" : name === "redis_password" ? "redis" : undefined;
-        const dataVolume = data && snapshot.volumes.find((v) => v.composeName?.startsWith(data) || v.name.includes(`${data}-data`));
+        // The data volume itself (postgres-data), before any other of its name (postgres-backups sorts first).
+        const dataVolume =
+          data && (snapshot.volumes.find((v) => v.composeName === `${data}-data`) ?? snapshot.volumes.find((v) => v.composeName?.startsWith(data) || v.name.includes(`${data}-data`)));
         if (data && (data in snapshot.services || dataVolume)) {
           const envName = variable ?? Object.keys(ENV_SECRET_VARIABLES).find((v) => ENV_SECRET_VARIABLES[v] === name);
           blocking.push(`the host runs ${data}${dataVolume ? ` with volume ${dataVolume.name}` : ""} but no ${name} was found (secrets/${fileName}${envName ? ` or .env ${envName}` : ""}): a generated password would not open its data`);

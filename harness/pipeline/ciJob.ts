@@ -45,9 +45,8 @@ function git(args: string[], cwd: string): string {
   return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
-/** A new origin (the working tree's commit) and an empty backend, under .rig/pipeline. */
-export function ciWorld(): CiWorld {
-  const root = path.join(rigStateDir, "pipeline");
+/** A new origin (the working tree's commit) and an empty backend, under .rig/pipeline (or `root`, for a world of its own). */
+export function ciWorld(root = path.join(rigStateDir, "pipeline")): CiWorld {
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(path.join(root, "jobs"), { recursive: true, mode: 0o700 });
   const origin = path.join(root, "origin.git");

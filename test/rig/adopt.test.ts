@@ -1,0 +1,148 @@
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { CiWorld, JobOutcome, ciWorld, runJob } from "../../harness/pipeline/ciJob";
+import { clearDeployment, rigStatus, sshRun } from "../../rig";
+import { stateDir as rigStateDir } from "../../rig/config";
+import { LEGACY_TABLE, LegacySeedResult, LegacySnapshot, clearLegacy, legacySnapshot } from "../../rig/legacy";
+import { cli, curl, ensureRig } from "./helpers";
+
+/*
+ * Issue 12 on the rig: forest1 as wepppy runs it today (`rig seed-legacy`: wctl's checkout,
+ * .env and random secret files, the stack started with docker-compose -p wepppy, Postgres rows
+ * under the existing password, Redis keys, a run directory under /wc1), then, in one CI job's
+ * fresh checkout (its stack file is where adopt stores; only the state backend is carried):
+ * `adopt testprod --rig` and `rehearse testprod`, the stack's first up on that host. The first up
+ * must lose nothing: every secret byte for byte, the same volumes (not recreated), the rows and
+ * Redis keys, the run directory untouched, and the app answering from the same database.
+ */
+
+const HOST = "forest1";
+
+describe("adopting a host as wctl runs it, then its first up (testprod on forest1)", function () {
+  this.timeout(1_800_000);
+  const logs: string[] = [];
+  const log = (line: string) => logs.push(line);
+  let world: CiWorld;
+  let seeded: LegacySeedResult;
+  let secretValues: string[] = [];
+  let job: JobOutcome;
+  let later: LegacySnapshot;
+  let address = "";
+
+  before(async () => {
+    const status = await ensureRig();
+    address = status.hosts.find((h) => h.name === HOST)!.address;
+    await clearDeployment(HOST);
+    const seed = cli(["rig", "seed-legacy", HOST, "--replace", "--json"]);
+    assert.equal(seed.code, 0, seed.stdout);
+    seeded = JSON.parse(seed.stdout) as LegacySeedResult;
+    // The values themselves, read here only to look for them in what the CLI prints.
+    const r = await sshRun(HOST, { script: `cd ${seeded.dockerDir}/secrets && for f in *; do printf '%s\\t%s\\n' "$f" "$(base64 -w0 < "$f")"; done` });
+    assert.equal(r.code, 0, r.stderr);
+    secretValues = r.stdout.trim().split("\n").map((l) => Buffer.from(l.split("\t")[1], "base64").toString("utf8").trim()).filter((v) => v.length >= 8);
+    assert.equal(secretValues.length, seeded.secrets.length);
+
+    world = ciWorld(path.join(rigStateDir, "adopt-test"));
+    job = await runJob(
+      world,
+      "adopt testprod, then its first up",
+      [
+        { cli: ["adopt", "testprod", "--rig", "--json"] },
+        // A known-good build under testprod's tag (other rig tests leave broken ones there).
+        { cli: ["rehearse", "testprod", "--publish", "rig-a", "--json"] },
+        { cli: ["adopt", "testprod", "--rig", "--json"] },
+      ],
+      log,
+    );
+    later = await legacySnapshot(HOST);
+  });
+
+  after(async () => {
+    await clearLegacy(HOST).catch(() => undefined);
+    await clearDeployment(HOST).catch(() => undefined);
+  });
+
+  it("seeds forest1 as wctl leaves it: secret files, volumes, rows, Redis keys, a run directory", () => {
+    assert.equal(seeded.project, "wepppy");
+    assert.equal(seeded.dockerDir, "/workdir/wepppy/docker");
+    assert.ok(Object.keys(seeded.services).length > 20, `${Object.keys(seeded.services).length} services`);
+    assert.equal(seeded.services.weppcloud, "wepppy:latest", "the app runs wctl's locally built image");
+    assert.ok(seeded.secrets.length >= 15 && seeded.secrets.every((s) => /^[0-9a-f]{64}$/.test(s.sha256)));
+    assert.ok(seeded.volumes.some((v) => v.name === "wepppy_postgres-data") && seeded.volumes.some((v) => v.name === "wepppy_redis-data"));
+    assert.equal(seeded.postgres.rows, 25);
+    assert.ok(Object.values(seeded.redis.keys).reduce((a, b) => a + b, 0) >= 5);
+    assert.ok(seeded.runDir.files > 0);
+  });
+
+  it("adopts: every secret stored as secret config, the project's directory and UID/GID as plain; nothing printed", () => {
+    assert.ok(job.steps.length >= 1, job.error);
+    const adopted = job.steps[0];
+    assert.equal(adopted.code, 0, `${adopted.json?.error ?? ""}\n${adopted.stderr}`);
+    assert.equal(adopted.json.ok, true);
+    assert.equal(adopted.json.changed, true);
+    assert.deepEqual(adopted.json.blocking, []);
+    assert.deepEqual(adopted.json.project, { name: "wepppy", workingDir: seeded.dockerDir, configFiles: ["docker-compose.prod.yml"] });
+    assert.deepEqual(adopted.json.stored.secrets.map((s: { name: string }) => s.name).sort(), seeded.secrets.map((s) => s.name).sort());
+    assert.ok(adopted.json.stored.config.some((c: { key: string; value: unknown }) => c.key === "wepppy-cicd:compose.projectDir" && c.value === seeded.dockerDir));
+    for (const step of job.steps) {
+      const printed = `${JSON.stringify(step.json)}\n${step.stderr}`;
+      assert.deepEqual(secretValues.filter((v) => printed.includes(v)).length, 0, `wepppy-cicd ${step.argv[0]} printed a secret value`);
+    }
+  });
+
+  it("runs the stack's first up on the adopted host", () => {
+    assert.equal(job.ok, true, job.error);
+    const up = job.steps[1];
+    assert.equal(up.code, 0, `${up.json?.error ?? ""}\n${logs.slice(-40).join("\n")}`);
+    assert.equal(up.json.ok, true);
+    assert.notEqual(later.services.weppcloud, "wepppy:latest", "the first up deployed the stack's image");
+    assert.match(up.json.image, /@sha256:[0-9a-f]{64}$/);
+  });
+
+  it("keeps every secret byte for byte", () => {
+    const now = new Map(later.secrets.map((s) => [s.name, s]));
+    for (const s of seeded.secrets) assert.deepEqual(now.get(s.name), s, `secrets/${s.name} changed`);
+  });
+
+  it("keeps the same volumes (not recreated), the rows and the Redis keys", () => {
+    assert.deepEqual(later.volumes, seeded.volumes);
+    assert.deepEqual(later.postgres, seeded.postgres);
+    assert.deepEqual(later.redis, seeded.redis);
+  });
+
+  it("leaves the run directory under /wc1 untouched", () => {
+    assert.deepEqual(later.runDir, seeded.runDir);
+  });
+
+  it("answers through Caddy, reading the same secrets, and its database opens with the adopted password", async () => {
+    const health = await curl(["-fsS", "-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/health`]);
+    assert.equal(health.code, 0, health.stderr);
+    assert.match(health.stdout, /"OK"/);
+    const version = await curl(["-fsS", "-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/version`]);
+    assert.equal(JSON.parse(version.stdout).build, "rig-a", "the stack's build answers, not wctl's rig-b");
+    const fingerprints = await curl(["-fsS", "-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/secrets-fingerprint`]);
+    assert.equal(fingerprints.code, 0, fingerprints.stderr);
+    const read = JSON.parse(fingerprints.stdout) as Record<string, string>;
+    for (const name of ["postgres_password", "redis_password", "flask_secret_key"]) {
+      assert.equal(read[name], seeded.secrets.find((s) => s.name === name)!.sha256.slice(0, 16), `the app reads another ${name}`);
+    }
+    // Over the compose network with the password from the file the stack wrote (scram): the old data opens.
+    const r = await sshRun(HOST, {
+      script: `id=$(docker ps -q --filter label=com.docker.compose.project=wepppy --filter label=com.docker.compose.service=postgres-backup | head -n 1); docker exec -i "$id" sh -c 'PGPASSWORD="$(cat /run/secrets/postgres_password)" psql -h postgres -U wepppy -d wepppy -tAc "SELECT count(*) FROM ${LEGACY_TABLE}"'`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), String(seeded.postgres.rows));
+  });
+
+  it("adopting again after the first up stores nothing", () => {
+    const again = job.steps[2];
+    assert.ok(again, job.error);
+    assert.equal(again.code, 0, `${again.json?.error ?? ""}\n${again.stderr}`);
+    assert.equal(again.json.ok, true);
+    assert.equal(again.json.changed, false, JSON.stringify(again.json.stored));
+  });
+
+  it("the rig is still whole", async () => {
+    assert.equal((await rigStatus()).up, true);
+  });
+});
