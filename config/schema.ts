@@ -43,6 +43,9 @@ const deploy = z
   })
   .meta({ description: "Where the environment runs and how it is updated." });
 
+/** The .env variables the stack writes itself (render/deploySettings.ts envTemplateValues): compose.env may not set them. */
+export const STACK_ENV_KEYS = ["UID", "GID", "EXTERNAL_HOST", "EXTERNAL_HOST_DESCRIPTION", "SITE_PREFIX", "TEST_SUPPORT_ENABLED", "BATCH_RUNNER_ENABLED", "DEBUG", "WEPPPY_ENV_FILE"] as const;
+
 const compose = z
   .strictObject({
     sourceDir: f
@@ -61,6 +64,25 @@ const compose = z
     candidate: f
       .flag("Gate a new build in a candidate container beside the running one before replacing it.")
       .default(true),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: "expected a variable name ([A-Za-z_][A-Za-z0-9_]*)" }),
+        z
+          .string({ error: "expected a string" })
+          .regex(/^[\x21-\x7e]*$/, { error: "expected printable characters without spaces" })
+          .refine((v) => !/["'`$#\\]/.test(v), { error: "expected no quote, $, # or backslash (the env file keeps values as written)" })
+          .meta({ expected: "a plain value" }),
+        { error: "expected a map of variable names to values" },
+      )
+      .refine((env) => !Object.keys(env).some((k) => (STACK_ENV_KEYS as readonly string[]).includes(k)), {
+        error: `expected none of the variables the stack writes itself (${STACK_ENV_KEYS.join(", ")}): set runAs, site or features instead`,
+      })
+      .meta({
+        expected: "a map of variable names to plain values",
+        description:
+          "More variables for the host's .env, plain (not secret): what a live host's .env holds that the release reads (CAP_SITE_KEY, OAUTH_*_CLIENT_ID); `wepppy-cicd adopt` sets them. The stack's own (UID, GID, EXTERNAL_HOST, SITE_PREFIX, the feature flags) cannot be overridden here.",
+      })
+      .default({}),
   })
   .meta({ description: "The wepppy compose stack on the host." });
 

@@ -244,9 +244,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
         blocking: why,
         summary: `${name}: adopt refused, nothing stored: with what the host has, the stack's config would not be valid`,
         error: why.join("\n"),
-        hint: plan.config.some((c) => c.key.startsWith(configPath("compose", "env")))
-          ? "the host's .env holds values the release reads (wepppy-cicd:compose.env.*) and this stack schema has no compose.env section yet; do not run `pulumi up` on this host before it does"
-          : "fix the stack's config and run adopt again",
+        hint: "fix the stack's config (or the host's values it names) and run adopt again",
       });
     }
 

@@ -118,6 +118,12 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
  * blue/green each colour's image and the live colour) from what it decides on the host.
  */
 export function envTemplateValues(config: StackConfig): Record<string, string> {
+  // The schema refuses compose.env keys the stack owns (STACK_ENV_KEYS): these win regardless.
+  return { ...config.compose.env, ...ownEnvValues(config) };
+}
+
+/** The .env variables the stack itself owns. */
+function ownEnvValues(config: StackConfig): Record<string, string> {
   return {
     UID: String(config.runAs.uid),
     GID: String(config.runAs.gid),

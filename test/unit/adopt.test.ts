@@ -243,15 +243,24 @@ describe("ops: adopt (what a host runs today, into the stack's config)", () => {
       assertNoSecretIn(everythingPrinted(result, log));
     });
 
-    it("when the host's .env holds values the release reads, which this schema has no place for yet (compose.env)", async () => {
+    it("(not refused) the host's .env values the release reads are adopted as plain compose.env leaves", async () => {
       const stack = testprod();
       const env = "UID=1000\nGID=993\nCAP_SITE_KEY=site-key-1\nOAUTH_GITHUB_CLIENT_ID=gh-client\n";
       const result = await adopt({ stack, host: fakeHost({ files: { env } }) });
+      assert.equal(result.ok, true, result.error);
+      const written = stack.writes.flatMap((w) => Object.entries(w.config));
+      const cap = written.find(([k]) => k === `${NAMESPACE}:compose.env.CAP_SITE_KEY`);
+      assert.deepEqual(cap?.[1], { value: "site-key-1", secret: false });
+      assertNoSecretIn(everythingPrinted(result, []));
+    });
+
+    it("when a value the host's .env holds cannot be kept in an env file as written", async () => {
+      const stack = testprod();
+      const env = "UID=1000\nGID=993\nCAP_SITE_KEY=site key with spaces\n";
+      const result = await adopt({ stack, host: fakeHost({ files: { env } }) });
       assert.equal(result.ok, false);
       assert.equal(stack.writes.length, 0);
-      assert.ok(result.stored.config.some((c) => c.key === `${NAMESPACE}:compose.env.CAP_SITE_KEY`), "the plan adopts it");
-      assert.ok(result.blocking.some((b) => /wepppy-cicd:compose/.test(b) && /env/.test(b)), result.blocking.join("\n"));
-      assert.match(result.hint!, /compose\.env/);
+      assert.ok(result.blocking.some((b) => /compose\.env\.CAP_SITE_KEY/.test(b)), result.blocking.join("\n"));
       assertNoSecretIn(everythingPrinted(result, []));
     });
 

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { StackName } from "../../config/environments";
 import { parseStackConfig } from "../../config/load";
+import { STACK_ENV_KEYS } from "../../config/schema";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
 import { BLUEGREEN_COMPOSE_FILE } from "../../program/components/composeDeployment";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
@@ -70,5 +71,23 @@ describe("deploy settings (deploy.json) rendered by the stack", () => {
   it("the env template has no image variable: the host decides them", () => {
     const keys = Object.keys(envTemplateValues(inputs("prod").config));
     assert.ok(!keys.some((k) => /IMAGE|COLOUR/.test(k)), keys.join(" "));
+  });
+});
+
+describe("the env template: compose.env beside the stack's own variables", () => {
+  const parse = (env?: Record<string, string>) => {
+    const raw = stackConfig("testprod", env ? { "compose.env": env } : {});
+    return parseStackConfig("testprod", raw.values, { secretKeys: raw.secretKeys });
+  };
+
+  it("adds compose.env's variables, and the stack's own keys are exactly STACK_ENV_KEYS", () => {
+    assert.equal(envTemplateValues(parse({ CAP_SITE_KEY: "site-key-1" })).CAP_SITE_KEY, "site-key-1");
+    assert.deepEqual(Object.keys(envTemplateValues(parse())).sort(), [...STACK_ENV_KEYS].sort());
+  });
+
+  it("refuses compose.env setting a variable the stack writes, or a value the env file cannot keep, naming the key", () => {
+    assert.throws(() => parse({ UID: "0" }), /wepppy-cicd:compose\.env: expected none of the variables the stack writes itself/);
+    assert.throws(() => parse({ CAP_SITE_KEY: "a b" }), /wepppy-cicd:compose\.env\.CAP_SITE_KEY: expected printable characters without spaces/);
+    assert.throws(() => parse({ CAP_SITE_KEY: "$(x)" }), /compose\.env\.CAP_SITE_KEY: expected no quote/);
   });
 });
