@@ -37,7 +37,7 @@ export interface PipelineReport {
   seconds: number;
 }
 
-const PROD_JOB_SETTINGS = JSON.stringify({ "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2 });
+const PROD_JOB_SETTINGS = JSON.stringify({ prod: { "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2 } });
 const SECRET = "oauth_github_client_secret";
 
 const commitTag = () => `sha-${randomBytes(20).toString("hex")}`;

@@ -29,13 +29,14 @@ export async function ensureRig(log: (line: string) => void = () => undefined): 
 
 /**
  * Settings a rig job sets for itself (its own `pulumi config set --path` steps), given as
- * WEPPPY_RIG_SET={"bluegreen.analysis.seconds": 3, ...}: how a test makes prod judge a
+ * WEPPPY_RIG_SET={"prod": {"bluegreen.analysis.seconds": 3, ...}}, per stack: how a test makes prod judge a
  * release in seconds where the stack file says ten minutes.
  */
-export function jobSettings(env: NodeJS.ProcessEnv = process.env): Array<{ key: string; value: string; secret?: boolean }> {
+export function jobSettings(stack: string, env: NodeJS.ProcessEnv = process.env): Array<{ key: string; value: string; secret?: boolean }> {
   if (!env.WEPPPY_RIG_SET) return [];
-  const parsed = JSON.parse(env.WEPPPY_RIG_SET) as Record<string, unknown>;
-  return Object.entries(parsed).map(([k, v]) => ({ key: `${NAMESPACE}:${k}`, value: typeof v === "string" ? v : JSON.stringify(v) }));
+  const parsed = JSON.parse(env.WEPPPY_RIG_SET) as Record<string, Record<string, unknown>>;
+  // Per stack: a job opens other stacks too (promote reads testprod), whose files must not get prod's settings.
+  return Object.entries(parsed[stack] ?? {}).map(([k, v]) => ({ key: `${NAMESPACE}:${k}`, value: typeof v === "string" ? v : JSON.stringify(v) }));
 }
 
 export interface RigStackOptions {
@@ -62,7 +63,7 @@ export async function rigStack(stack: string, status: RigStatus, options: RigSta
   const host = rigHostFor(status, asFiled.deploy.host);
   const sourceDir = path.join(rigStateDir, "rehearsals", stack, "source");
   await stageSource(sourceDir, asFiled.compose.files, host.name);
-  for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(), ...(options.extra ?? [])]) file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
+  for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(stack), ...(options.extra ?? [])]) file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
   if (onDisk) file.save();
   return new EngineStack(stack, {
     workDir,

@@ -150,7 +150,7 @@ describe("deployments rehearsed on the rig", function () {
     // The rig judges a release in seconds, not prod's ten minutes: the job sets that for itself.
     const before = JSON.parse(await ok("wepp1", `bash ${SCRIPT} status`));
     const idle = before.bluegreen.live === "blue" ? "green" : "blue";
-    const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: JSON.stringify({ "bluegreen.analysis.seconds": 3 }) });
+    const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: JSON.stringify({ prod: { "bluegreen.analysis.seconds": 3 } }) });
     const result = JSON.parse(out.stdout);
     assert.equal(out.code, 0, out.stdout);
     assert.equal(result.ok, true, result.error);
