@@ -54,6 +54,12 @@ const compose = z
       )
       .default("../wepppy/docker"),
     projectDir: f.absolutePath("Directory on the host the compose files are copied to.").default("/opt/wepppy/docker"),
+    sourceAt: f
+      .oneOf(
+        ["commit", "checkout"],
+        "Which compose files a release deploys: `commit`, those of the commit its image was built from (read from the git checkout sourceDir is in, so a rollback runs its own release's files); `checkout`, sourceDir's files as they are.",
+      )
+      .default("checkout"),
     files: f.list(f.fileName(), "compose file names", "Compose files, in `-f` order, relative to sourceDir."),
     command: f
       .oneOf(["docker compose", "docker-compose"], "Compose command on the host: v2 on wepppy's hosts, v1 where only that exists.")
@@ -125,6 +131,11 @@ const promotedImage = z.strictObject({
   digest: digestRef(
     "The digest this stack runs: set by `wepppy-cicd promote` (the source stack's validated live digest) or `rollback`; `pulumi up` refuses without it.",
   ).optional(),
+  commit: z
+    .string({ error: "expected a commit SHA" })
+    .regex(/^[0-9a-f]{7,40}$/, { error: "expected a commit SHA (7-40 hex digits)" })
+    .meta({ expected: "a commit SHA", description: "The wepppy commit the digest was built from (its sha-<commit> tag on the source stack): set by `promote`, read when compose.sourceAt is commit." })
+    .optional(),
   hotfix: hotfix.optional(),
 });
 

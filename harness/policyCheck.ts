@@ -24,6 +24,8 @@ function placeholderConfig(stack: StackName, sourceDir?: string): RawConfig {
     readStackFile(stack),
     {
       ...(sourceDir ? { "compose.sourceDir": sourceDir } : {}),
+      // The gates judge the graph's shape: the PR's checkout of wepppy, not the image's commit (a PR job's checkout is shallow).
+      "compose.sourceAt": "checkout",
       "deploy.hostKey": PLACEHOLDERS.hostKey,
       deployKey: PLACEHOLDERS.deployKey,
       registry: { username: "policy-check", password: PLACEHOLDERS.registryToken },

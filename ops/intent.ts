@@ -15,6 +15,7 @@ import { isObject } from "./configMap";
 export const INTENT_LEAVES = [
   "image.tag",
   "image.digest",
+  "image.commit",
   "image.hotfix.repository",
   "image.hotfix.tag",
   "image.hotfix.reason",

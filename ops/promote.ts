@@ -1,8 +1,8 @@
 import { digestRef } from "../config/sections/bluegreen";
 import { digestOf } from "../render/images";
 import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
-import { fullHistory } from "./history";
-import { withLeaves } from "./intent";
+import { fullHistory, newestSucceeded } from "./history";
+import { leavesOf, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
 import { applyAndUp } from "./update";
@@ -62,6 +62,13 @@ export interface PromoteOptions extends CommonOptions {
   validations: (digest: string, sourceStack: string) => Promise<AuditEntry[]>;
   force?: boolean;
   reason?: string;
+}
+
+/** The wepppy commit the source stack's live image was built from: its newest succeeded update's sha-<commit> tag. */
+async function sourceCommit(source: StackHandle): Promise<string | undefined> {
+  const update = newestSucceeded(await fullHistory(source));
+  const tag = update ? leavesOf(update.config)["image.tag"] : undefined;
+  return tag ? /^(?:master|sha)-([0-9a-f]{7,40})$/.exec(tag)?.[1] : undefined;
 }
 
 function short(digest: string): string {
@@ -143,8 +150,10 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
     actor: options.actor,
     ...(note ? { note } : {}),
   };
-  // The digest goes in; a hotfix that was live goes out.
-  const changes = { "image.digest": image, "image.hotfix": undefined, ...recordLeaves(record) };
+  // The digest goes in with the commit it was built from (prod deploys that commit's compose files); a hotfix that was live goes out.
+  const commit = await sourceCommit(source);
+  if (commit) log(`${from} built it from wepppy commit ${commit}`);
+  const changes = { "image.digest": image, "image.commit": commit, "image.hotfix": undefined, ...recordLeaves(record) };
   judgeConfig(name, withLeaves(before, changes), options.sourceDir);
   result.release = record;
   log(`${name}: promoting ${image} from ${from}; release ${record.id} (${record.version})${config.bluegreen.enabled ? "; the host puts it on the colour not serving, gates it and switches" : ""}`);

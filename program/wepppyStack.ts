@@ -1,3 +1,4 @@
+import { releaseSource } from "./releaseSource";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, StackName } from "../config/environments";
@@ -44,7 +45,9 @@ export interface WepppyStackOutputs {
 export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const { stack, config } = loadStackConfig();
   const facts = ENVIRONMENTS[stack as StackName];
-  const sourceDir = path.resolve(PROJECT_ROOT, config.compose.sourceDir);
+  // The release's own files: those of its image's commit where compose.sourceAt says so.
+  const source = releaseSource(config, path.resolve(PROJECT_ROOT, config.compose.sourceDir));
+  const sourceDir = source.dir;
   const composeDocs = config.compose.files.map((f) => readComposeDocument(path.join(sourceDir, f)));
   // Today's layout reads secret files, older releases read them from .env: the same stack secrets feed either.
   const layout = composeLayout(config.compose.files.map((name, i) => ({ name, doc: composeDocs[i] })));

@@ -71,6 +71,8 @@ export function rigOverrides(status: RigStatus, config: StackConfig, sourceDir: 
     { key: `${NAMESPACE}:deployKey`, value: fs.readFileSync(host.privateKey, "utf8"), secret: true },
     { key: `${NAMESPACE}:compose.command`, value: "docker-compose" },
     { key: `${NAMESPACE}:compose.sourceDir`, value: sourceDir },
+    // The rig stages wepppy's reference files (adapted for compose v1); they are no git checkout.
+    { key: `${NAMESPACE}:compose.sourceAt`, value: "checkout" },
     { key: `${NAMESPACE}:registry.username`, value: credentials.username, secret: true },
     { key: `${NAMESPACE}:registry.password`, value: credentials.password, secret: true },
     // The agent image's base: nothing is pulled here, so the rig's own debootstrapped Debian.

@@ -71,7 +71,7 @@ export function pulumiSecrets(token: GithubTokenSecret): Record<string, string> 
 }
 
 /** wepppy and this program side by side, dependencies installed, the Pulumi CLI on PATH. */
-export function pulumiSetup(ctx: WorkflowContext, opts: { fetchTags?: boolean } = {}): Step[] {
+export function pulumiSetup(ctx: WorkflowContext): Step[] {
   return [
     {
       // Registry logins of this job stay in this job's temporary directory, which the runner empties.
@@ -82,7 +82,8 @@ export function pulumiSetup(ctx: WorkflowContext, opts: { fetchTags?: boolean } 
     {
       name: "Check out wepppy",
       uses: ACTIONS.checkout,
-      with: { path: WEPPPY_DIR, "persist-credentials": false, ...(opts.fetchTags ? { "fetch-depth": 0 } : {}) },
+      // The whole history: a release deploys the compose files of its image's commit (compose.sourceAt: commit), a rollback an older one's.
+      with: { path: WEPPPY_DIR, "persist-credentials": false, "fetch-depth": 0 },
     },
     {
       name: "Check out the pipeline program",

@@ -86,7 +86,7 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
               "fi",
             ),
           },
-          ...pulumiSetup(ctx, { fetchTags: true }),
+          ...pulumiSetup(ctx),
           registryLogin(registryHost(ctx.imageRepository)),
           {
             name: `Check that image_tag is what ${source} runs`,

@@ -9,7 +9,8 @@ import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
  * from the workplace's reference copy (a wepppy checkout is not beside this clone).
  */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): RawConfig {
-  return withOverrides(readStackFile(stack), { "compose.sourceDir": WEPPPY_REFERENCE_DIR, ...overrides }, NAMESPACE);
+  // wepppy's reference files are no git checkout: the tests deploy them as they are (test/unit/releaseSource.test.ts covers "commit").
+  return withOverrides(readStackFile(stack), { "compose.sourceDir": WEPPPY_REFERENCE_DIR, "compose.sourceAt": "checkout", ...overrides }, NAMESPACE);
 }
 
 /** Recognisable stand-ins: a test that finds one in a plain output or a command line has found a leak. */

@@ -5,14 +5,14 @@ import { rawOf } from "../../ops/configMap";
 import { MemoryStack } from "../../harness/memoryStack";
 import { AuditEntry, findValidation, promote } from "../../ops/promote";
 import { parseAuditLines } from "../../ops/hostQueries";
-import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
+import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes, TAG_B } from "./fixtures/opsFixtures.test";
 
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString().replace(/\.000Z$/, "Z");
 const validation = (d: string, hours: number, result = "ok"): AuditEntry => ({ time: hoursAgo(hours), action: "validate", result, digest: d, detail: "runs dev_unit_1, pages /weppcloud/" });
 
 const prodAt = (image: string, release: Record<string, unknown> = { id: "prod-20261102-090000" }) => withSections(checkoutConfig("prod"), { image: { digest: image }, release });
 
-function stacks(options: { prodConfig?: ConfigMap; prodOutputs?: Record<string, unknown>; sourceOutputs?: Record<string, unknown>; prodHistory?: ReturnType<typeof update>[] } = {}) {
+function stacks(options: { prodConfig?: ConfigMap; prodOutputs?: Record<string, unknown>; sourceOutputs?: Record<string, unknown>; prodHistory?: ReturnType<typeof update>[]; sourceHistory?: ReturnType<typeof update>[] } = {}) {
   const prod = new MemoryStack("prod", {
     // A fresh checkout: the committed stack file, with no digest in it.
     config: options.prodConfig ?? checkoutConfig("prod"),
@@ -22,6 +22,7 @@ function stacks(options: { prodConfig?: ConfigMap; prodOutputs?: Record<string, 
   });
   const testprod = new MemoryStack("testprod", {
     config: checkoutConfig("testprod"),
+    history: options.sourceHistory ?? [],
     outputs: options.sourceOutputs ?? { imageRef: B, imageDigest: digest("b"), url: "https://wc-prod.bearhive.duckdns.org" },
   });
   const opened: string[] = [];
@@ -86,6 +87,14 @@ describe("ops: promote", () => {
       spy.sent.map((s) => [s.event.event, s.event.tag, s.event.version, s.event.digest]),
       [["promote", "prod-20261125-100000", "2026.11.1", digest("b")]],
     );
+  });
+
+  it("records the wepppy commit testprod's live image was built from (its newest succeeded update's tag), so prod deploys that commit's compose files", async () => {
+    const sourceHistory = [update(3, "failed", withSections(checkoutConfig("testprod"), { image: { tag: "sha-cccccccccccc" } })), update(2, "succeeded", withSections(checkoutConfig("testprod"), { image: { tag: TAG_B } }))];
+    const { prod, source } = stacks({ sourceHistory });
+    const result = await promote({ ...base, prod, source, validations: async () => [validation(digest("b"), 1)] });
+    assert.equal(result.ok, true, result.error);
+    assert.equal(section(prod.config, "image").commit, TAG_B.replace(/^sha-/, ""), "not the failed update's");
   });
 
   it("numbers the version from the whole history, not its first page of 10", async () => {
