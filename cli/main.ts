@@ -10,6 +10,7 @@ import { registerRelease } from "./release";
 import { registerRig } from "./rig";
 import { registerRollback } from "./rollback";
 import { registerStatus } from "./status";
+import { registerValidate } from "./validate";
 
 /*
  * `wepppy-cicd`: one CLI for operators, agents and the rig, declared with commander so that
@@ -33,7 +34,7 @@ export function buildProgram(cli: Cli): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   program.exitOverride();
-  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerConfig, registerPolicy, registerBench]) {
+  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRollback, registerStatus, registerValidate, registerConfig, registerPolicy, registerBench]) {
     register(program, cli);
   }
   // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().
