@@ -83,6 +83,8 @@ export interface SourceRequirements {
 export interface Judgement {
   /** One line per thing missing, naming it. */
   missing: string[];
+  /** What each missing line is about, in a few words (suite create-run, soak, restore drill, rolled back). */
+  what: string[];
   /** One line per piece of evidence found. */
   found: string[];
 }
@@ -100,7 +102,7 @@ function hoursText(seconds: number): string {
  * (the limits of the stack promoted to, which may be stricter than the source's own).
  */
 export function judgeSource(records: readonly Entry[], digest: string, now: Date, req: SourceRequirements, source: string): Judgement {
-  const out: Judgement = { missing: [], found: [] };
+  const out: Judgement = { missing: [], what: [], found: [] };
   const d = shortDigest(digest);
   const inWindow = (time: string) => {
     const age = now.getTime() - Date.parse(time);
@@ -110,6 +112,7 @@ export function judgeSource(records: readonly Entry[], digest: string, now: Date
   for (const suite of req.suites) {
     const ofSuite = evidence.filter((e) => e.suite === suite);
     const newest = ofSuite.find((e) => inWindow(e.finished));
+    if (!newest || newest.result !== "passed") out.what.push(`suite ${suite}`);
     if (!newest) {
       out.missing.push(ofSuite[0] ? `suite ${suite}: its newest run for ${d} on ${source} (${ofSuite[0].finished}) is older than ${req.windowHours} h` : `suite ${suite}: no run for ${d} on ${source}`);
     } else if (newest.result !== "passed") {
@@ -122,6 +125,7 @@ export function judgeSource(records: readonly Entry[], digest: string, now: Date
   if (req.soakSeconds > 0) {
     const soak = soakRecords(records, digest)[0];
     if (!soak) {
+      out.what.push("soak");
       out.missing.push(`soak: no completed soak of ${d} on ${source} (a soak of ${hoursText(req.soakSeconds)} is required; a running one shows in wepppy-cicd status --stack ${source})`);
     } else {
       const why: string[] = [];
@@ -132,6 +136,7 @@ export function judgeSource(records: readonly Entry[], digest: string, now: Date
         why.push(`${soak.errors} of ${soak.requests} requests answered 5xx (${soak.errorPercent ?? "?"} %, over promotion.maxErrorPercent ${req.maxErrorPercent} %)`);
       }
       if (soak.appErrors.added !== null && soak.appErrors.added > req.maxAppErrors) why.push(`${soak.appErrors.added} new ${soak.appErrors.pattern} keys in Redis (over ${req.maxAppErrors})`);
+      if (why.length > 0) out.what.push("soak");
       if (why.length > 0) out.missing.push(`soak of ${d} on ${source} (${soak.started} to ${soak.finished}): ${why.join("; ")}`);
       else out.found.push(`soak of ${d} on ${source} passed: ${hoursText(soak.observedSeconds)}, ${soak.errors} of ${soak.requests} requests 5xx, ${soak.appErrors.added ?? "?"} new error keys`);
     }
@@ -146,7 +151,7 @@ export interface TargetRequirements {
 
 /** What the target stack's own audit log says: a passed restore drill recently enough, and that the digest was never rolled back there. */
 export function judgeTarget(records: readonly Entry[], digest: string, now: Date, req: TargetRequirements, target: string): Judgement & { rolledBack?: Record<string, unknown>; drillStale: boolean } {
-  const out: Judgement & { rolledBack?: Record<string, unknown>; drillStale: boolean } = { missing: [], found: [], drillStale: false };
+  const out: Judgement & { rolledBack?: Record<string, unknown>; drillStale: boolean } = { missing: [], what: [], found: [], drillStale: false };
   if (req.drillHours > 0) {
     const drills = drillRecords(records);
     // The newest drill decides: a failed one (a dump that no longer restores) blocks until one passes again.
@@ -157,6 +162,7 @@ export function judgeTarget(records: readonly Entry[], digest: string, now: Date
     } else {
       // None, or too old: `promote` may run one now (a recent failed drill it does not retry: that dump fails).
       out.drillStale = !newest || !fresh;
+      out.what.push("restore drill");
       out.missing.push(
         !newest
           ? `restore drill: none on ${target} (one within backup.drillHours = ${req.drillHours} h is required)`
@@ -169,6 +175,7 @@ export function judgeTarget(records: readonly Entry[], digest: string, now: Date
   const back = wasRolledBack(records, digest);
   if (back) {
     out.rolledBack = back;
+    out.what.push(`rolled back on ${target}`);
     out.missing.push(`${shortDigest(digest)} was rolled back on ${target} at ${String(back.time)} (${String(back.action)}${back.reason ? `: ${String(back.reason).slice(0, 120)}` : ""})`);
   }
   return out;
