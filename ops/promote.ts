@@ -3,6 +3,7 @@ import { digestOf } from "../render/images";
 import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
 import { SourceRequirements, judgeSource, judgeTarget } from "../host/contract/evidence";
+import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
 import { fullHistory, releaseOf, startOf } from "./history";
 import { intendedImage, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
@@ -37,7 +38,7 @@ export function rolledBackInHistory(history: UpdateSummary[]): Array<{ image: st
   const out: Array<{ image: string; release: string; at: string }> = [];
   updates.forEach((u, i) => {
     const release = releaseOf(u);
-    if (!release?.startsWith("rollback-")) return;
+    if (!release?.startsWith(ROLLBACK_RELEASE_PREFIX)) return;
     const before = updates.slice(i + 1).find((x) => intendedImage(x.config ?? {}) !== undefined);
     const image = before ? intendedImage(before.config ?? {}) : undefined;
     if (image && image !== intendedImage(u.config ?? {})) out.push({ image, release, at: startOf(u) });

@@ -35,7 +35,8 @@ export const USAGE = `wepppy-deploy: the host side of wepppy-cicd (settings: <ro
   attach RUNID [--json-progress]  follow a running deploy to its verdict
   recover                         finish or undo runs a crash interrupted, re-arm retires (run at boot)
   boot-hook                       make dockerd run recover at every start (a container, restart unless-stopped)
-  status                          live release, colours, lock, running deploy, last backup (JSON)
+  status                          live release and digest, the app's own health, colours, lock, running deploy,
+                                  last attempt, last backup, the running soak, the live digest's evidence (JSON)
   rollback [--actor WHO]          blue/green: traffic to the warm other colour; one colour: the previous release
   validate [--json]               the stack's validation suites against the live release, each audited as evidence
                                   (--json: {image, digest, ok, evidence} on stdout)

@@ -1,5 +1,5 @@
 import { HostLayout, hostLayout } from "../contract/layout";
-import { DeployVerdict, Phase, ReleaseRecord } from "../contract/records";
+import { DeployVerdict, Phase, ROLLBACK_RELEASE_PREFIX, ReleaseRecord } from "../contract/records";
 import { Agent, CommandError } from "./agent";
 import { audit } from "./audit";
 import { isoTime } from "./clock";
@@ -174,7 +174,9 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     const warnings = await finish(agent, layout, settings, release, request, plan);
     for (const w of warnings) await say(`warning: ${w}`, "warn", "finish");
     let message = plan.message;
-    if (request.action === "rollback" && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
+    // A rollback by hand (action rollback) or by the stack (wepppy-cicd rollback's release id): the image it replaced.
+    const isRollback = request.action === "rollback" || Boolean(request.release?.id.startsWith(ROLLBACK_RELEASE_PREFIX));
+    if (isRollback && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
     if (settings.validate.enabled) {
       save({ phase: "finish" });
       const evidence = await runSuites(agent, layout, settings, (m) => say(m, "info", "finish"));

@@ -36,6 +36,9 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** The id prefix of a release `wepppy-cicd rollback` writes: the host and promote tell a rollback by it. */
+export const ROLLBACK_RELEASE_PREFIX = "rollback-";
+
 /** The release an update carries (written by the release CLI); recorded with every deploy. */
 export interface ReleaseRecord {
   id: string;

@@ -354,4 +354,16 @@ describe("agent: telemetry in status", () => {
     const rec = host.audit().pop()!;
     assert.deepEqual([rec.action, rec.image, rec.rolledBack], ["rollback", A, B]);
   });
+
+  it("a stack's rollback (wepppy-cicd rollback's release id) records the image it replaced; a plain release does not", async () => {
+    host = new FakeHost();
+    host.image(A);
+    host.image(B);
+    await host.deploy(host.request(A, host.stage()));
+    await host.deploy(host.request(B, host.stage(), { release: { id: "testprod-20261125-100000" } }));
+    assert.equal(host.audit().pop()!.rolledBack, undefined);
+    await host.deploy(host.request(A, host.stage(), { release: { id: "rollback-20261125-110000" } }));
+    const rec = host.audit().pop()!;
+    assert.deepEqual([rec.action, rec.image, rec.rolledBack], ["deploy", A, B]);
+  });
 });
