@@ -166,6 +166,8 @@ const backup = z
     preDeploy: f.flag("Dump and verify the database before every deploy; a failed backup blocks the deploy."),
     keepCount: f.count(1, 10000, "Newest dumps kept.").default(48),
     keepDays: f.count(1, 3650, "Dumps older than this many days are removed.").default(7),
+    drill: f.flag("Restore each scheduled backup into a scratch database and compare it with the live one (a restore drill, audited).").default(true),
+    drillHours: f.count(0, 24 * 365, "A promotion to this stack requires a passed restore drill on its host this recent (`promote` runs one when it is older); 0: none required.").default(24),
   })
   .meta({ description: "Postgres backups (spec: none / daily / hourly + pre-deploy)." });
 

@@ -60,6 +60,8 @@ export interface OpResult {
   notes: string[];
   warnings: string[];
   error?: string;
+  /** promote: the evidence the promotion rested on (found), what was missing, and whether --force went past it. */
+  evidence?: { found: string[]; missing: string[]; forced: boolean };
 }
 
 export interface CommonOptions {

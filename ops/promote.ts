@@ -1,8 +1,11 @@
 import { digestRef } from "../config/sections/bluegreen";
 import { digestOf } from "../render/images";
 import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
-import { fullHistory, newestSucceeded } from "./history";
-import { leavesOf, withLeaves } from "./intent";
+import type { UpdateSummary } from "@pulumi/pulumi/automation";
+import { SourceRequirements, judgeSource, judgeTarget } from "../host/contract/evidence";
+import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
+import { fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
+import { intendedImage, leavesOf, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
 import { applyAndUp } from "./update";
@@ -11,9 +14,12 @@ import { applyAndUp } from "./update";
  * `wepppy-cicd promote`: the digest testprod has live (as its host reported it after its
  * last update) becomes prod's image.digest, as a tagged, versioned prod release, and the
  * update runs; on blue/green the host puts it on the colour not serving, gates it and
- * switches. Only when testprod's audit log shows that digest passed its validation
- * recently enough; --force skips that check, with a reason that the release carries into
- * prod's audit log.
+ * switches. Only on evidence (issue 13, the contract's judgeSource/judgeTarget): in
+ * testprod's audit log, every suite prod's promotion.suites requires passed for that digest
+ * within promotion.windowHours, and a complete soak of it under prod's promotion limits; in
+ * prod's, a passed restore drill within backup.drillHours (run now when the newest is older)
+ * and no rollback of that digest (nor in prod's update history). Each missing piece is named;
+ * --force skips them, with a reason that the release carries into prod's audit log.
  */
 
 /** One line of a host's audit log (wepppy-deploy audit). */
@@ -26,18 +32,18 @@ export interface AuditEntry {
   [key: string]: unknown;
 }
 
-const CLOCK_SKEW_MS = 5 * 60 * 1000;
-
-/** The newest passing validation of the digest within the window, and the newest validation of it at all. */
-export function findValidation(entries: AuditEntry[], digest: string, now: Date, windowHours: number): { passing?: AuditEntry; newest?: AuditEntry } {
-  const ofDigest = entries
-    .filter((e) => e.action === "validate" && e.digest === digest && !Number.isNaN(Date.parse(String(e.time))))
-    .sort((a, b) => Date.parse(String(b.time)) - Date.parse(String(a.time)));
-  const inWindow = (e: AuditEntry) => {
-    const age = now.getTime() - Date.parse(String(e.time));
-    return age <= windowHours * 3600 * 1000 && age >= -CLOCK_SKEW_MS;
-  };
-  return { passing: ofDigest.find((e) => e.result === "ok" && inWindow(e)), newest: ofDigest[0] };
+/** Digests `wepppy-cicd rollback` took a stack away from: the image of the succeeded update before each succeeded rollback update. */
+export function rolledBackInHistory(history: UpdateSummary[]): Array<{ image: string; release: string; at: string }> {
+  const updates = history.filter((u) => u.kind === "update" && u.result === "succeeded");
+  const out: Array<{ image: string; release: string; at: string }> = [];
+  updates.forEach((u, i) => {
+    const release = releaseOf(u);
+    if (!release?.startsWith(ROLLBACK_RELEASE_PREFIX)) return;
+    const before = updates.slice(i + 1).find((x) => intendedImage(x.config ?? {}) !== undefined);
+    const image = before ? intendedImage(before.config ?? {}) : undefined;
+    if (image && image !== intendedImage(u.config ?? {})) out.push({ image, release, at: startOf(u) });
+  });
+  return out;
 }
 
 const PROSE = /^[^\x00-\x1f`$\\"']+$/;
@@ -45,7 +51,8 @@ const NOTE_MAX = 200;
 
 /** The sentence a forced promotion carries into prod's audit log (release.note: plain prose, at most 200 characters). */
 export function forcedNote(actor: string, check: string, reason: string): string {
-  const prefix = `Forced by ${actor} past the validation check (${check.replace(/[^\x20-\x7e]|[`$\\"']/g, "")}): `;
+  const what = check.replace(/[^\x20-\x7e]|[`$\\"']/g, "");
+  const prefix = `Forced by ${actor} past the evidence check (${what.length > 80 ? `${what.slice(0, 77)}...` : what}): `;
   if (!PROSE.test(reason)) throw new OpsError("--reason must be plain text: no quotes, backslashes, $ or backticks; nothing was changed");
   if (prefix.length + reason.length > NOTE_MAX) {
     throw new OpsError(`--reason is too long: at most ${NOTE_MAX - prefix.length} characters here (the note it goes into holds ${NOTE_MAX}); nothing was changed`);
@@ -58,8 +65,12 @@ export interface PromoteOptions extends CommonOptions {
   prod: StackHandle;
   /** Opens the stack promoted from: prod's image.from (testprod). */
   source: (stack: string) => Promise<StackHandle>;
-  /** The source host's audit log entries (the real one: `wepppy-deploy audit -n 500` over SSH). */
+  /** The source host's audit log entries (the real one: `wepppy-deploy audit -n 2000` over SSH). */
   validations: (digest: string, sourceStack: string) => Promise<AuditEntry[]>;
+  /** The target host's own audit log (drills, rollbacks); undefined: cannot be read, which is missing evidence. */
+  targetAudit?: () => Promise<AuditEntry[]>;
+  /** Runs a restore drill on the target host (wepppy-deploy drill), when its newest is older than backup.drillHours. */
+  drill?: () => Promise<void>;
   force?: boolean;
   reason?: string;
 }
@@ -78,7 +89,7 @@ function short(digest: string): string {
 export async function promote(options: PromoteOptions): Promise<OpResult> {
   const log = options.log ?? (() => undefined);
   const name = options.prod.name;
-  if (options.force && !options.reason) throw new OpsError("--force needs --reason TEXT: why the validation check is skipped goes into prod's audit log");
+  if (options.force && !options.reason) throw new OpsError("--force needs --reason TEXT: why the evidence check is skipped goes into prod's audit log");
   const before = await options.prod.getAllConfig();
   const config = judgeConfig(name, before, options.sourceDir);
   if (config.image.source !== "promoted") {
@@ -107,39 +118,69 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
     return result;
   }
 
-  // Validation: a passing `validate` entry for this digest on the source host, recent enough.
-  const hours = config.promotion.windowHours;
-  let check: string | undefined;
-  let unreadable: string | undefined;
-  log(`looking for a passing validation of ${short(digest)} in ${from}'s audit log (last ${hours} h) ...`);
+  // The evidence: testprod's audit log for the digest, prod's own for drills and rollbacks.
+  const p = config.promotion;
+  const sourceReq: SourceRequirements = { suites: p.suites, windowHours: p.windowHours, soakSeconds: Math.round(p.soakHours * 3600), maxErrorPercent: p.maxErrorPercent, maxAppErrors: p.maxAppErrors };
+  const missing: string[] = [];
+  const what: string[] = [];
+  const found: string[] = [];
+  log(`looking for the evidence of ${short(digest)} in ${from}'s audit log: suites ${p.suites.join(", ") || "none"} passed in the last ${p.windowHours} h${sourceReq.soakSeconds > 0 ? `, a soak of ${p.soakHours} h` : ""} ...`);
   try {
-    const { passing, newest } = findValidation(await options.validations(digest, from), digest, options.now, hours);
-    if (passing) {
-      log(`validated on ${from} at ${passing.time}`);
-      result.notes.push(`${from} validated ${short(digest)} at ${passing.time}${options.force ? " (so --force was not needed)" : ""}`);
-    } else if (newest) {
-      check = `the newest validation of ${short(digest)} on ${from} is ${newest.result === "ok" ? `older than ${hours} h` : `not ok (${String(newest.result).replace(/[^A-Za-z0-9 _-]/g, "")})`}, at ${newest.time}`;
-    } else {
-      check = `no validation of ${short(digest)} on ${from} in its audit log`;
-    }
+    const j = judgeSource(await options.validations(digest, from), digest, options.now, sourceReq, from);
+    missing.push(...j.missing);
+    what.push(...j.what);
+    found.push(...j.found);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
     log(`cannot read ${from}'s audit log: ${why}`);
-    check = `the audit log of ${from} could not be read`;
-    unreadable = why.split("\n")[0];
+    missing.push(`the audit log of ${from} could not be read (${why})`);
+    what.push(`audit log of ${from} unreadable`);
   }
+  const targetReq = { drillHours: config.backup.drillHours };
+  if (options.targetAudit) {
+    try {
+      let j = judgeTarget(await options.targetAudit(), digest, options.now, targetReq, name);
+      if (j.drillStale && options.drill) {
+        log(`${name}'s newest restore drill is older than backup.drillHours = ${targetReq.drillHours} h: running one on its host now ...`);
+        await options.drill().catch((err) => log(`the drill did not run: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`));
+        j = judgeTarget(await options.targetAudit(), digest, options.now, targetReq, name);
+      }
+      missing.push(...j.missing);
+      what.push(...j.what);
+      found.push(...j.found);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      log(`cannot read ${name}'s audit log: ${why}`);
+      missing.push(`the audit log of ${name} could not be read (${why}): its restore drills and rollbacks are unknown`);
+      what.push(`audit log of ${name} unreadable`);
+    }
+  } else if (targetReq.drillHours > 0) {
+    missing.push(`${name}'s audit log was not read: its restore drills are unknown`);
+    what.push("restore drill");
+  }
+  const back = rolledBackInHistory(await fullHistory(options.prod)).find((r) => digestOf(r.image) === digest);
+  if (back) {
+    missing.push(`${short(digest)} was rolled back on ${name} by ${back.release} (update of ${back.at})`);
+    what.push(`rolled back on ${name}`);
+  }
+  for (const f of found) log(`evidence: ${f}`);
+  result.evidence = { found, missing, forced: false };
 
   let note: string | undefined;
-  if (check) {
+  if (missing.length > 0) {
     if (!options.force) {
       throw new OpsError(
-        `refusing to promote ${image} to ${name}: ${check}${unreadable ? ` (${unreadable})` : ""}. Validate it on ${from} first (a passing validation within promotion.windowHours = ${hours} h), ` +
+        `refusing to promote ${image} to ${name}: the evidence is missing:\n${missing.map((m) => `  - ${m}`).join("\n")}\n` +
+          `Get it on ${from} (\`wepppy-cicd validate --stack ${from}\`, a soak after its deploy, \`wepppy-cicd status --stack ${from}\` shows it) and a drill on ${name}, ` +
           "or promote anyway with --force --reason TEXT (recorded in prod's audit log); nothing was changed",
       );
     }
-    note = forcedNote(options.actor, check.replace(/, at [^ ]+$/, ""), options.reason!);
-    result.notes.push(`forced past the validation check: ${check}`);
-    log(`--force: ${check}; promoting anyway`);
+    note = forcedNote(options.actor, [...new Set(what)].join(", "), options.reason!);
+    result.evidence.forced = true;
+    result.notes.push(`forced past the evidence check: ${missing.join("; ")}`);
+    log(`--force: ${missing.join("; ")}; promoting anyway`);
+  } else {
+    result.notes.push(`evidence: ${found.join("; ")}${options.force ? " (so --force was not needed)" : ""}`);
   }
 
   const history = await fullHistory(options.prod);

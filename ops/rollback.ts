@@ -1,4 +1,5 @@
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
+import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
 import { digestOf } from "../render/images";
 import { Colour, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, restoreNote, stamp } from "./common";
 import { describeUpdate, findUpdate, fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
@@ -88,7 +89,7 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
 
   const was = leavesOf(target.config ?? {});
   const record: ReleaseRecord = {
-    id: `rollback-${stamp(options.now)}`,
+    id: `${ROLLBACK_RELEASE_PREFIX}${stamp(options.now)}`,
     actor: options.actor,
     ...(was["release.tag"] ? { tag: was["release.tag"] } : {}),
     ...(was["release.version"] ? { version: was["release.version"] } : {}),

@@ -1,4 +1,5 @@
 import { StackConfig } from "../config/schema";
+import type { EvidenceSummary } from "../host/contract/records";
 import { OpsError, judgeConfig } from "./common";
 import { describeUpdate, fullHistory, newestSucceeded, startOf } from "./history";
 import { Leaves, intendedImage, leavesOf } from "./intent";
@@ -21,6 +22,8 @@ export interface StatusResult {
   outputs: Record<string, unknown>;
   lastUpdate: { result: string; startTime?: string; endTime?: string; message?: string } | null;
   host: Record<string, unknown>;
+  /** The host's evidence for its live digest (suites, soak, drills, rolled back), as status on the host reports it. */
+  evidence: EvidenceSummary | null;
 }
 
 export interface StatusOptions {
@@ -84,5 +87,11 @@ export async function status(options: StatusOptions): Promise<StatusResult> {
     outputs,
     lastUpdate: lastUpdate ? { ...lastUpdate, ...(deployed && deployed !== newest ? { message: `${lastUpdate.message ?? ""} (the newest succeeded is ${describeUpdate(deployed)})`.trim() } : {}) } : null,
     host,
+    evidence: evidenceOf(host),
   };
+}
+
+function evidenceOf(host: Record<string, unknown>): EvidenceSummary | null {
+  const e = host.evidence as Partial<EvidenceSummary> | undefined;
+  return e && typeof e === "object" && Array.isArray(e.suites) && Array.isArray(e.drills) && typeof e.digest === "string" ? (e as EvidenceSummary) : null;
 }

@@ -47,6 +47,25 @@ export function otherServices(doc: Json): string[] {
     .map(([name]) => name);
 }
 
+/** Where a one-colour Caddy writes the access log the soak reads: inside its container (no mount), where the agent reads it. */
+export const SOAK_ACCESS_LOG = "/var/log/wepppy-cicd/access.log";
+
+/** How long the host soaks a release after its deploy: only the promotion source (testprod) does, for promotion.soakHours. */
+export function soakSeconds(stack: StackName, config: StackConfig): number {
+  return stack === PROMOTION_SOURCE ? Math.round(config.promotion.soakHours * 3600) : 0;
+}
+
+/**
+ * Caddy's JSON access log, where the host reads 5xx answers: blue/green's (its generated
+ * Caddyfile has it); a one-colour stack that soaks gets one added to wepppy's Caddyfile
+ * (accessLogCaddyfile), read inside the Caddy container. Null: no Caddy, or no reason to log.
+ */
+export function soakAccessLog(stack: StackName, config: StackConfig, docs: Json[], bluegreen: boolean): { service: string; path: string } | null {
+  if (bluegreen) return { service: BLUEGREEN.caddyService, path: accessLogPath() };
+  if (soakSeconds(stack, config) === 0 || !docs.some((d) => serviceNames(d).includes(BLUEGREEN.caddyService))) return null;
+  return { service: BLUEGREEN.caddyService, path: SOAK_ACCESS_LOG };
+}
+
 export function renderDeploySettings(args: DeploySettingsInput): DeploySettings {
   const { config } = args;
   // With blue/green the host runs the generated file: its services are the ones that exist.
@@ -81,11 +100,28 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
       skip: config.health.skipSmoke,
     },
     sitePrefix: config.site.sitePrefix,
-    backup: { preDeploy: config.backup.preDeploy, schedule: config.backup.schedule, dir: layout.backups, keepCount: config.backup.keepCount, keepDays: config.backup.keepDays },
+    backup: { preDeploy: config.backup.preDeploy, schedule: config.backup.schedule, dir: layout.backups, keepCount: config.backup.keepCount, keepDays: config.backup.keepDays, drill: config.backup.drill },
     stopForRestore: usesDb.length > 0 ? usesDb : [config.compose.appService],
     deployUser: config.deploy.sshUser,
     runAs: { uid: config.runAs.uid, gid: config.runAs.gid },
-    validate: { enabled: args.stack === PROMOTION_SOURCE, runConfigs: [...config.promotion.runConfigs], pages: [...config.promotion.pages] },
+    validate: {
+      enabled: args.stack === PROMOTION_SOURCE,
+      runConfigs: [...config.promotion.runConfigs],
+      pages: [...config.promotion.pages],
+      suites: [...config.promotion.suites],
+      routes: [...config.promotion.routes],
+      profiles: [...config.promotion.profiles],
+      profileService: "profile-playback",
+      host: config.site.domain,
+    },
+    soak: {
+      seconds: soakSeconds(args.stack, config),
+      intervalSeconds: config.promotion.soakIntervalSeconds,
+      maxErrorPercent: config.promotion.maxErrorPercent,
+      minRequests: config.promotion.minRequests,
+      maxAppErrors: config.promotion.maxAppErrors,
+      accessLog: soakAccessLog(args.stack, config, docs, Boolean(args.bluegreen)),
+    },
     secretsByService: secretsByService(docs),
     bluegreen:
       args.bluegreen

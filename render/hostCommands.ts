@@ -55,6 +55,16 @@ export function statusCommand(layout: HostLayout): string {
   return script(layout, ["status"]);
 }
 
+/** The stack's validation suites against what is live; {image, digest, ok, evidence} as the last line of stdout. */
+export function validateCommand(layout: HostLayout): string {
+  return script(layout, ["validate", "--json"]);
+}
+
+/** A restore drill of the newest dump; its DrillRecord as the last line of stdout. */
+export function drillCommand(layout: HostLayout): string {
+  return script(layout, ["drill"]);
+}
+
 
 /** Secret values as the host script reads them on stdin: `<name> <base64>` per line. */
 export function secretsStream(values: Record<string, string>): string {

@@ -72,13 +72,37 @@ export const notify = z
   })
   .meta({ description: "Where releases are announced (secret: the whole section is never echoed)." });
 
+/** The validation suites (host/contract/records.ts SUITES: the agent knows these and no others). */
+export const SUITE_NAMES = ["create-run", "routes", "profile-playback"] as const;
+
+const hours = (max: number, description: string) => {
+  const error = `expected a number of hours 0-${max} (fractions allowed: 0.05 is 3 minutes)`;
+  return z.number({ error }).min(0, { error }).max(max, { error }).meta({ expected: `0-${max} (hours, fractions allowed)`, description });
+};
+
 export const promotion = z
   .strictObject({
-    windowHours: f.count(1, 24 * 30, "How recent testprod's passing validation of a digest must be for `promote`.").default(72),
+    windowHours: f.count(1, 24 * 30, "How recent testprod's passing run of each required suite for a digest must be for `promote`.").default(72),
+    suites: f
+      .list(f.oneOf(SUITE_NAMES), "suite names", "Validation suites: testprod runs them after each deploy and on `wepppy-cicd validate`, each kept as evidence; prod's list is what `promote` requires passed. create-run needs the test-support API; profile-playback needs the profile-playback service (reported unavailable without it).")
+      .default(["create-run", "routes"]),
     runConfigs: z
       .array(f.fileName(), { error: "expected a list of configuration names" })
-      .meta({ expected: "a list of configuration names", description: "wepppy configurations the validation creates a run of (test-support API)." })
+      .meta({ expected: "a list of configuration names", description: "wepppy configurations the create-run suite creates, fetches and deletes a run of (test-support API)." })
       .default(["dev_unit_1"]),
-    pages: f.list(f.urlPath(), "URL paths", "Pages the validation fetches through Caddy.").default(["/weppcloud/"]),
+    pages: f.list(f.urlPath(), "URL paths", "Pages the routes suite fetches through Caddy, with the site's Host header.").default(["/weppcloud/"]),
+    routes: z
+      .array(f.urlPath(), { error: "expected a list of URL paths" })
+      .meta({ expected: "a list of URL paths", description: "Service APIs the routes suite fetches through Caddy besides the pages (status, preflight, rq-engine, query-engine, ...)." })
+      .default(["/weppcloud-microservices/status/health", "/weppcloud-microservices/preflight/health", "/rq-engine/health", "/query-engine/health"]),
+    profiles: z
+      .array(f.fileName(), { error: "expected a list of profile names" })
+      .meta({ expected: "a list of profile names", description: "Profiles the profile-playback suite replays (e.g. quick, wepppy's smoke-profile-quick.yml)." })
+      .default(["quick"]),
+    soakHours: hours(24 * 30, "How long testprod watches a release after its deploy (5xx share in Caddy's log, *:error:* keys in Redis, every service's health); prod's value is the soak `promote` requires. 0: none.").default(24),
+    soakIntervalSeconds: f.count(1, 3600, "Seconds between the soak's samples.").default(60),
+    maxErrorPercent: f.count(0, 100, "5xx share of Caddy's requests during the soak that fails it (prod's value: what `promote` accepts).").default(1),
+    minRequests: f.count(1, 1_000_000, "Requests the soak must see before its 5xx share is judged.").default(20),
+    maxAppErrors: f.count(0, 1_000_000, "New *:error:* keys in Redis during the soak that fail it (spec: 50).").default(50),
   })
-  .meta({ description: "Functional validation on testprod that `wepppy-cicd promote` requires (spec: Release Process step 4)." });
+  .meta({ description: "Evidence on testprod that `wepppy-cicd promote` requires (spec: Release Process step 4, Quality Gates): validation suites, a soak, and a restore drill on prod (backup.drillHours)." });

@@ -15,7 +15,8 @@ import { GateFailure, Say, appHealthy, postgresReady, projectContainers, redisAn
 
 const SERVICE_CHECK_EVERY_MS = 5000;
 
-const SIZE = '[ -f "$LOG" ] && wc -c < "$LOG" || echo 0';
+// The size, or "missing" when Caddy has not written the log (yet).
+const SIZE = '[ -f "$LOG" ] && wc -c < "$LOG" || echo missing';
 // The size first, then the bytes from FROM (from 0 when the file is smaller: it rolled over).
 const READ = '[ -f "$LOG" ] || { echo 0; exit 0; }; n=$(wc -c < "$LOG"); echo "$n"; [ "$n" -lt "$FROM" ] && FROM=0; tail -c +"$((FROM + 1))" "$LOG" | head -c "$((n - FROM))"';
 
@@ -24,17 +25,32 @@ export interface LogCounts {
   errors: number;
 }
 
-async function caddyContainer(agent: Agent, settings: DeploySettings): Promise<string | undefined> {
-  const c = containerOf(await projectContainers(agent, settings), settings.bluegreen!.caddyService);
+/** Where Caddy's JSON access log is: its service, and the file inside that container. */
+export interface LogSource {
+  service: string;
+  path: string;
+}
+
+function blueGreenLog(settings: DeploySettings): LogSource {
+  return { service: settings.bluegreen!.caddyService, path: settings.bluegreen!.accessLog };
+}
+
+async function logContainer(agent: Agent, settings: DeploySettings, source: LogSource): Promise<string | undefined> {
+  const c = containerOf(await projectContainers(agent, settings), source.service);
   return c?.running ? c.id : undefined;
 }
 
-export async function accessLogSize(agent: Agent, settings: DeploySettings): Promise<number> {
-  const c = await caddyContainer(agent, settings);
-  if (!c) return 0;
-  const r = await agent.docker.exec(c, ["sh", "-c", SIZE], { env: { LOG: settings.bluegreen!.accessLog } });
+/** The log's size in bytes; null when Caddy is not running or has no such file. */
+export async function logSize(agent: Agent, settings: DeploySettings, source: LogSource): Promise<number | null> {
+  const c = await logContainer(agent, settings, source);
+  if (!c) return null;
+  const r = await agent.docker.exec(c, ["sh", "-c", SIZE], { env: { LOG: source.path } });
   const n = Number(r.stdout.trim());
-  return r.code === 0 && Number.isFinite(n) ? n : 0;
+  return r.code === 0 && r.stdout.trim() !== "" && Number.isFinite(n) ? n : null;
+}
+
+export async function accessLogSize(agent: Agent, settings: DeploySettings): Promise<number> {
+  return (await logSize(agent, settings, blueGreenLog(settings))) ?? 0;
 }
 
 /** Counts requests and 5xx answers in complete log lines; returns the byte offset after the last one read. */
@@ -59,16 +75,21 @@ export function countLines(text: string, from: number): { counts: LogCounts; nex
   return { counts: { requests, errors }, next: from + Buffer.byteLength(complete, "utf8") };
 }
 
-/** Reads the log from `from`; null when Caddy is not running. */
-export async function readAccessLog(agent: Agent, settings: DeploySettings, from: number): Promise<{ counts: LogCounts; next: number } | null> {
-  const c = await caddyContainer(agent, settings);
+/** Reads a log from `from`; null when Caddy is not running. */
+export async function readLog(agent: Agent, settings: DeploySettings, source: LogSource, from: number): Promise<{ counts: LogCounts; next: number } | null> {
+  const c = await logContainer(agent, settings, source);
   if (!c) return null;
-  const r = await agent.docker.exec(c, ["sh", "-c", READ], { env: { LOG: settings.bluegreen!.accessLog, FROM: String(from) } });
+  const r = await agent.docker.exec(c, ["sh", "-c", READ], { env: { LOG: source.path, FROM: String(from) } });
   if (r.code !== 0) return { counts: { requests: 0, errors: 0 }, next: from };
   const nl = r.stdout.indexOf("\n");
   const size = Number(nl < 0 ? r.stdout.trim() : r.stdout.slice(0, nl));
   const start = Number.isFinite(size) && size < from ? 0 : from;
   return countLines(nl < 0 ? "" : r.stdout.slice(nl + 1), start);
+}
+
+/** Reads blue/green's access log from `from`; null when Caddy is not running. */
+export async function readAccessLog(agent: Agent, settings: DeploySettings, from: number): Promise<{ counts: LogCounts; next: number } | null> {
+  return readLog(agent, settings, blueGreenLog(settings), from);
 }
 
 /** Is the new colour's share of 5xx over the limit? */

@@ -20,7 +20,9 @@ import { previousReleaseRequest, rollbackBlueGreen } from "./rollback";
 import { executeRun } from "./runner";
 import { hostStatus } from "./status";
 import { serving } from "./truth";
-import { validate } from "./validate";
+import { drill } from "./drill";
+import { runSoak } from "./soak";
+import { runSuites, validationPassed } from "./validate";
 
 /*
  * The agent's command line, the same on every host and by hand (spec Playbooks 3 and 4).
@@ -33,19 +35,23 @@ export const USAGE = `wepppy-deploy: the host side of wepppy-cicd (settings: <ro
   attach RUNID [--json-progress]  follow a running deploy to its verdict
   recover                         finish or undo runs a crash interrupted, re-arm retires (run at boot)
   boot-hook                       make dockerd run recover at every start (a container, restart unless-stopped)
-  status                          live release, colours, lock, running deploy, last backup (JSON)
+  status                          live release and digest, the app's own health, colours, lock, running deploy,
+                                  last attempt, last backup, the running soak, the live digest's evidence (JSON)
   rollback [--actor WHO]          blue/green: traffic to the warm other colour; one colour: the previous release
-  validate                        functional checks of the live release (audited)
+  validate [--json]               the stack's validation suites against the live release, each audited as evidence
+                                  (--json: {image, digest, ok, evidence} on stdout)
   health [TRIES]                  gate the running app, Postgres and Redis
-  backup [--reason R]             pg_dump -Fc, verified by reading it whole
+  backup [--reason R]             pg_dump -Fc, verified by reading it whole; --reason scheduled also runs a restore drill
   verify-backup FILE
+  drill [FILE]                    restore drill: the dump (default: the newest) into a scratch database, compared with
+                                  the live one, then dropped (audited; the DrillRecord on stdout; exit 1 when it fails)
   restore FILE [--into DB]        DB rollback (stops what uses the DB) or a scratch restore
   backups [--json]                dumps, newest first
   lock-status | break-lock
   audit [-n N]                    the audit log (JSON lines)
   traffic DIR | switch DIR STATE  blue/green marker (no settings needed)
   build --checkout DIR --ref R    (dev) check out R and build the images
-  retire COLOUR TOKEN | run RUNID (started by the agent itself)
+  retire COLOUR TOKEN | soak TOKEN | run RUNID (started by the agent itself)
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 ambiguous traffic state, 75 lock held (try later).`;
 
@@ -150,9 +156,32 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
         return await deployClient(agent, rootLayout, JSON.stringify(request), { jsonProgress: false });
       }
       case "validate": {
-        need(p, 0, "validate");
+        need(p, 0, "validate [--json]");
         const { settings, layout } = live();
-        return (await validate(agent, layout, settings, say)) ? EXIT.ok : EXIT.failed;
+        const evidence = await runSuites(agent, layout, settings, say);
+        const ok = validationPassed(evidence);
+        say(ok ? "validation passed" : `validation failed: ${evidence.filter((e) => e.result === "failed").map((e) => e.suite).join(", ")}`);
+        if (p.flags["--json"] === true) {
+          const image = evidence[0]?.image ?? (await serving(agent, layout, settings)).liveImage;
+          agent.out.print(JSON.stringify({ image, digest: evidence[0]?.digest ?? "", ok, evidence }));
+        }
+        return ok ? EXIT.ok : EXIT.failed;
+      }
+      case "drill": {
+        const [given] = p.positional.length > 0 ? need(p, 1, "drill [FILE]") : [undefined];
+        const { settings, layout } = live();
+        const file = given ?? listBackups(settings)[0]?.file;
+        if (!file) throw new CommandError(`drill: no dumps in ${settings.backup.dir} (make one: wepppy-deploy backup)`);
+        const record = await drill(agent, layout, settings, file, say);
+        agent.out.print(JSON.stringify(record));
+        return record.result === "passed" ? EXIT.ok : EXIT.failed;
+      }
+      case "soak": {
+        const [token] = need(p, 1, "soak TOKEN");
+        if (!/^[0-9a-f]{16}$/.test(token)) throw new CommandError("soak: TOKEN expects 16 hex digits", EXIT.usage);
+        const { settings, layout } = live();
+        say(await runSoak(agent, layout, settings, token));
+        return EXIT.ok;
       }
       case "health": {
         const [tries] = p.positional.length > 0 ? need(p, 1, "health [TRIES]") : ["3"];
@@ -185,6 +214,11 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
         }
         audit(agent, layout, settings.environment, { action: "backup", result: r.backup ? "ok" : "skipped", image, startedMs: started, ...(r.backup ? { backup: { file: r.backup.file, bytes: r.backup.bytes }, file: r.backup.file } : {}), note: r.note ?? reason });
         agent.out.print(r.backup?.file ?? "");
+        // A scheduled backup is proven by restoring it; a failed drill fails the timer's run (the alert).
+        if (reason === "scheduled" && settings.backup.drill && r.backup) {
+          const d = await drill(agent, layout, settings, r.backup.file, say);
+          if (d.result !== "passed") throw new CommandError(`the backup is kept, but its restore drill failed: ${d.reason ?? "?"}`);
+        }
         return EXIT.ok;
       }
       case "verify-backup": {

@@ -10,6 +10,8 @@ import * as https from "node:https";
 export interface HttpResponse {
   status: number;
   body: string;
+  /** Response headers, names in lower case (absent when nothing answered). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpRequest {
@@ -43,7 +45,9 @@ export const nodeHttp: Http = {
         res.on("data", (d: string) => {
           if (text.length < MAX_BODY) text += d;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers }));
         res.on("error", (err) => resolve({ status: 0, body: err.message }));
       });
       req.on("timeout", () => req.destroy(new Error(`no answer within ${r.timeoutMs ?? 30_000} ms`)));

@@ -10,6 +10,7 @@ import { finish } from "./finish";
 import { describeHolder, lockInfo, readHolder, releaseLock, removeLock } from "./lock";
 import { StagedRelease, loadRelease, readCurrent } from "./releases";
 import { armRetire, readRetire } from "./retire";
+import { rearmSoak } from "./soak";
 import { listRuns, readCheckpoint, readStoredRequest, readVerdict, runPaths } from "./run";
 import { buildVerdict, recordVerdict } from "./runner";
 import { serving } from "./truth";
@@ -195,6 +196,10 @@ export async function recoverHost(agent: Agent, rootLayout: HostLayout): Promise
     if (v) out.recovered.push(v);
   }
   const settings = settingsFor(rootLayout.root, undefined);
+  if (settings) {
+    const soak = await rearmSoak(agent, hostLayout(rootLayout.root, settings.projectDir), settings);
+    if (soak) out.notes.push(soak);
+  }
   if (settings?.bluegreen) {
     const layout = hostLayout(rootLayout.root, settings.projectDir);
     for (const c of COLOURS) {

@@ -15,6 +15,7 @@ import { acquireLock, releaseLock } from "./lock";
 import { readTraffic, switchTraffic } from "./markers";
 import { StagedRelease, installReleaseFiles, loadRelease, readCurrent, recordCurrent } from "./releases";
 import { cancelRetire } from "./retire";
+import { interruptSoak } from "./soak";
 
 /*
  * A rollback by hand, without the stack (spec Playbook 3). Blue/green: traffic to the
@@ -75,10 +76,13 @@ export async function rollbackBlueGreen(agent: Agent, layout: HostLayout, settin
       const r = await compose.up(bg.otherServices, { noDeps: true });
       if (r.code !== 0) warnings.push(`the other services did not follow: ${tail(r.stderr, 4)}`);
     }
+    const away = fromColour?.image && fromColour.image !== c.image ? fromColour.image : undefined;
+    if (away) interruptSoak(agent, layout, settings, `traffic was rolled back by hand to ${to} (${c.image})`);
     audit(agent, layout, settings.environment, {
       action: "rollback",
       result: "ok",
       image: c.image,
+      ...(away ? { rolledBack: away } : {}),
       from: stateId(state),
       to,
       live: to,

@@ -1,5 +1,5 @@
 import { HostLayout, hostLayout } from "../contract/layout";
-import { DeployVerdict, Phase, ReleaseRecord } from "../contract/records";
+import { DeployVerdict, Phase, ROLLBACK_RELEASE_PREFIX, ReleaseRecord } from "../contract/records";
 import { Agent, CommandError } from "./agent";
 import { audit } from "./audit";
 import { isoTime } from "./clock";
@@ -13,7 +13,8 @@ import { Checkpoint, FinishPlan, RunContext, RunFailure, StoredRequest, progress
 import { changedSecrets, currentSecretDigests, recordedSecretDigests } from "./secrets";
 import { serving } from "./truth";
 import { undo } from "./undo";
-import { validate } from "./validate";
+import { interruptSoak, startSoak } from "./soak";
+import { runSuites, validationPassed } from "./validate";
 
 /*
  * The detached side of a deploy: `run <runId>`, started in a container of its own by the
@@ -84,7 +85,7 @@ export function buildVerdict(v: VerdictInput): DeployVerdict {
 }
 
 /** Writes the run's one audit record, then its verdict. */
-export function recordVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: { skipSmoke?: boolean; hotfix?: string | null; from?: string; to?: string; analysis?: FinishPlan["analysis"] } = {}): void {
+export function recordVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: { skipSmoke?: boolean; hotfix?: string | null; from?: string; to?: string; analysis?: FinishPlan["analysis"]; rolledBack?: string } = {}): void {
   const stored = readStoredRequest(layout, verdict.runId);
   audit(agent, layout, env, {
     action: verdict.action === "rollback" ? "rollback" : "deploy",
@@ -110,6 +111,7 @@ export function recordVerdict(agent: Agent, layout: HostLayout, env: string, ver
     ...(extra.skipSmoke ? { skipSmoke: true } : {}),
     ...(extra.hotfix ? { hotfix: extra.hotfix } : {}),
     ...(verdict.releaseKey ? { releaseKey: verdict.releaseKey } : {}),
+    ...(extra.rolledBack ? { rolledBack: extra.rolledBack } : {}),
     note: verdict.message,
   });
   writeJsonAtomic(runPaths(layout, verdict.runId).verdict, verdict);
@@ -131,6 +133,8 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
   let verdict: DeployVerdict;
   let env = "unknown";
   let plan: FinishPlan | undefined;
+  /** The image traffic was taken away from: a release switched back, or the one a rollback replaced. */
+  let rolledBack: string | undefined;
   try {
     await say(`run ${runId}: ${request.action} ${request.image ?? "(the compose files' images)"} with release files ${request.releaseKey}`, "info", "lock");
     try {
@@ -172,10 +176,25 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     const warnings = await finish(agent, layout, settings, release, request, plan);
     for (const w of warnings) await say(`warning: ${w}`, "warn", "finish");
     let message = plan.message;
+    // A rollback by hand (action rollback) or by the stack (wepppy-cicd rollback's release id): the image it replaced.
+    const isRollback = request.action === "rollback" || Boolean(request.release?.id.startsWith(ROLLBACK_RELEASE_PREFIX));
+    if (isRollback && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
     if (settings.validate.enabled) {
       save({ phase: "finish" });
-      const v = await validate(agent, layout, settings, (m) => say(m, "info", "finish"));
-      message += v ? "; validation passed" : "; validation failed (see the audit log)";
+      const evidence = await runSuites(agent, layout, settings, (m) => say(m, "info", "finish"));
+      const unavailable = evidence.filter((e) => e.result === "unavailable").map((e) => e.suite);
+      message += validationPassed(evidence) ? "; validation passed" : `; validation failed: ${evidence.filter((e) => e.result === "failed").map((e) => e.suite).join(", ")} (see the audit log)`;
+      if (unavailable.length > 0) message += ` (unavailable here: ${unavailable.join(", ")})`;
+    }
+    // What is live changed: a soak of the old image is over, one of the new begins (where the stack soaks).
+    if (plan.image !== before.liveImage) {
+      try {
+        const soak = await startSoak(agent, layout, settings, plan.image, runId);
+        if (soak) message += `; soaking until ${isoTime(soak.endsMs)}`;
+        else interruptSoak(agent, layout, settings, `${plan.image || "another release"} went live (run ${runId})`);
+      } catch (err) {
+        warnings.push(`the soak did not start: ${(err as Error).message}`);
+      }
     }
     verdict = buildVerdict({
       runId,
@@ -219,9 +238,11 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
         backMs: undone.backMs,
         nowMs: agent.clock.now(),
       });
+      // Traffic or containers went back from the request's image: a promotion must not bring it again unforced.
+      if ((undone.backMs !== undefined || undone.rolledBack) && request.image) rolledBack = request.image;
     }
   }
-  recordVerdict(agent, layout, env, verdict, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan?.analysis });
+  recordVerdict(agent, layout, env, verdict, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan?.analysis, rolledBack });
   pruneRuns(rootLayout);
   releaseLock(rootLayout, holder);
   return verdict;

@@ -204,3 +204,5 @@ export const IMAGE_REF = /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?(?:\/[a-z0
 export const DIGEST_REF = /@sha256:[0-9a-f]{64}$/;
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const ENV_SLUG = /^[a-z][a-z0-9-]{0,31}$/;
+// RFC 1123 labels, the whole name at most 253 characters (config/fields.ts's rule).
+export const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;

@@ -11,3 +11,4 @@ export * from "./staging";
 export * from "./traffic";
 export { DocumentError } from "./check";
 export * from "./envFile";
+export * from "./evidence";

@@ -36,6 +36,8 @@ export interface HostLayout {
   secretDigests: string;
   /** Blue/green: which release each colour was last given (a by-hand rollback makes its files current again). */
   colourReleases: string;
+  /** A soak that is running: its token, its samples so far (the detached soak run and status read it). */
+  soakState: string;
   backups: string;
   /** The app's log lines a failed gate keeps, on the host only. */
   logsDir: string;
@@ -71,6 +73,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     currentRelease: path.join(stateDir, "current.json"),
     secretDigests: path.join(stateDir, "secrets.json"),
     colourReleases: path.join(stateDir, "colours.json"),
+    soakState: path.join(stateDir, "soak.json"),
     backups: path.join(root, "backups"),
     logsDir: path.join(root, "logs"),
     markerDir: path.join(root, "bluegreen"),

@@ -36,6 +36,9 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** The id prefix of a release `wepppy-cicd rollback` writes: the host and promote tell a rollback by it. */
+export const ROLLBACK_RELEASE_PREFIX = "rollback-";
+
 /** The release an update carries (written by the release CLI); recorded with every deploy. */
 export interface ReleaseRecord {
   id: string;
@@ -67,7 +70,7 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export type AuditAction = "deploy" | "rollback" | "backup" | "restore" | "validate" | "retire" | "break-lock" | "build";
+export type AuditAction = "deploy" | "rollback" | "backup" | "restore" | "validate" | "retire" | "break-lock" | "build" | "soak" | "drill";
 export type AuditResult = "ok" | "failed" | "refused" | "skipped" | "interrupted";
 
 /** A service recreated because a secret file it mounts changed (names of files, never values). */
@@ -127,6 +130,131 @@ export interface AuditRecord {
   releaseKey?: string;
   /** break-lock: the holder removed. */
   holder?: LockHolder;
+  /**
+   * The image traffic was taken away from because it went bad or was rolled back: a switch
+   * back, an automatic or by-hand rollback. A promotion refuses such a digest unless forced.
+   */
+  rolledBack?: string;
+  /** validate: one suite's evidence (one record per suite). */
+  evidence?: SuiteEvidence;
+  /** soak: the soak of a release, with its verdict. */
+  soak?: SoakRecord;
+  /** drill: a restore drill of a dump. */
+  drill?: DrillRecord;
+}
+
+// --- evidence: what a promotion requires of the source stack's live digest -------------
+
+/** The validation suites a stack can declare (promotion.suites). */
+export const SUITES = ["create-run", "routes", "profile-playback"] as const;
+export type Suite = (typeof SUITES)[number];
+
+export interface EvidenceCheck {
+  name: string;
+  ok: boolean;
+  /** One line: what was asked and what answered (never a secret, never a body longer than a snippet). */
+  detail: string;
+  /** Who answered: a stand-in's build (its X-Weppcloud-Build header), else "app". */
+  answeredBy?: string;
+}
+
+/** One suite's run against the live release: kept in the audit log (action validate). */
+export interface SuiteEvidence {
+  version: 1;
+  suite: Suite;
+  /** passed: every check ok; failed: one is not; unavailable: the stack cannot run the suite (its service is absent, the API off). */
+  result: "passed" | "failed" | "unavailable";
+  image: string;
+  /** sha256:... of a digest-pinned image, else "". */
+  digest: string;
+  started: string;
+  finished: string;
+  checks: EvidenceCheck[];
+  /** Where the checks went: Caddy's URL, the Host header sent, and what served (the app service, its colour). */
+  where: { url: string; host: string; service: string; colour: Colour | null };
+  /** The answerers seen, distinct: stand-in builds, or "app". */
+  answeredBy: string[];
+}
+
+export type SoakVerdict = "passed" | "failed" | "interrupted";
+
+/** The soak of a release after its deploy: Caddy's 5xx share, the app's error keys in Redis, every service's health. */
+export interface SoakRecord {
+  version: 1;
+  image: string;
+  digest: string;
+  /** The deploy run that started it. */
+  runId: string | null;
+  started: string;
+  finished: string;
+  plannedSeconds: number;
+  observedSeconds: number;
+  /** The whole planned time was observed. */
+  complete: boolean;
+  samples: number;
+  /** Requests and 5xx answers in Caddy's access log during the soak; null without an access log. */
+  requests: number | null;
+  errors: number | null;
+  errorPercent: number | null;
+  /** Keys matching the pattern across Redis' databases: at the start, the most seen, and how many more than at the start. */
+  appErrors: { pattern: string; atStart: number | null; max: number | null; added: number | null };
+  /** Per service: samples taken and how many found it down or unhealthy. */
+  health: Array<{ service: string; samples: number; bad: number }>;
+  limits: { maxErrorPercent: number; minRequests: number; maxAppErrors: number };
+  verdict: SoakVerdict;
+  /** Why it failed or was interrupted, one line each. */
+  reasons: string[];
+}
+
+/** A soak that is still running (status): what it has seen so far. */
+export interface SoakProgress {
+  image: string;
+  digest: string;
+  runId: string | null;
+  started: string;
+  ends: string;
+  observedSeconds: number;
+  plannedSeconds: number;
+  samples: number;
+  requests: number | null;
+  errors: number | null;
+  appErrorsAdded: number | null;
+  unhealthy: string[];
+}
+
+/** A restore drill: a dump restored into a scratch database and compared with the live one. */
+export interface DrillRecord {
+  version: 1;
+  file: string;
+  bytes: number;
+  /** When the dump was written (its file's time). */
+  dumpTime: string;
+  started: string;
+  finished: string;
+  seconds: number;
+  /** The scratch database (dropped afterwards). */
+  scratch: string;
+  result: "passed" | "failed";
+  reason?: string;
+  tables: number;
+  rows: { live: number; restored: number };
+  /** Tables whose counts differ (writes since the dump, or a bad restore), at most 20. */
+  differing: Array<{ table: string; live: number | null; restored: number | null }>;
+  /** The newest timestamp of any row. */
+  newest: { live: string | null; restored: string | null };
+  /** Every table's count equal. */
+  equal: boolean;
+}
+
+/** What `status` says of the live digest's evidence. */
+export interface EvidenceSummary {
+  digest: string;
+  suites: Array<{ suite: Suite; result: SuiteEvidence["result"]; finished: string; failed: string[] }>;
+  soak: { verdict: SoakVerdict | "running"; started: string; finished: string | null; observedSeconds: number; plannedSeconds: number; requests: number | null; errors: number | null; errorPercent: number | null; appErrorsAdded: number | null; reasons: string[] } | null;
+  /** This digest was rolled back (or switched back from) on this host. */
+  rolledBack: boolean;
+  /** The newest restore drills on this host, newest first (at most 3). */
+  drills: DrillRecord[];
 }
 
 /** <root>/lock/holder.json: who holds the lock, and how to tell whether it still runs. */
@@ -274,8 +402,22 @@ export interface HostStatus {
   run: { runId: string; requestId: string; phase: Phase; startedAt: string } | null;
   /** The newest verdict on this host. */
   lastVerdict: DeployVerdict | null;
-  lastBackup: { file: string; bytes: number; time: string } | null;
+  /** The newest dump, and whether it was verified (its backup record says it read back whole). */
+  lastBackup: { file: string; bytes: number; time: string; verified: boolean | null } | null;
+  /** The newest backup attempt, whatever its result (a failed scheduled backup shows here). */
+  lastBackupAttempt: AuditRecord | null;
+  /** The newest successful deploy. */
   lastDeploy: AuditRecord | null;
+  /** The newest deploy or rollback attempt, whatever its result. */
+  lastAttempt: AuditRecord | null;
+  /** sha256:... of the live image ("" when it is not digest-pinned). */
+  liveDigest: string;
+  /** The app's own /health (inside its container: Caddy answers /health itself), probed now. */
+  appHealth: { service: string; container: string; url: string; ok: boolean } | null;
+  /** A soak that is running now. */
+  soak: SoakProgress | null;
+  /** The live digest's evidence. */
+  evidence: EvidenceSummary;
   bluegreen: {
     traffic: string;
     live: Colour | null;

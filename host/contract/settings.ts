@@ -1,5 +1,6 @@
 import {
   ABSOLUTE_PATH,
+  HOSTNAME,
   ARGV_WORD,
   ENV_NAME,
   ENV_SLUG,
@@ -25,6 +26,7 @@ import {
   required,
   text,
 } from "./check";
+import { SUITES, Suite } from "./records";
 import { Colour, isCanaryPercent } from "./traffic";
 
 /*
@@ -138,6 +140,8 @@ export interface DeploySettings {
     keepCount: number;
     /** BACKUP_KEEP_DAYS. */
     keepDays: number;
+    /** A restore drill after each scheduled backup (the dump restored into a scratch database and compared with the live one). */
+    drill: boolean;
   };
   /** STOP_FOR_RESTORE: services stopped for a live restore; empty: the app service. */
   stopForRestore: string[];
@@ -152,6 +156,33 @@ export interface DeploySettings {
     runConfigs: string[];
     /** VALIDATE_PAGES; empty: smoke.pages. */
     pages: string[];
+    /** The suites run, each recorded as evidence (promotion.suites). */
+    suites: Suite[];
+    /** The routes suite: service APIs fetched through Caddy besides the pages (status, preflight, rq-engine, ...). */
+    routes: string[];
+    /** The profile-playback suite: profiles replayed by the profile-playback service (e.g. quick). */
+    profiles: string[];
+    /** The compose service that replays profiles, reached through Caddy at /profile-playback. */
+    profileService: string;
+    /** The Host header every validation request carries (the site's domain), "" for none. */
+    host: string;
+  };
+  /**
+   * The soak after a successful deploy that changed the live image (testprod): samples every
+   * intervalSeconds for seconds, by a detached agent run, and one soak record with a verdict.
+   */
+  soak: {
+    /** 0: no soak. */
+    seconds: number;
+    intervalSeconds: number;
+    /** 5xx share of Caddy's requests during the soak that fails it. */
+    maxErrorPercent: number;
+    /** Requests needed before the 5xx share is judged. */
+    minRequests: number;
+    /** Error keys (*:error:*) the app may add in Redis during the soak. */
+    maxAppErrors: number;
+    /** Caddy's JSON access log: the service and the file inside its container; null when Caddy keeps none. */
+    accessLog: { service: string; path: string } | null;
   };
   /**
    * Which compose service mounts which secret files (paths relative to projectDir): a secret
@@ -194,7 +225,9 @@ export const SETTINGS_DEFAULTS = {
   lockWaitSeconds: 0,
   smoke: { mode: "pages", url: "http://127.0.0.1:8080", pages: ["/weppcloud/"], runConfig: "dev_unit_1", skip: false },
   sitePrefix: "/weppcloud",
-  backup: { preDeploy: false, schedule: "none", keepCount: 48, keepDays: 7 },
+  backup: { preDeploy: false, schedule: "none", keepCount: 48, keepDays: 7, drill: true },
+  validate: { suites: ["create-run", "routes"] as Suite[], profileService: "profile-playback" },
+  soak: { seconds: 0, intervalSeconds: 60, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50 },
   deployUser: "roger",
   bluegreen: {
     liveVariable: "WEPPCLOUD_LIVE_COLOUR",
@@ -281,6 +314,7 @@ const readSettings = object<DeploySettings>({
       dir: required(path),
       keepCount: optional(integer(1, 10000), D.backup.keepCount),
       keepDays: optional(integer(1, 3650), D.backup.keepDays),
+      drill: optional(boolean, D.backup.drill),
     }),
   ),
   stopForRestore: optional(services, []),
@@ -291,8 +325,24 @@ const readSettings = object<DeploySettings>({
       enabled: optional(boolean, false),
       runConfigs: optional(list(fileName), []),
       pages: optional(list(urlPath), []),
+      suites: optional(list(oneOf(SUITES), { unique: true }), [...D.validate.suites]),
+      routes: optional(list(urlPath), []),
+      profiles: optional(list(fileName), []),
+      profileService: optional(service, D.validate.profileService),
+      host: optional((v, p, pr) => (v === "" ? "" : text(HOSTNAME, "a hostname")(v, p, pr)), ""),
     }),
-    { enabled: false, runConfigs: [], pages: [] },
+    { enabled: false, runConfigs: [], pages: [], suites: [...D.validate.suites], routes: [], profiles: [], profileService: D.validate.profileService, host: "" },
+  ),
+  soak: optional(
+    object<DeploySettings["soak"]>({
+      seconds: optional(integer(0, 30 * 86400), D.soak.seconds),
+      intervalSeconds: optional(integer(1, 3600), D.soak.intervalSeconds),
+      maxErrorPercent: optional(integer(0, 100), D.soak.maxErrorPercent),
+      minRequests: optional(integer(1, 1_000_000), D.soak.minRequests),
+      maxAppErrors: optional(integer(0, 1_000_000), D.soak.maxAppErrors),
+      accessLog: optional(nullable(object<{ service: string; path: string }>({ service: required(service), path: required(path) })), null),
+    }),
+    { ...D.soak, accessLog: null },
   ),
   secretsByService: optional(record(SERVICE_NAME, "a compose service name", list(text(RELATIVE_PATH, "a path relative to the project directory"))), {}),
   bluegreen: optional(nullable(readBlueGreen), null),

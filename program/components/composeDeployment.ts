@@ -13,8 +13,10 @@ import { stageRelease } from "../../host/contract/staging";
 import { BlueGreenFiles } from "../../render/bluegreen/files";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { ColourImages } from "../../render/bluegreen/colours";
-import { relativeMounts } from "../../render/composeFile";
-import { envTemplateValues, renderDeployRequest, renderDeploySettings } from "../../render/deploySettings";
+import { relativeMounts, serviceNames } from "../../render/composeFile";
+import { envTemplateValues, renderDeployRequest, renderDeploySettings, soakAccessLog } from "../../render/deploySettings";
+import { withAccessLog } from "../../render/bluegreen/caddyfile";
+import { caddyfileSource } from "../../render/bluegreen/files";
 import * as host from "../../render/hostCommands";
 import { registryOf } from "../../render/images";
 
@@ -147,8 +149,20 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     const bg = args.bluegreen;
     const defaultsFile = path.join(args.sourceDir, "defaults.env");
     const defaultsText = fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "";
+    // One colour with a soak: wepppy's Caddyfile gets the JSON access log the soak reads (blue/green's has it already).
+    const soakLog = bg ? null : soakAccessLog(args.stack, config, args.composeDocs, false);
+    const caddyDoc = soakLog ? args.composeDocs.find((d) => serviceNames(d).includes(BLUEGREEN.caddyService)) : undefined;
+    const loggedCaddyfile = caddyDoc ? path.posix.normalize(caddyfileSource(caddyDoc)) : undefined;
     const project = [
-      ...this.copiedFiles.map((file) => ({ path: file, content: fs.readFileSync(path.join(args.sourceDir, file)), local: path.join(args.sourceDir, file) })),
+      ...this.copiedFiles.map((file) => {
+        const local = path.join(args.sourceDir, file);
+        if (soakLog && file === loggedCaddyfile) {
+          const logged = withAccessLog(fs.readFileSync(local, "utf8"), soakLog.path);
+          for (const w of logged.warnings) pulumi.log.warn(`soak: ${w}`, this);
+          return { path: file, content: Buffer.from(logged.caddyfile), local: undefined };
+        }
+        return { path: file, content: fs.readFileSync(local), local };
+      }),
       ...(bg
         ? [
             { path: BLUEGREEN.composeFile, content: Buffer.from(bg.composeYaml), local: undefined },

@@ -131,10 +131,10 @@ function stateLines(indent: string, states: TrafficState[], markerDir: string): 
  * The access log block. Rolled at a small size: the host reads only what was written since
  * a switch, and the file lives in a directory the host keeps, not in the container.
  */
-function accessLogLines(indent: string, file: string): string[] {
+function accessLogLines(indent: string, file: string, why = "blue/green (wepppy-cicd): the host counts 5xx responses in this log after a switch."): string[] {
   const unit = indent === "" ? "\t" : indent;
   return [
-    `${indent}# blue/green (wepppy-cicd): the host counts 5xx responses in this log after a switch.`,
+    `${indent}# ${why}`,
     `${indent}log {`,
     `${indent}${unit}output file ${file} {`,
     `${indent}${unit}${unit}roll_size 20MiB`,
@@ -276,6 +276,44 @@ export function blueGreenCaddyfile(input: string, options: BlueGreenOptions = {}
   if (left.length > 0) throw new Error(`Caddyfile: ${app} is still used after the transformation (${left.length} time(s)), in a form not rewritten`);
   if (replaced.length === 0) throw new Error(`Caddyfile: no reverse_proxy or forward_auth to ${app} found`);
   return { caddyfile: result, replaced, sites, states: states.map(stateId), warnings };
+}
+
+/**
+ * A one-colour Caddyfile with the JSON access log added to every site block that has no log
+ * of its own (its own would be switched off by a second one, see above): the soak counts 5xx
+ * answers in it. Every other line is kept as it was.
+ */
+export function withAccessLog(input: string, file: string): { caddyfile: string; sites: string[]; warnings: string[] } {
+  if (!/^\/[^\s{}"`#]*$/.test(file)) throw new Error(`access log '${file}': expected an absolute path without spaces, quotes, braces or '#'`);
+  const eol = input.includes("\r\n") ? "\r\n" : "\n";
+  const lines = input.split(/\r?\n/);
+  const out: string[] = [];
+  const sites: string[] = [];
+  const warnings: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    const t = lineTokens(lines[i]);
+    if (!opensBlock(t)) {
+      out.push(lines[i++]);
+      continue;
+    }
+    const end = blockEnd(lines, i);
+    const isGlobal = t.length === 1;
+    const isSnippet = /^&?\(.*\)$/.test(t[0]);
+    out.push(lines[i]);
+    if (!isGlobal && !isSnippet) {
+      const site = t.slice(0, -1).join(" ");
+      if (hasDirective(lines, i, end, "log")) warnings.push(`${site}: has its own log directive, so no access log was added; the soak reads ${file}: make that log write JSON there`);
+      else {
+        const firstBody = lines.slice(i + 1, end).find((l) => l.trim() !== "");
+        out.push(...accessLogLines(firstBody ? indentOf(firstBody) : "\t", file, "wepppy-cicd: the host counts 5xx responses in this log during a soak."), "");
+        sites.push(site);
+      }
+    }
+    out.push(...lines.slice(i + 1, end + 1));
+    i = end + 1;
+  }
+  return { caddyfile: out.join(eol), sites, warnings };
 }
 
 /**

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { blueGreenCaddyfile } from "../../render/bluegreen/caddyfile";
+import { blueGreenCaddyfile, withAccessLog } from "../../render/bluegreen/caddyfile";
 import { accessLogPath } from "../../render/bluegreen/constants";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
 import { requireTool } from "../support/tools";
@@ -110,6 +110,13 @@ describe("blue/green Caddyfile under Caddy (caddy adapt)", function () {
     }
   });
 
+  it("adapts wepppy's one-colour Caddyfile with the soak's access log", () => {
+    const json = adapt(withAccessLog(prod(), "/var/log/wepppy-cicd/access.log").caddyfile);
+    const logs = (json.logging as Json).logs as Record<string, Json>;
+    const file = Object.values(logs).filter((l) => (l.writer as Json | undefined)?.output === "file");
+    assert.deepEqual(file.map((l) => l.writer), [{ output: "file", filename: "/var/log/wepppy-cicd/access.log", roll_size_mb: 20, roll_keep: 2 }]);
+  });
+
   it("adapts the access log: the site logs every request as JSON to the file, rolled", () => {
     const json = adapt(blueGreenCaddyfile(prod(), { accessLog: accessLogPath() }).caddyfile);
     const logs = (json.logging as Json).logs as Record<string, Json>;
@@ -147,6 +154,19 @@ describe("blue/green Caddyfile access log (text)", () => {
     // log_skip is another directive, not a log of the site's own.
     const nested = blueGreenCaddyfile(site("\thandle {\n\t\tlog_skip\n\t\treverse_proxy weppcloud:8000\n\t}"), { accessLog: "/l" });
     assert.deepEqual(nested.warnings, []);
+  });
+
+  it("one colour: adds the soak's log to every site without a log of its own, and changes nothing else", () => {
+    const input = site("\treverse_proxy weppcloud:8000");
+    const r = withAccessLog(input, "/var/log/wepppy-cicd/access.log");
+    assert.deepEqual(r.sites, [":8080", ":9090"]);
+    assert.equal(r.caddyfile.split("\tlog {").length - 1, 2);
+    const withoutLog = r.caddyfile.replace(/\t# wepppy-cicd[^\n]*\n\tlog \{\n(?:\t\t.*\n)+\t\}\n\n/g, "");
+    assert.equal(withoutLog, input);
+    const own = withAccessLog(site("\tlog {\n\t\toutput stdout\n\t}\n\treverse_proxy weppcloud:8000"), "/l");
+    assert.deepEqual(own.sites, [":9090"]);
+    assert.match(own.warnings[0], /^:8080: has its own log directive/);
+    assert.throws(() => withAccessLog(input, "relative.log"), /absolute path/);
   });
 
   it("refuses a log path Caddy would read differently", () => {

@@ -152,6 +152,23 @@ describe("ComposeDeployment", () => {
     assert.deepEqual(t.runAs, { uid: 33, gid: 1234 });
   });
 
+  it("gives testprod its validation suites, its soak and a drill after each scheduled backup; prod soaks nothing", () => {
+    const t = JSON.parse(stagedText(testprod, "testprod", "deploy.json"));
+    const p = JSON.parse(stagedText(prod, "prod", "deploy.json"));
+    assert.deepEqual([t.validate.enabled, t.validate.suites, t.validate.host], [true, ["create-run", "routes"], "wc-prod.bearhive.duckdns.org"]);
+    assert.ok(t.validate.routes.includes("/rq-engine/health"));
+    assert.deepEqual(t.soak, { seconds: 86400, intervalSeconds: 60, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } });
+    assert.deepEqual([p.validate.enabled, p.soak.seconds], [false, 0]);
+    assert.deepEqual(p.soak.accessLog, { service: "caddy", path: "/var/log/caddy-bluegreen/access.log" });
+    assert.equal(t.backup.drill, true);
+  });
+
+  it("adds the soak's JSON access log to the one-colour Caddyfile testprod stages, and only there", () => {
+    const caddy = stagedText(testprod, "testprod", "project/caddy/Caddyfile");
+    assert.match(caddy, /^http:\/\/:8080 \{\n.*\n\s+log \{\n\s+output file \/var\/log\/wepppy-cicd\/access\.log \{\n(?:.*\n){3}\s+format json\n/m);
+    assert.doesNotMatch(stagedText(prod, "prod", "project/caddy/Caddyfile.bluegreen"), /wepppy-cicd\/access\.log/);
+  });
+
   it("sends every generated secret to the host on stdin, marked secret", () => {
     const r = named(testprod, "-secrets");
     assert.ok(isWireSecret(r.wireInputs.stdin));

@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hostLayout } from "../../host/contract/layout";
-import { parseDeployRequest, requestId } from "../../host/contract/records";
+import { SUITES, SoakRecord, Suite, SuiteEvidence, parseDeployRequest, requestId } from "../../host/contract/records";
+import { asSuiteEvidence, judgeSource, judgeTarget } from "../../host/contract/evidence";
+import { SUITE_NAMES } from "../../config/sections/bluegreen";
 import { DeploySettings, SETTINGS_DEFAULTS, parseDeploySettings, readDeploySettingsText, serializeDeploySettings } from "../../host/contract/settings";
 import { parseReleaseManifest, stageRelease } from "../../host/contract/staging";
 import { allStates, allTo, canaryTo, markerName, stateId, stateOfMarkers } from "../../host/contract/traffic";
@@ -143,5 +145,104 @@ describe("host contract: traffic states", () => {
     for (const bad of [0, 1, 33, 100, 7.5]) assert.throws(() => canaryTo("green", bad), /multiple of 5/);
     assert.throws(() => stateOfMarkers(["canary-green-33"]), /multiple of 5/);
     assert.deepEqual(stateOfMarkers(["canary-blue-95"]), canaryTo("blue", 95));
+  });
+});
+
+describe("host contract: promotion evidence", () => {
+  const digest = `sha256:${"b".repeat(64)}`;
+  const other = `sha256:${"c".repeat(64)}`;
+  const now = new Date("2026-11-25T10:00:00Z");
+  const at = (hoursAgo: number) => new Date(now.getTime() - hoursAgo * 3600_000).toISOString().replace(/\.000Z$/, "Z");
+  const suite = (name: Suite, result: SuiteEvidence["result"], hoursAgo: number, d = digest) => ({
+    time: at(hoursAgo),
+    action: "validate",
+    result: result === "passed" ? "ok" : "failed",
+    digest: d,
+    evidence: {
+      version: 1, suite: name, result, image: `ghcr.io/rogerlew/wepppy@${d}`, digest: d, started: at(hoursAgo), finished: at(hoursAgo),
+      checks: [{ name: "/weppcloud/", ok: result === "passed", detail: result === "passed" ? "page /weppcloud/ answered 200" : "page /weppcloud/ answered 500 through Caddy" }],
+      where: { url: "http://127.0.0.1:8080", host: "wc-prod.bearhive.duckdns.org", service: "weppcloud", colour: null }, answeredBy: ["stand-in b"],
+    },
+  });
+  const soak = (o: Partial<SoakRecord> = {}, hoursAgo = 1) => ({
+    time: at(hoursAgo),
+    action: "soak",
+    digest,
+    soak: {
+      version: 1, image: "x", digest, runId: null, started: at(hoursAgo + 24), finished: at(hoursAgo), plannedSeconds: 86400, observedSeconds: 86400, complete: true, samples: 1440,
+      requests: 5000, errors: 10, errorPercent: 0.2, appErrors: { pattern: "*:error:*", atStart: 0, max: 3, added: 3 }, health: [], limits: { maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50 },
+      verdict: "passed", reasons: [], ...o,
+    },
+  });
+  const req = { suites: ["create-run", "routes"] as Suite[], windowHours: 72, soakSeconds: 86400, maxErrorPercent: 1, maxAppErrors: 50 };
+
+  it("the stack config knows the same suites as the agent", () => {
+    assert.deepEqual([...SUITE_NAMES], [...SUITES]);
+  });
+
+  it("reads every new setting with its default, so an older deploy.json still reads", () => {
+    const s = JSON.parse(serializeDeploySettings(settings()));
+    delete s.soak;
+    delete s.validate;
+    delete s.backup.drill;
+    const read = parseDeploySettings(s);
+    assert.deepEqual(read.soak, { ...SETTINGS_DEFAULTS.soak, accessLog: null });
+    assert.deepEqual(read.validate.suites, ["create-run", "routes"]);
+    assert.equal(read.backup.drill, true);
+    assert.throws(() => parseDeploySettings({ ...s, validate: { suites: ["load-test"] } }), /validate\.suites\[0\]: expected one of "create-run", "routes", "profile-playback"/);
+  });
+
+  it("a promotion source passes with every required suite's newest run in the window passed and a complete soak under the limits", () => {
+    const records = [suite("create-run", "failed", 5), suite("create-run", "passed", 2), suite("routes", "passed", 3), soak()];
+    const j = judgeSource(records, digest, now, req, "testprod");
+    assert.deepEqual(j.missing, []);
+    assert.equal(j.found.length, 3);
+  });
+
+  it("names each missing piece: a suite never run, failed, too old, of another digest; a soak short, over the limits, failed or absent", () => {
+    const cases: Array<[string, object[], Partial<typeof req>, RegExp]> = [
+      ["no run", [suite("routes", "passed", 1), soak()], {}, /^suite create-run: no run for sha256:bbbbbbbbbbbb on testprod$/],
+      ["newest failed", [suite("create-run", "passed", 5), suite("create-run", "failed", 1), suite("routes", "passed", 1), soak()], {}, /^suite create-run: failed .* \(\/weppcloud\/: page \/weppcloud\/ answered 500/],
+      ["unavailable", [suite("create-run", "unavailable", 1), suite("routes", "passed", 1), soak()], {}, /^suite create-run: unavailable/],
+      ["too old", [suite("create-run", "passed", 80), suite("routes", "passed", 1), soak()], {}, /older than 72 h/],
+      ["another digest", [suite("create-run", "passed", 1, other), suite("routes", "passed", 1), soak()], {}, /suite create-run: no run/],
+      ["no soak", [suite("create-run", "passed", 1), suite("routes", "passed", 1)], {}, /^soak: no completed soak of sha256:bbbbbbbbbbbb on testprod \(a soak of 24 h is required/],
+      ["short soak", [suite("create-run", "passed", 1), suite("routes", "passed", 1), soak({ observedSeconds: 3600, plannedSeconds: 3600 })], {}, /observed 1 h of the 24 h required/],
+      ["5xx over prod's limit", [suite("create-run", "passed", 1), suite("routes", "passed", 1), soak({ errors: 100 })], {}, /100 of 5000 requests answered 5xx .* over promotion\.maxErrorPercent 1 %/],
+      ["stricter prod", [suite("create-run", "passed", 1), suite("routes", "passed", 1), soak()], { maxAppErrors: 2 }, /3 new \*:error:\* keys in Redis \(over 2\)/],
+      ["failed soak", [suite("create-run", "passed", 1), suite("routes", "passed", 1), soak({ verdict: "failed", reasons: ["rq-worker down or unhealthy in 3 of 1440 samples"] })], {}, /failed: rq-worker down/],
+      ["no access log", [suite("create-run", "passed", 1), suite("routes", "passed", 1), soak({ requests: null, errors: null, errorPercent: null })], {}, /no 5xx share measured/],
+    ];
+    for (const [what, records, changes, why] of cases) {
+      const j = judgeSource(records, digest, now, { ...req, ...changes }, "testprod");
+      assert.equal(j.missing.length, 1, `${what}: ${j.missing.join(" | ")}`);
+      assert.match(j.missing[0], why, what);
+    }
+  });
+
+  it("does not take a record that claims to pass with a failing check, or a torn one, as evidence", () => {
+    const forged = suite("routes", "passed", 1);
+    forged.evidence.checks[0].ok = false;
+    assert.equal(asSuiteEvidence(forged.evidence), undefined);
+    assert.equal(asSuiteEvidence({ ...suite("routes", "passed", 1).evidence, finished: "yesterday" }), undefined);
+    assert.match(judgeSource([forged, suite("create-run", "passed", 1)], digest, now, { ...req, soakSeconds: 0 }, "testprod").missing.join(), /suite routes: no run/);
+  });
+
+  it("a target needs a passed drill in its window, and refuses a digest it rolled back", () => {
+    const drill = (result: "passed" | "failed", hoursAgo: number) => ({
+      time: at(hoursAgo), action: "drill",
+      drill: { version: 1, file: "/b/scheduled.dump", bytes: 10, dumpTime: at(hoursAgo), started: at(hoursAgo), finished: at(hoursAgo), seconds: 3, scratch: "s", result, tables: 2, rows: { live: 5, restored: 5 }, differing: [], newest: { live: null, restored: null }, equal: true, ...(result === "failed" ? { reason: "the dump does not restore" } : {}) },
+    });
+    assert.deepEqual(judgeTarget([drill("passed", 2)], digest, now, { drillHours: 24 }, "prod").missing, []);
+    assert.match(judgeTarget([drill("passed", 30)], digest, now, { drillHours: 24 }, "prod").missing[0], /passed at .*, older than backup\.drillHours = 24 h/);
+    assert.match(judgeTarget([drill("passed", 3), drill("failed", 1)], digest, now, { drillHours: 24 }, "prod").missing[0], /failed at/, "the newest drill decides: a failed one blocks");
+    assert.deepEqual(judgeTarget([drill("failed", 3), drill("passed", 1)], digest, now, { drillHours: 24 }, "prod").missing, []);
+    assert.match(judgeTarget([drill("failed", 1)], digest, now, { drillHours: 24 }, "prod").missing[0], /failed at .*: the dump does not restore/);
+    assert.match(judgeTarget([], digest, now, { drillHours: 24 }, "prod").missing[0], /restore drill: none on prod/);
+    assert.deepEqual(judgeTarget([], digest, now, { drillHours: 0 }, "prod").missing, []);
+    const back = { time: at(5), action: "deploy", result: "failed", rolledBack: `ghcr.io/rogerlew/wepppy@${digest}`, reason: "analysis: 5xx" };
+    const j = judgeTarget([drill("passed", 1), back], digest, now, { drillHours: 24 }, "prod");
+    assert.match(j.missing[0], /^sha256:bbbbbbbbbbbb was rolled back on prod at .* \(deploy: analysis: 5xx\)$/);
+    assert.deepEqual(judgeTarget([drill("passed", 1), back], other, now, { drillHours: 24 }, "prod").missing, []);
   });
 });

@@ -26,8 +26,8 @@ describe("the wepppy-cicd CLI", () => {
   it("declares every command with its options, -s/--stack where it acts on a stack", () => {
     const program = buildProgram({ exit: () => undefined });
     const names = program.commands.map((c) => c.name());
-    for (const name of ["rig", "rehearse", "audit", "release", "promote", "rollback", "status", "config", "bench"]) assert.ok(names.includes(name), name);
-    for (const name of ["rehearse", "audit", "release", "rollback", "status"]) {
+    for (const name of ["rig", "rehearse", "audit", "release", "promote", "rollback", "status", "validate", "config", "bench"]) assert.ok(names.includes(name), name);
+    for (const name of ["rehearse", "audit", "release", "rollback", "status", "validate"]) {
       const c = program.commands.find((x) => x.name() === name)!;
       assert.ok(c.options.some((o) => o.short === "-s" && o.long === "--stack"), `${name} -s/--stack`);
       assert.ok(c.options.some((o) => o.long === "--json"), `${name} --json`);
@@ -42,6 +42,8 @@ describe("the wepppy-cicd CLI", () => {
       ["promote", "--force"],
       ["promote", "--reason", "why"],
       ["status", "--stack", "prod", "--verbose"],
+      ["validate"],
+      ["validate", "-s", "staging"],
       ["no-such-command"],
     ]) {
       const r = await run(argv);

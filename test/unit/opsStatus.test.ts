@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { MemoryStack } from "../../harness/memoryStack";
 import { status } from "../../ops/status";
 import { A, B, WEBHOOK, checkoutConfig, update, withSections } from "./fixtures/opsFixtures.test";
+import { FakeHost, A as LIVE } from "./fixtures/fakeHost";
 
 describe("ops: status", () => {
   const deployed = withSections(checkoutConfig("prod"), { image: { digest: B }, release: { id: "prod-20261125-100000", tag: "prod-20261125-100000", version: "2026.11.0", actor: "roger" } });
@@ -42,5 +43,28 @@ describe("ops: status", () => {
     assert.match(result.host.error as string, /No route to host/);
     assert.match((result.checkout.problems ?? []).join("\n"), /wepppy-cicd:bluegreen\.warmSeconds/);
     assert.equal(result.lastUpdate, null);
+  });
+
+  it("shows the evidence the host reports for its live digest: suites, a running soak, drills", async () => {
+    const host = new FakeHost({
+      settings: (x) => {
+        x.validate = { ...x.validate, enabled: true };
+        x.soak = { seconds: 3600, intervalSeconds: 60, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } };
+      },
+    });
+    try {
+      host.image(LIVE);
+      await host.deploy(host.request(LIVE, host.stage()));
+      await host.cli(["backup"]);
+      await host.cli(["drill"]);
+      const result = await status({ stack: new MemoryStack("testprod", { config: checkoutConfig("testprod") }), hostStatus: async () => JSON.parse((await host.cli(["status"])).out[0]) });
+      assert.equal(result.evidence?.digest, LIVE.split("@")[1]);
+      assert.deepEqual(result.evidence?.suites.map((x) => [x.suite, x.result]), [["create-run", "unavailable"], ["routes", "passed"]]);
+      assert.deepEqual([result.evidence?.soak?.verdict, result.evidence?.soak?.plannedSeconds], ["running", 3600]);
+      assert.deepEqual(result.evidence?.drills.map((d) => d.result), ["passed"]);
+      assert.equal(result.host.liveDigest, result.evidence?.digest);
+    } finally {
+      host.cleanup();
+    }
   });
 });
