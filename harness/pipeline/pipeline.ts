@@ -37,7 +37,16 @@ export interface PipelineReport {
   seconds: number;
 }
 
-const PROD_JOB_SETTINGS = JSON.stringify({ prod: { "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2 } });
+/*
+ * What the rig's jobs set for themselves where the stack files say hours: prod judges a release
+ * in seconds; testprod soaks a release for 18 s (its test-support API on, for the create-run
+ * suite) and prod's promote requires that soak; a restore drill counts for a day.
+ */
+const SOAK_HOURS = 0.005;
+const TESTPROD_JOB_SETTINGS = JSON.stringify({ testprod: { "features.TEST_SUPPORT_ENABLED": true, "promotion.soakHours": SOAK_HOURS, "promotion.soakIntervalSeconds": 3 } });
+const PROD_JOB_SETTINGS = JSON.stringify({
+  prod: { "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2, "promotion.soakHours": SOAK_HOURS },
+});
 const SECRET = "oauth_github_client_secret";
 
 const commitTag = () => `sha-${randomBytes(20).toString("hex")}`;
@@ -93,7 +102,21 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
     return outcome;
   };
   const json = (o: JobOutcome) => [...o.steps].reverse().find((s) => s.json)?.json ?? {};
-  const deployTestprod = (build: string) => job(`testprod: deploy ${build}`, [{ cli: ["release", "-s", "testprod", "--image", `${repo}:${builds[build].tag}`, "--rig", "--json"] }]);
+  const deployTestprod = async (build: string) => {
+    const outcome = await job(`testprod: deploy ${build}`, [{ cli: ["release", "-s", "testprod", "--image", `${repo}:${builds[build].tag}`, "--rig", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
+    // The promotion comes later, as in GitHub (a person approves it): here, once testprod's soak has its verdict.
+    if (outcome.ok) await soaked(String(json(outcome).digest ?? ""));
+    return outcome;
+  };
+  const soaked = async (digest: string) => {
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      const record = (await audit("forest1")).reverse().find((e) => e.action === "soak" && e.digest === digest);
+      if (record) return log(`testprod's soak of ${digest.slice(0, 19)}: ${record.result}`);
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    log(`testprod's soak of ${digest.slice(0, 19)} has no verdict after 180 s`);
+  };
   const promote = (label: string) => job(`prod: promote ${label}`, [{ cli: ["promote", "--rig", "--json"], env: { WEPPPY_RIG_SET: PROD_JOB_SETTINGS } }]);
 
   const served = async (host: string) => (await fromHost(address(host), "/weppcloud/version")).build as string | undefined;
@@ -135,12 +158,12 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
       },
     },
   ]);
-  const upAfterRotation = await job("testprod: up with the rotated secret", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"] }]);
+  const upAfterRotation = await job("testprod: up with the rotated secret", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
   const printAfterRotation = (await fromHost(address("forest1"), "/weppcloud/secrets-fingerprint"))[SECRET];
   check("the app reads the rotated secret", upAfterRotation.ok && printAfterRotation === fingerprint(rotated), `fingerprint ${printAfterRotation}, expected ${fingerprint(rotated)}; serves ${await served("forest1")}`);
 
   await job("infrastructure: rebuild testprod's host (new host key, empty disk)", [{ what: "rig: rebuild forest1", run: async () => void (await rebuildHost("forest1", { log })) }]);
-  const moved = await job("testprod: up on the rebuilt host", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"] }]);
+  const moved = await job("testprod: up on the rebuilt host", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
   const printAfterMove = (await fromHost(address("forest1"), "/weppcloud/secrets-fingerprint"))[SECRET];
   check("the rebuilt host serves testprod's release, with the rotated secret", moved.ok && (await served("forest1")) === "pipe-c" && printAfterMove === fingerprint(rotated), `serves ${await served("forest1")}; fingerprint ${printAfterMove}`);
 
