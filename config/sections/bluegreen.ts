@@ -75,9 +75,15 @@ export const notify = z
 /** The validation suites (host/contract/records.ts SUITES: the agent knows these and no others). */
 export const SUITE_NAMES = ["create-run", "routes", "profile-playback"] as const;
 
+/**
+ * Hours, fractions allowed. `pulumi config set --path` stores "0.05" as a string (only integers
+ * and booleans are typed, config/object.go coerce), so a decimal string is read as its number.
+ */
 const hours = (max: number, description: string) => {
   const error = `expected a number of hours 0-${max} (fractions allowed: 0.05 is 3 minutes)`;
-  return z.number({ error }).min(0, { error }).max(max, { error }).meta({ expected: `0-${max} (hours, fractions allowed)`, description });
+  return z
+    .preprocess((v) => (typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.number({ error }).min(0, { error }).max(max, { error }))
+    .meta({ expected: `0-${max} (hours, fractions allowed)`, description });
 };
 
 export const promotion = z

@@ -3,6 +3,7 @@ import { NAMESPACE, STACKS } from "../../config/environments";
 import { StackConfigError, parseStackConfig } from "../../config/load";
 import { rawConfigFromYaml, SECURE_PLACEHOLDER } from "../../config/stackFile";
 import { evaluateStack, ResourceRequest } from "../../harness/evaluate";
+import { ProjectStackFile } from "../../harness/engine/projectStack";
 import { registryAnswer, stackConfig } from "./helpers";
 
 function problemsOf(stack: string, overrides: Record<string, unknown>, secretKeys: string[] = []): string[] {
@@ -200,5 +201,19 @@ describe("a malformed stack file under the mock engine", () => {
       },
     });
     assert.ok(created.length > 0);
+  });
+});
+
+describe("config: hours set with pulumi config set --path", () => {
+  it("reads a decimal string as its number (--path types only integers and booleans), and still refuses words and negatives", () => {
+    const file = new ProjectStackFile(undefined, { text: "config: {}\n", crypter: { salt: "memory", encrypt: (p) => p, decrypt: (c) => c } });
+    file.set("wepppy-cicd:promotion.soakHours", { value: "0.5" }, true);
+    const stored = file.all()["wepppy-cicd:promotion"].value;
+    assert.equal(JSON.parse(stored).soakHours, "0.5", "the CLI's typing: a float stays a string");
+    const raw = stackConfig("testprod");
+    const parse = (promotion: string) => parseStackConfig("testprod", { ...raw.values, "wepppy-cicd:promotion": promotion }, { secretKeys: raw.secretKeys });
+    assert.equal(parse(stored).promotion.soakHours, 0.5);
+    assert.throws(() => parse(JSON.stringify({ soakHours: "half" })), /promotion\.soakHours: expected a number of hours/);
+    assert.throws(() => parse(JSON.stringify({ soakHours: "-1" })), /promotion\.soakHours: expected a number of hours/);
   });
 });
