@@ -49,6 +49,8 @@ export interface OpResult {
   image?: string;
   previousImage?: string;
   digest?: string;
+  /** promote: the wepppy commit the image was built from (where its release tags go). */
+  commit?: string;
   release?: ReleaseRecord;
   /** The config keys written (restored again when the update failed). */
   keys?: string[];

@@ -194,6 +194,7 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
   // The digest goes in with the commit it was built from (prod deploys that commit's compose files); a hotfix that was live goes out.
   const commit = await sourceCommit(source);
   if (commit) log(`${from} built it from wepppy commit ${commit}`);
+  result.commit = commit;
   const changes = { "image.digest": image, "image.commit": commit, "image.hotfix": undefined, ...recordLeaves(record) };
   judgeConfig(name, withLeaves(before, changes), options.sourceDir);
   result.release = record;

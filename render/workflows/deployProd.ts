@@ -141,21 +141,18 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
           healthStep(target),
           smokeStep(target, expr(`!inputs.${DEPLOY_PROD_INPUTS.skipSmoke}`)),
           {
-            name: "Tag the release",
-            "working-directory": WEPPPY_DIR,
-            // The checkout kept no token; the job's token (contents: write) reaches git only here,
-            // as configuration in the environment, never on a command line.
-            env: { RELEASE_TAG: expr("steps.promote.outputs.tag"), PUSH_TOKEN: expr("github.token") },
+            // The tags go on the commit the promoted image was built from, not on this checkout's
+            // HEAD; the GitHub Release carries the evidence. The job's token (contents: write)
+            // reaches git only as configuration in the environment, never on a command line.
+            name: "Record the release (tags on the image's commit, GitHub Release)",
+            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
+            "working-directory": CICD_DIR,
+            env: { PUSH_TOKEN: expr("github.token"), GITHUB_TOKEN: expr("github.token") },
             run: script(
-              // The tag the release CLI recorded in prod's outputs and audit log, when it ran.
-              'tag="${RELEASE_TAG:-prod-$(date -u +%Y%m%d-%H%M%S)}"',
-              'git config user.name "github-actions[bot]"',
-              'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
-              'git tag -a "${tag}" -m "Production deployment of ${IMAGE_TAG:-the image live on testprod}"',
               "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.https://github.com/.extraheader",
               'GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf \'x-access-token:%s\' "${PUSH_TOKEN}" | base64 -w0)"',
               "export GIT_CONFIG_VALUE_0",
-              'git push origin "refs/tags/${tag}"',
+              `npx wepppy-cicd record-release --from "\${RUNNER_TEMP}/promote.json" --checkout "\${GITHUB_WORKSPACE}/${WEPPPY_DIR}" --push origin --github ${ctx.owner}/${ctx.repository}`,
             ),
           },
         ],

@@ -1,26 +1,10 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { buildProgram, main } from "../../cli/main";
+import { buildProgram } from "../../cli/main";
+import { runCli } from "../support/runCli";
 import { A, REPO } from "./fixtures/opsFixtures.test";
 
-/** Runs the CLI in-process with its output captured. */
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const saved = { log: console.log, error: console.error, out: process.stdout.write, err: process.stderr.write };
-  console.log = (...a: unknown[]) => void (stdout += `${a.join(" ")}\n`);
-  console.error = (...a: unknown[]) => void (stderr += `${a.join(" ")}\n`);
-  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    console.log = saved.log;
-    console.error = saved.error;
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
+const run = runCli;
 
 describe("the wepppy-cicd CLI", () => {
   it("declares every command with its options, -s/--stack where it acts on a stack", () => {

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { GitRepo } from "../../ops/gitRepo";
 import { githubReleases } from "../../ops/githubReleases";
 import { recordRelease } from "../../ops/recordRelease";
+import { runCli } from "../support/runCli";
 import { EvidenceRecord, REVISION_LABEL, ReleaseRecordError, commitOfImage, previousReleaseTag, releaseNotes } from "../../ops/releaseRecord";
 
 /*
@@ -244,6 +245,48 @@ describe("release record on the image's commit", function () {
       });
       assert.throws(() => githubReleases({ owner: "rogerlew", repo: "wepppy", token: TOKEN, baseUrl: "http://api.example.test" }), /must be https \(http only to a loopback address\)/);
       assert.throws(() => githubReleases({ owner: "roger lew", repo: "wepppy", token: TOKEN }), /not a GitHub repository name/);
+    });
+
+    it("wepppy-cicd record-release does it from a promotion's --json result; bad input changes nothing", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "promote-json-"));
+      const from = path.join(dir, "promote.json");
+      const promoted = {
+        ok: true,
+        action: "promote",
+        stack: "prod",
+        image: IMAGE,
+        commit: fx.commits.c4,
+        release: { tag: "prod-20261125-100000", version: "2026.11.1", actor: "roger" },
+        evidence: { found: ["create-run passed on forest1"], missing: [], forced: false },
+        notes: [],
+      };
+      fs.writeFileSync(from, JSON.stringify({ ...promoted, ok: false }));
+      const refused = await runCli(["record-release", "--from", from, "--checkout", fx.work, "--push", "origin", "--json"]);
+      assert.equal(refused.code, 2);
+      assert.match(JSON.parse(refused.stdout).error, /not a successful promotion/);
+      fs.writeFileSync(from, JSON.stringify(promoted));
+      const saved = { token: process.env.GITHUB_TOKEN, api: process.env.GITHUB_API_URL };
+      process.env.GITHUB_TOKEN = TOKEN;
+      process.env.GITHUB_API_URL = gh.baseUrl;
+      try {
+        const noPush = await runCli(["record-release", "--from", from, "--checkout", fx.work, "--github", "rogerlew/wepppy", "--json"]);
+        assert.equal(noPush.code, 2);
+        assert.match(JSON.parse(noPush.stdout).error, /--github needs --push/);
+        assert.throws(() => git(fx.work, "rev-parse", "--verify", "--quiet", "prod-20261125-100000"), "nothing was tagged");
+        const r = await runCli(["record-release", "--from", from, "--checkout", fx.work, "--push", "origin", "--github", "rogerlew/wepppy", "--json"]);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.commit, fx.commits.c4);
+        assert.doesNotMatch(r.stdout + r.stderr, new RegExp(TOKEN));
+      } finally {
+        for (const [k, v] of [["GITHUB_TOKEN", saved.token], ["GITHUB_API_URL", saved.api]] as const) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+      assert.equal(git(fx.origin, "rev-parse", "2026.11.1^{commit}"), fx.commits.c4);
+      assert.equal(gh.releases.length, 1);
+      assert.match(gh.releases[0].body, /create-run passed on forest1/);
     });
 
     it("passes git nothing it could read as an option", async () => {

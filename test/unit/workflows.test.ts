@@ -235,8 +235,12 @@ describe("generated workflows", function () {
       const promote = job.steps.find((s: any) => /wepppy-cicd promote --json/.test(s.run ?? ""));
       assert.ok(promote, "a promotion runs wepppy-cicd promote");
       assert.equal(promote.if, "${{ inputs.hotfix_reason == '' }}");
-      const tag = job.steps.find((s: any) => s.name === "Tag the release");
-      assert.equal(tag.env.RELEASE_TAG, `\${{ steps.${promote.id}.outputs.tag }}`);
+      const record = job.steps.find((s: any) => /wepppy-cicd record-release/.test(s.run ?? ""));
+      assert.ok(record, "the release is recorded from the promotion's result");
+      assert.equal(record.if, promote.if, "recorded exactly when a promotion ran");
+      const saved = /> "(\$\{RUNNER_TEMP\}\/[a-z.]+)"/.exec(promote.run)![1];
+      assert.ok(record.run.includes(`--from "${saved}"`), "reads the file the promotion wrote");
+      assert.ok(job.steps.indexOf(record) > job.steps.indexOf(promote));
       assert.ok(!JSON.stringify(job).match(/\bssh\b/), "promotion goes through the stack, not SSH");
     });
 
@@ -372,7 +376,7 @@ describe("generated workflows", function () {
       Object.entries(docs).flatMap(([file, wf]) => Object.entries(wf.jobs as Record<string, any>).map(([id, job]) => ({ file, wf, id, job })));
     const secretsIn = (value: unknown) => [...JSON.stringify(value).matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]);
     const runsPulumi = (s: any) =>
-      String(s.uses ?? "").startsWith("pulumi/actions@") && s.with?.command !== undefined || /\bpulumi (config|stack)\b|npx wepppy-cicd (?!policy check)/.test(s.run ?? "");
+      String(s.uses ?? "").startsWith("pulumi/actions@") && s.with?.command !== undefined || /\bpulumi (config|stack)\b|npx wepppy-cicd (?!policy check|record-release)/.test(s.run ?? "");
     const zoneOf = (job: any) => Object.entries(zones).find(([, l]) => JSON.stringify(l) === JSON.stringify(job["runs-on"]))?.[0];
 
     it("every job runs in one zone, by labels derived from the runner config; the deploy label is no CI runner's", () => {
@@ -456,29 +460,30 @@ describe("generated workflows", function () {
       assert.match(env, /^POSTGRES_PASSWORD=localdev$/m);
     });
 
-    it("the release tag is pushed with the job's token in git's environment, never on a command line", () => {
-      const step = deployProd.jobs["deploy-production"].steps.find((s: any) => s.name === "Tag the release");
+    it("the release is recorded with the job's token in git's environment, never on a command line", () => {
+      const step = deployProd.jobs["deploy-production"].steps.find((s: any) => /wepppy-cicd record-release/.test(s.run ?? ""));
       assert.equal(step.env.PUSH_TOKEN, "${{ github.token }}");
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tag-"));
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "record-"));
       const bin = path.join(dir, "bin");
       fs.mkdirSync(bin);
-      // A git that records its arguments and the config it was given in its environment.
+      // An npx that records its arguments and the git config it was given in its environment.
       fs.writeFileSync(
-        path.join(bin, "git"),
-        '#!/bin/bash\nprintf "%s\\n" "ARGS $*" >> "$LOG"\n[ "$1" = push ] && printf "%s\\n" "ENV ${GIT_CONFIG_KEY_0}=${GIT_CONFIG_VALUE_0}" >> "$LOG"\nexit 0\n',
+        path.join(bin, "npx"),
+        '#!/bin/bash\nprintf "%s\\n" "ARGS $*" "ENV ${GIT_CONFIG_KEY_0}=${GIT_CONFIG_VALUE_0}" >> "$LOG"\nexit 0\n',
         { mode: 0o755 },
       );
       const log = path.join(dir, "log");
       const run = spawnSync("bash", ["-c", step.run], {
         cwd: dir,
-        env: { PATH: `${bin}:${process.env.PATH}`, LOG: log, PUSH_TOKEN: "PLACEHOLDER-JOB-TOKEN", RELEASE_TAG: "prod-20260101-000000" },
+        env: { PATH: `${bin}:${process.env.PATH}`, LOG: log, PUSH_TOKEN: "PLACEHOLDER-JOB-TOKEN", RUNNER_TEMP: "/rt", GITHUB_WORKSPACE: "/ws" },
         encoding: "utf8",
       });
       assert.equal(run.status, 0, run.stderr);
       const text = fs.readFileSync(log, "utf8");
       const args = text.split("\n").filter((l) => l.startsWith("ARGS "));
-      assert.ok(args.some((l) => l === "ARGS push origin refs/tags/prod-20260101-000000"));
-      assert.ok(!args.some((l) => l.includes("PLACEHOLDER-JOB-TOKEN")), "the token is on a git command line");
+      assert.equal(args.length, 1);
+      assert.match(args[0], /^ARGS wepppy-cicd record-release --from \/rt\/promote\.json --checkout \/ws\/\S+ --push origin --github \S+\/\S+$/);
+      assert.ok(!args[0].includes("PLACEHOLDER-JOB-TOKEN"), "the token is on a command line");
       const header = Buffer.from("x-access-token:PLACEHOLDER-JOB-TOKEN").toString("base64");
       assert.ok(text.includes(`ENV http.https://github.com/.extraheader=AUTHORIZATION: basic ${header}`));
     });
