@@ -16,8 +16,14 @@ import { PASSPHRASE, conn, world, World } from "./fixture";
  */
 
 let w: World;
-beforeEach(() => (w = world()));
-afterEach(() => w.cleanup());
+// Hooks at the root run around every test of the run, not only this file's: each scratch world is for this file's tests.
+const ours = (ctx: Mocha.Context) => ctx.currentTest?.file === __filename;
+beforeEach(function () {
+  if (ours(this)) w = world();
+});
+afterEach(function () {
+  if (ours(this)) w.cleanup();
+});
 
 const program = async () => {
   new remote.Command("a", { connection: conn(), create: "true" });
