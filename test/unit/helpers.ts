@@ -1,3 +1,4 @@
+import "./lazyPromiseStacks";
 import { createHash } from "node:crypto";
 import { NAMESPACE } from "../../config/environments";
 import { RawConfig, readStackFile, withOverrides } from "../../config/stackFile";
