@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { buildProgram, main } from "../../cli/main";
-import { A, REPO } from "./fixtures/opsFixtures.test";
+import { A, REPO } from "./fixtures/ops";
 
 /** Runs the CLI in-process with its output captured. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

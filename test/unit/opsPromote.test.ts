@@ -5,7 +5,7 @@ import { rawOf } from "../../ops/configMap";
 import { MemoryStack } from "../../harness/memoryStack";
 import { AuditEntry, findValidation, promote } from "../../ops/promote";
 import { parseAuditLines } from "../../ops/hostQueries";
-import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
+import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/ops";
 
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString().replace(/\.000Z$/, "Z");
 const validation = (d: string, hours: number, result = "ok"): AuditEntry => ({ time: hoursAgo(hours), action: "validate", result, digest: d, detail: "runs dev_unit_1, pages /weppcloud/" });

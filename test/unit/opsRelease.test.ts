@@ -3,7 +3,7 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { OpsError } from "../../ops/common";
 import { MemoryStack } from "../../harness/memoryStack";
 import { parseImageRef, release } from "../../ops/release";
-import { A, B, NOW, REPO, TAG_A, TAG_B, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
+import { A, B, NOW, REPO, TAG_A, TAG_B, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/ops";
 
 const base = { now: NOW, actor: "roger", log: quiet, notify: notifySpy().notify };
 const tagged = (tag: string) => `${REPO}:${tag}`;

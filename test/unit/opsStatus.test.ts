@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { MemoryStack } from "../../harness/memoryStack";
 import { status } from "../../ops/status";
-import { A, B, WEBHOOK, checkoutConfig, update, withSections } from "./fixtures/opsFixtures.test";
+import { A, B, WEBHOOK, checkoutConfig, update, withSections } from "./fixtures/ops";
 
 describe("ops: status", () => {
   const deployed = withSections(checkoutConfig("prod"), { image: { digest: B }, release: { id: "prod-20261125-100000", tag: "prod-20261125-100000", version: "2026.11.0", actor: "roger" } });
