@@ -16,6 +16,7 @@ import {
   volumeSource,
 } from "../../render/composeFile";
 import { interpolations, stringsIn } from "../../render/composeInterpolation";
+import { haveComposeV1 } from "./dockerCompose";
 
 /*
  * The compose reader everything shares, against compose itself: Debian's docker-compose 1.29
@@ -27,10 +28,6 @@ import { interpolations, stringsIn } from "../../render/composeInterpolation";
 type Json = Record<string, any>;
 
 const FILES = ["docker-compose.prod.yml", "docker-compose.dev.yml"];
-
-function haveComposeV1(): boolean {
-  return spawnSync("docker-compose", ["version", "--short"], { encoding: "utf8" }).status === 0;
-}
 
 /**
  * The copy compose v1 is given, adapted as text so that anchors and merge keys stay for compose
