@@ -14,9 +14,16 @@ export function inCI(): boolean {
   return process.env.CI === "true" || process.env.CI === "1";
 }
 
-/** True when `argv` runs and exits 0 (the default probe: `<tool> --version`). */
+const probed = new Map<string, boolean>();
+
+/**
+ * True when `argv` runs and exits 0 (the default probe: `<tool> --version`). Asked once per
+ * process: some probes cost half a second of CPU (docker-compose v1 starts Python).
+ */
 export function runs(argv: string[]): boolean {
-  return spawnSync(argv[0], argv.slice(1), { stdio: "ignore" }).status === 0;
+  const key = JSON.stringify(argv);
+  if (!probed.has(key)) probed.set(key, spawnSync(argv[0], argv.slice(1), { stdio: "ignore" }).status === 0);
+  return probed.get(key)!;
 }
 
 /**

@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { CreateResult, Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../harness/evaluate";
 import { createLocally } from "../../harness/localProviders";
-import { PROMOTED_IMAGE, deployRequest, deployableConfig, registryAnswer, stagedText } from "./helpers";
+import { PROMOTED_IMAGE, deployRequest, deployableConfig, registryAnswer, sharedEvaluation, stagedText } from "./helpers";
 
 const PINNED = (n: string) => `ghcr.io/rogerlew/wepppy@sha256:${n.repeat(64)}`;
 
@@ -15,21 +15,14 @@ function hostAnswers(verdict: Record<string, unknown>) {
   };
 }
 
-let testprodOnce: Promise<Evaluation> | undefined;
-const testprodEvaluation = () => (testprodOnce ??= evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer }));
-const plain = new Map<string, Promise<Evaluation>>();
-
 async function prod(overrides: Record<string, unknown> = {}, verdict?: Record<string, unknown>): Promise<Evaluation> {
-  // The same stack file evaluates to the same graph: tests that only read it share one evaluation.
-  if (Object.keys(overrides).length === 0 && !verdict) {
-    if (!plain.has("prod")) plain.set("prod", evaluateProd(overrides));
-    return plain.get("prod")!;
-  }
+  // The same stack file evaluates to the same graph: tests that only read it share one evaluation (each its own copy).
+  if (Object.keys(overrides).length === 0 && !verdict) return sharedEvaluation("prod", false);
   return evaluateProd(overrides, verdict);
 }
 
 async function evaluateProd(overrides: Record<string, unknown>, verdict?: Record<string, unknown>): Promise<Evaluation> {
-  const testprod = await testprodEvaluation();
+  const testprod = await sharedEvaluation("testprod", false);
   return evaluateStack({
     stack: "prod",
     config: deployableConfig("prod", overrides),
@@ -71,7 +64,7 @@ describe("blue/green in the prod stack", () => {
   });
 
   it("previews without a promoted digest, showing what testprod has live", async () => {
-    const testprod = await testprodEvaluation();
+    const testprod = await sharedEvaluation("testprod", false);
     const raw = deployableConfig("prod");
     raw.values["wepppy-cicd:image"] = JSON.stringify({ source: "promoted", from: "testprod" });
     const ev = await evaluateStack({ stack: "prod", config: raw, preview: true, invoke: registryAnswer, stackOutputs: { testprod: testprod.outputs } });
@@ -125,7 +118,7 @@ describe("blue/green in the prod stack", () => {
   it("runs the functional validation that promotion needs on testprod only", async () => {
     const ev = await prod();
     assert.equal(JSON.parse(stagedText(ev, "prod", "deploy.json")).validate.enabled, false);
-    const testprod = await testprodEvaluation();
+    const testprod = await sharedEvaluation("testprod", false);
     assert.equal(JSON.parse(stagedText(testprod, "testprod", "deploy.json")).validate.enabled, true);
   });
 

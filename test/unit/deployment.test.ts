@@ -9,6 +9,7 @@ import {
   fakeDigest,
   deployRequest,
   registryAnswer,
+  sharedEvaluation,
   stagedText,
   stackConfig,
 } from "./helpers";
@@ -41,7 +42,7 @@ function plainStrings(value: unknown, out: string[] = []): string[] {
 }
 
 async function deployable(stack: string, overrides: Record<string, unknown> = {}, secrets: string[] = []): Promise<Evaluation> {
-  const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
+  const testprod = await sharedEvaluation("testprod", false);
   return evaluateStack({
     stack,
     config: deployableConfig(stack, overrides),

@@ -1,5 +1,6 @@
+import "./lazyPromiseStacks";
 import { createHash } from "node:crypto";
-import { NAMESPACE } from "../../config/environments";
+import { NAMESPACE, StackName } from "../../config/environments";
 import { RawConfig, readStackFile, withOverrides } from "../../config/stackFile";
 import { EvaluateOptions, Evaluation, evaluateStack } from "../../harness/evaluate";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
@@ -67,6 +68,28 @@ export function registryAnswer(token: string, args: Record<string, unknown>): Re
 export function evaluate(stack: string, options: Partial<EvaluateOptions> = {}): Promise<Evaluation> {
   const config = options.preview === false ? deployableConfig(stack) : stackConfig(stack);
   return evaluateStack({ stack, config, invoke: registryAnswer, ...options });
+}
+
+const shared = new Map<string, Promise<Evaluation>>();
+
+/**
+ * A real stack as the operator updates (preview false) or previews it: its stack file plus the
+ * operator's keys (deployableConfig), the registry answered, testprod's update outputs for
+ * prod's StackReference, generated passwords as the local provider makes them. Evaluated once
+ * per process, for every test file that would evaluate it just so (the policy fixtures, prod's
+ * StackReference, the runner host's plain graph); each call gets its own deep copy to read or break.
+ */
+export async function sharedEvaluation(stack: StackName, preview: boolean): Promise<Evaluation> {
+  const key = `${stack}:${preview}`;
+  let found = shared.get(key);
+  if (!found) {
+    found = (async () => {
+      const stackOutputs = stack === "testprod" && !preview ? undefined : { testprod: (await sharedEvaluation("testprod", false)).outputs };
+      return evaluateStack({ stack, config: deployableConfig(stack), preview, invoke: registryAnswer, stackOutputs });
+    })();
+    shared.set(key, found);
+  }
+  return structuredClone(await found);
 }
 
 /** A file the stack stages for a release on its host (a CopyToRemote), as text: by its path under the release directory. */

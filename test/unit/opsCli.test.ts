@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { buildProgram } from "../../cli/main";
 import { runCli } from "../support/runCli";
-import { A, REPO } from "./fixtures/opsFixtures.test";
+import { A, REPO } from "./fixtures/ops";
 
 const run = runCli;
 

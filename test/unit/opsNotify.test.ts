@@ -15,7 +15,7 @@ import {
 } from "../../ops/notify";
 import { notifyStack } from "../../ops/notifyStack";
 import { release } from "../../ops/release";
-import { B, NOW, REPO, TAG_B, checkoutConfig, digest, quiet } from "./fixtures/opsFixtures.test";
+import { B, NOW, REPO, TAG_B, checkoutConfig, digest, quiet } from "./fixtures/ops";
 
 const TOKEN = "xoxb-7c1e0d9a4f-hook-token";
 

@@ -7,7 +7,7 @@ import { rawOf } from "../../ops/configMap";
 import { MemoryStack } from "../../harness/memoryStack";
 import { AuditEntry, promote } from "../../ops/promote";
 import { parseAuditLines } from "../../ops/hostQueries";
-import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes, TAG_B } from "./fixtures/opsFixtures.test";
+import { A, B, C, NOW, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes, TAG_B } from "./fixtures/ops";
 import { FakeHost, digestRef } from "./fixtures/fakeHost";
 import { DeploySettings } from "../../host/contract/settings";
 

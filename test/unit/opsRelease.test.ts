@@ -4,7 +4,7 @@ import { OpsError } from "../../ops/common";
 import { MemoryStack } from "../../harness/memoryStack";
 import { parseImageRef, release } from "../../ops/release";
 import { POLICY_PACK_DIR } from "../../config/paths";
-import { A, B, NOW, REPO, TAG_A, TAG_B, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
+import { A, B, NOW, REPO, TAG_A, TAG_B, checkoutConfig, digest, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/ops";
 
 const base = { now: NOW, actor: "roger", log: quiet, notify: notifySpy().notify };
 const tagged = (tag: string) => `${REPO}:${tag}`;

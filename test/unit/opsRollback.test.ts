@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { ConfigMap, UpdateSummary } from "@pulumi/pulumi/automation";
 import { MemoryStack } from "../../harness/memoryStack";
 import { pickRollbackTarget, rollback } from "../../ops/rollback";
-import { A, B, C, NOW, TAG_A, TAG_B, checkoutConfig, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/opsFixtures.test";
+import { A, B, C, NOW, TAG_A, TAG_B, checkoutConfig, notifySpy, quiet, section, update, withSections, writes } from "./fixtures/ops";
 
 const base = { now: NOW, actor: "roger", log: quiet, notify: notifySpy().notify };
 const prodAt = (image: string, id: string, extra: Record<string, unknown> = {}) => withSections(checkoutConfig("prod"), { image: { digest: image }, release: { id, ...extra } });

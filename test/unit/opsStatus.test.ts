@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { MemoryStack } from "../../harness/memoryStack";
 import { status } from "../../ops/status";
-import { A, B, WEBHOOK, checkoutConfig, update, withSections } from "./fixtures/opsFixtures.test";
+import { A, B, WEBHOOK, checkoutConfig, update, withSections } from "./fixtures/ops";
 import { FakeHost, A as LIVE } from "./fixtures/fakeHost";
 
 describe("ops: status", () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { MemoryStack } from "../../harness/memoryStack";
 import { syncConfig } from "../../ops/sync";
-import { A, B, TAG_A, TAG_B, checkoutConfig, section, update, withSections } from "./fixtures/opsFixtures.test";
+import { A, B, TAG_A, TAG_B, checkoutConfig, section, update, withSections } from "./fixtures/ops";
 
 describe("ops: config sync (a fresh checkout takes what the newest succeeded update ran)", () => {
   it("restores the intent leaves of the newest succeeded update, not of a newer failed one, and nothing else", async () => {

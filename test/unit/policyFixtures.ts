@@ -1,9 +1,9 @@
 import { PROJECT, StackName } from "../../config/environments";
 import { RawConfig } from "../../config/stackFile";
-import { Evaluation, RegisteredResource, evaluateStack, isWireSecret } from "../../harness/evaluate";
+import { Evaluation, RegisteredResource, isWireSecret } from "../../harness/evaluate";
 import { GateContext, gatePolicies } from "../../policy/gates";
 import { GraphStack, OfflineOptions, OfflineResult, Violation, runPolicies } from "../../policy/offline";
-import { deployableConfig, registryAnswer } from "./helpers";
+import { deployableConfig, sharedEvaluation } from "./helpers";
 
 /*
  * The real stacks' graphs for the policy tests: each stack evaluated under the mock engine
@@ -20,7 +20,7 @@ export interface RealStack {
 
 let evaluated: Promise<RealStack[]> | undefined;
 
-/** dev, testprod and prod, updated (preview false) and previewed (true); prod reads testprod's outputs. Evaluated once per run: copy before breaking (graphOf). */
+/** dev, testprod and prod, updated (preview false) and previewed (true); prod reads testprod's outputs. Evaluated once per run (sharedEvaluation): copy before breaking (graphOf). */
 export function realStacks(): Promise<RealStack[]> {
   evaluated ??= evaluateAll();
   return evaluated;
@@ -28,15 +28,9 @@ export function realStacks(): Promise<RealStack[]> {
 
 async function evaluateAll(): Promise<RealStack[]> {
   const out: RealStack[] = [];
-  const testprodUpdate = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
   for (const preview of [false, true]) {
     for (const stack of ["dev", "testprod", "prod"] as const) {
-      const config = deployableConfig(stack);
-      const evaluation =
-        stack === "testprod" && !preview
-          ? testprodUpdate
-          : await evaluateStack({ stack, config, preview, invoke: registryAnswer, stackOutputs: { testprod: testprodUpdate.outputs } });
-      out.push({ stack, preview, config, evaluation });
+      out.push({ stack, preview, config: deployableConfig(stack), evaluation: await sharedEvaluation(stack, preview) });
     }
   }
   return out;

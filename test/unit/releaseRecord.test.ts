@@ -30,8 +30,24 @@ interface Fixture {
   commits: Record<string, string>;
 }
 
-/** wepppy's stand-in: five commits, the second released before; the fourth is the promoted image's; HEAD is ahead of it. */
+let template: Fixture | undefined;
+
+/**
+ * wepppy's stand-in, a repository of its own for each test: made once per process with git
+ * (some twenty git runs) and copied, the copy's origin set to the copy's own bare repository.
+ */
 function repository(): Fixture {
+  template ??= makeRepository();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "release-record-"));
+  fs.cpSync(path.dirname(template.work), root, { recursive: true });
+  const work = path.join(root, "wepppy");
+  const origin = path.join(root, "origin.git");
+  git(work, "remote", "set-url", "origin", origin);
+  return { work, origin, commits: { ...template.commits } };
+}
+
+/** Five commits, the second released before; the fourth is the promoted image's; HEAD is ahead of it. */
+function makeRepository(): Fixture {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "release-record-"));
   const work = path.join(root, "wepppy");
   const origin = path.join(root, "origin.git");

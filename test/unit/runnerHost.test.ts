@@ -17,6 +17,7 @@ import {
   TEST_HOST_KEY,
   deployableConfig,
   registryAnswer,
+  sharedEvaluation,
 } from "./helpers";
 
 /* The RunnerHost of the dev stack and the deploy access of the environment stacks, under the mock engine. */
@@ -51,7 +52,7 @@ describe("the runner host (dev) under the mock engine", function () {
   this.timeout(60_000);
   let ev: Evaluation;
   before(async () => {
-    ev = await evaluateDev();
+    ev = await sharedEvaluation("dev", false);
   });
 
   it("declares the script, each runner's unit, token latch, registration and command, the cleanup timer and the deploy known_hosts", () => {
@@ -215,7 +216,7 @@ describe("deploy access on an environment stack's host", function () {
       execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(dir, "k")]);
       const key = fs.readFileSync(path.join(dir, "k"), "utf8");
       const pub = fs.readFileSync(path.join(dir, "k.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
-      const testprod = await evaluateStack({ stack: "testprod", config: deployableConfig("testprod"), preview: false, invoke: registryAnswer });
+      const testprod = await sharedEvaluation("testprod", false);
       assert.ok(!testprod.resources.some((r) => r.name.includes("deploy-access")), "not managed until runner.access.from is set");
       assert.ok(testprod.warnings.some((w) => w.includes(`${NAMESPACE}:runner.access.from`)));
       const ev = await evaluateStack({

@@ -14,8 +14,14 @@ import { conn, world, World } from "./fixture";
  */
 
 let w: World;
-beforeEach(() => (w = world()));
-afterEach(() => w.cleanup());
+// Hooks at the root run around every test of the run, not only this file's: each scratch world is for this file's tests.
+const ours = (ctx: Mocha.Context) => ctx.currentTest?.file === __filename;
+beforeEach(function () {
+  if (ours(this)) w = world();
+});
+afterEach(function () {
+  if (ours(this)) w.cleanup();
+});
 
 function resource(stackResult: StateResource[] | undefined, name: string) {
   return stackResult?.find((r) => r.urn.endsWith(`::${name}`));

@@ -5,6 +5,7 @@ import { FileBackend } from "../../../harness/engine/backend";
 import { EngineStack } from "../../../harness/engine/engineStack";
 import { newCrypter } from "../../../harness/engine/crypter";
 import { LocalExecutor } from "../../../harness/engine/executor";
+import "../lazyPromiseStacks";
 
 /*
  * A scratch world for the stand-in engine: a backend directory, a working directory with

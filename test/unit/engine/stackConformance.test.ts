@@ -16,8 +16,14 @@ import { PASSPHRASE, conn, world, World } from "./fixture";
  */
 
 let w: World;
-beforeEach(() => (w = world()));
-afterEach(() => w.cleanup());
+// Hooks at the root run around every test of the run, not only this file's: each scratch world is for this file's tests.
+const ours = (ctx: Mocha.Context) => ctx.currentTest?.file === __filename;
+beforeEach(function () {
+  if (ours(this)) w = world();
+});
+afterEach(function () {
+  if (ours(this)) w.cleanup();
+});
 
 const program = async () => {
   new remote.Command("a", { connection: conn(), create: "true" });
@@ -32,24 +38,30 @@ async function twelveUpdates(stack: StackHandle): Promise<void> {
   }
 }
 
-const implementations: Array<[string, () => StackHandle]> = [
-  ["EngineStack", () => w.stack(program)],
+const implementations: Array<[string, (world: World) => StackHandle]> = [
+  ["EngineStack", (world) => world.stack(program)],
   ["MemoryStack", () => new MemoryStack("dev", { config: {} })],
 ];
 
 for (const [name, make] of implementations) {
   describe(`${name}: history as the file backend gives it`, () => {
-    it("has no version number on any entry (every one reads 0)", async () => {
-      const stack = make();
+    // One stack with twelve updates, read by each test below (history only reads).
+    let own: World | undefined;
+    let stack: StackHandle;
+    before(async () => {
+      own = world();
+      stack = make(own);
       await twelveUpdates(stack);
+    });
+    after(() => own?.cleanup());
+
+    it("has no version number on any entry (every one reads 0)", async () => {
       const all = await stack.history(100);
       assert.equal(all.length, 12);
       assert.deepEqual([...new Set(all.map((e) => e.version))], [0]);
     });
 
     it("gives the newest 10 unless asked for a page size, newest first", async () => {
-      const stack = make();
-      await twelveUpdates(stack);
       const first = await stack.history();
       assert.equal(first.length, 10);
       assert.deepEqual(first.map((e) => e.message).slice(0, 2), ["update 11", "update 10"]);
@@ -58,8 +70,6 @@ for (const [name, make] of implementations) {
     });
 
     it("shows secret config values by default and withholds them with showSecrets false", async () => {
-      const stack = make();
-      await twelveUpdates(stack);
       const [shown] = await stack.history(1);
       assert.equal(shown.config["wepppy-cicd:token"].value, "s3cr3t-token");
       const [hidden] = await stack.history(1, 1, false);
