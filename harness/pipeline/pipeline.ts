@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { NAMESPACE, stackFileName } from "../../config/environments";
-import { clearDeployment, readState, rebuildHost, sshRun } from "../../rig";
-import type { AuditRecord } from "../../host/contract/records";
+import { clearDeployment, readState, rebuildHost } from "../../rig";
 import { run } from "../../rig/exec";
 import { publishDerivedBuild } from "../../rig/registry";
 import { ProjectStackFile } from "../engine/projectStack";
 import { ensureRig } from "../rehearsal/rigStack";
+import { rigAudit, rigJobSettings, waitForSoak } from "../rehearsal/rigJobSettings";
 import { rigRepository } from "../rehearsal/rigTarget";
 import { CiWorld, JobOutcome, JobStep, ciWorld, commitAndPush, runJob } from "./ciJob";
 
@@ -37,16 +37,6 @@ export interface PipelineReport {
   seconds: number;
 }
 
-/*
- * What the rig's jobs set for themselves where the stack files say hours: prod judges a release
- * in seconds; testprod soaks a release for 18 s (its test-support API on, for the create-run
- * suite) and prod's promote requires that soak; a restore drill counts for a day.
- */
-const SOAK_HOURS = 0.005;
-const TESTPROD_JOB_SETTINGS = JSON.stringify({ testprod: { "features.TEST_SUPPORT_ENABLED": true, "promotion.soakHours": SOAK_HOURS, "promotion.soakIntervalSeconds": 3 } });
-const PROD_JOB_SETTINGS = JSON.stringify({
-  prod: { "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2, "promotion.soakHours": SOAK_HOURS },
-});
 const SECRET = "oauth_github_client_secret";
 
 const commitTag = () => `sha-${randomBytes(20).toString("hex")}`;
@@ -59,11 +49,6 @@ async function fromHost(address: string, urlPath: string): Promise<any> {
   } catch {
     return { error: r.stderr.trim() || r.stdout.slice(0, 100) };
   }
-}
-
-async function audit(host: string): Promise<AuditRecord[]> {
-  const r = await sshRun(host, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "audit", "-n", "50"]);
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
 function summary(job: JobOutcome): PipelineJob {
@@ -103,21 +88,16 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
   };
   const json = (o: JobOutcome) => [...o.steps].reverse().find((s) => s.json)?.json ?? {};
   const deployTestprod = async (build: string) => {
-    const outcome = await job(`testprod: deploy ${build}`, [{ cli: ["release", "-s", "testprod", "--image", `${repo}:${builds[build].tag}`, "--rig", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
+    const outcome = await job(`testprod: deploy ${build}`, [{ cli: ["release", "-s", "testprod", "--image", `${repo}:${builds[build].tag}`, "--rig", "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("testprod") } }]);
     // The promotion comes later, as in GitHub (a person approves it): here, once testprod's soak has its verdict.
     if (outcome.ok) await soaked(String(json(outcome).digest ?? ""));
     return outcome;
   };
   const soaked = async (digest: string) => {
-    const deadline = Date.now() + 180_000;
-    while (Date.now() < deadline) {
-      const record = (await audit("forest1")).reverse().find((e) => e.action === "soak" && e.digest === digest);
-      if (record) return log(`testprod's soak of ${digest.slice(0, 19)}: ${record.result}`);
-      await new Promise((r) => setTimeout(r, 3000));
-    }
-    log(`testprod's soak of ${digest.slice(0, 19)} has no verdict after 180 s`);
+    const record = await waitForSoak(digest);
+    log(record ? `testprod's soak of ${digest.slice(0, 19)}: ${record.result}` : `testprod's soak of ${digest.slice(0, 19)} has no verdict after 180 s`);
   };
-  const promote = (label: string) => job(`prod: promote ${label}`, [{ cli: ["promote", "--rig", "--json"], env: { WEPPPY_RIG_SET: PROD_JOB_SETTINGS } }]);
+  const promote = (label: string) => job(`prod: promote ${label}`, [{ cli: ["promote", "--rig", "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("prod") } }]);
 
   const served = async (host: string) => (await fromHost(address(host), "/weppcloud/version")).build as string | undefined;
 
@@ -131,10 +111,10 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
   const colourB = json(promoteB).live as string | undefined;
   check("promotion of B lands on the colour that was idle", promoteB.ok && !!colourA && !!colourB && colourA !== colourB && (await served("wepp1")) === "pipe-b", `A was on ${colourA}, B went to ${colourB}; prod serves ${await served("wepp1")}`);
 
-  const rollback = await job("prod: rollback", [{ cli: ["rollback", "-s", "prod", "--rig", "--json"], env: { WEPPPY_RIG_SET: PROD_JOB_SETTINGS } }]);
+  const rollback = await job("prod: rollback", [{ cli: ["rollback", "-s", "prod", "--rig", "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("prod") } }]);
   const back = json(rollback);
   // The host's record of the rollback's deploy: the switch to the warm colour, timed from the request's arrival.
-  const warm = (await audit("wepp1")).reverse().find((e) => e.action === "deploy" && e.result === "ok");
+  const warm = (await rigAudit("wepp1")).reverse().find((e) => e.action === "deploy" && e.result === "ok");
   check(
     "rollback puts A back live on its warm colour within 2 s of the deploy starting",
     rollback.ok && back.image === builds["pipe-a"].image && back.live === colourA && warm?.live === colourA && warm?.warm === true && warm?.switchMs !== undefined && warm.switchMs <= 2000 && (await served("wepp1")) === "pipe-a",
@@ -158,12 +138,12 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
       },
     },
   ]);
-  const upAfterRotation = await job("testprod: up with the rotated secret", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
+  const upAfterRotation = await job("testprod: up with the rotated secret", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("testprod") } }]);
   const printAfterRotation = (await fromHost(address("forest1"), "/weppcloud/secrets-fingerprint"))[SECRET];
   check("the app reads the rotated secret", upAfterRotation.ok && printAfterRotation === fingerprint(rotated), `fingerprint ${printAfterRotation}, expected ${fingerprint(rotated)}; serves ${await served("forest1")}`);
 
   await job("infrastructure: rebuild testprod's host (new host key, empty disk)", [{ what: "rig: rebuild forest1", run: async () => void (await rebuildHost("forest1", { log })) }]);
-  const moved = await job("testprod: up on the rebuilt host", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: TESTPROD_JOB_SETTINGS } }]);
+  const moved = await job("testprod: up on the rebuilt host", [{ cli: ["config", "sync", "-s", "testprod", "--rig", "--json"] }, { cli: ["rehearse", "testprod", "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("testprod") } }]);
   const printAfterMove = (await fromHost(address("forest1"), "/weppcloud/secrets-fingerprint"))[SECRET];
   check("the rebuilt host serves testprod's release, with the rotated secret", moved.ok && (await served("forest1")) === "pipe-c" && printAfterMove === fingerprint(rotated), `serves ${await served("forest1")}; fingerprint ${printAfterMove}`);
 

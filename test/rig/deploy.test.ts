@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { clearDeployment, sshRun } from "../../rig";
 import { RehearsalResult, rehearse } from "../../harness/rehearsal/rehearse";
+import { RIG_JOB_SETTINGS, rigJobSettings, waitForSoak } from "../../harness/rehearsal/rigJobSettings";
 import { readCredentials } from "../../rig";
 import { registryDigest, rigRepository } from "../../harness/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../config/paths";
@@ -136,21 +137,24 @@ describe("deployments rehearsed on the rig", function () {
   });
 
   it("a new testprod release replaces the build", async () => {
-    const r = await release("testprod", { "image.tag": newTag() }, "rig-b");
+    // As testprod's deploy jobs run on the rig: the test-support API on (the create-run suite), a soak of seconds.
+    const r = await release("testprod", { "image.tag": newTag(), ...RIG_JOB_SETTINGS.testprod }, "rig-b");
     assert.equal(r.ok, true, r.error);
     assert.notEqual(r.digest, first.digest);
     assert.equal(await servedBuild(forest1), "rig-b");
     testprodLive = r;
   });
 
-  it("promote puts testprod's validated digest on prod's idle colour and records the release tag", async () => {
+  it("promote puts testprod's validated, soaked digest on prod's idle colour and records the release tag", async () => {
     assert.ok(testprodLive, "the previous test released rig-b on testprod");
     const validated = auditLines(await ok("forest1", `bash ${SCRIPT} audit -n 200`)).filter((a) => a.action === "validate" && a.result === "ok");
     assert.ok(validated.some((a) => a.digest === testprodLive!.digest), "testprod validated its live digest after deploying it");
+    const soak = await waitForSoak(testprodLive!.digest);
+    assert.equal(soak?.result, "ok", `testprod's soak of ${testprodLive!.digest}: ${JSON.stringify(soak)}`);
     // The rig judges a release in seconds, not prod's ten minutes: the job sets that for itself.
     const before = JSON.parse(await ok("wepp1", `bash ${SCRIPT} status`));
     const idle = before.bluegreen.live === "blue" ? "green" : "blue";
-    const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: JSON.stringify({ prod: { "bluegreen.analysis.seconds": 3 } }) });
+    const out = cli(["promote", "--rig", "--json"], { WEPPPY_RIG_SET: rigJobSettings("prod") });
     const result = JSON.parse(out.stdout);
     assert.equal(out.code, 0, out.stdout);
     assert.equal(result.ok, true, result.error);
@@ -162,6 +166,10 @@ describe("deployments rehearsed on the rig", function () {
     const deployed = auditLines(await ok("wepp1", `bash ${SCRIPT} audit`)).filter((a) => a.action === "deploy" && a.result === "ok");
     assert.equal(deployed[deployed.length - 1].release?.tag, result.release.tag, JSON.stringify(deployed[deployed.length - 1]));
     assert.equal(deployed[deployed.length - 1].digest, testprodLive!.digest);
+    // The evidence it rested on: the suites and the soak on testprod, a restore drill on prod (run now: none was there).
+    assert.ok(result.evidence.found.some((f: string) => /soak/.test(f)), JSON.stringify(result.evidence));
+    assert.ok(result.evidence.found.some((f: string) => /restore drill passed on/.test(f)), JSON.stringify(result.evidence));
+    assert.equal(result.evidence.forced, false);
   });
 
   it("with the test-support API on, the smoke test creates, fetches and deletes a run", async () => {
