@@ -119,8 +119,8 @@ export async function ensureRigImage(
   return { tag, built: true };
 }
 
-export type FailureMode = "none" | "never-healthy" | "healthy-then-5xx" | "slow-start" | "crash-on-start";
-export const failureModes: FailureMode[] = ["none", "never-healthy", "healthy-then-5xx", "slow-start", "crash-on-start"];
+export const failureModes = ["none", "never-healthy", "healthy-then-5xx", "slow-start", "crash-on-start", "create-run-fails"] as const;
+export type FailureMode = (typeof failureModes)[number];
 
 export interface StandinBuild {
   /** The build's identity, reported by /version and X-Weppcloud-Build. */

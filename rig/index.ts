@@ -13,7 +13,7 @@ import {
 } from "./config";
 import { docker, dockerCheck, dockerdResponds, ensureDockerd, ensureMachinePackages, rigDockerdPid, stopRigDockerd } from "./dockerd";
 import {
-  cachedImages, ensureAgentImage, ensureBaseImage, ensureRigImage, ensureStandinImage, FailureMode, pipe, StandinBuild,
+  cachedImages, ensureAgentImage, ensureBaseImage, ensureRigImage, ensureStandinImage, pipe, StandinBuild,
 } from "./images";
 import { agentImageTag } from "../host/agent/bundle";
 import { prepareClientKey, prepareHostFiles, startHost, waitHostDocker, writeKnownHosts } from "./hosts";
@@ -41,6 +41,7 @@ export const standardStandinBuilds: StandinBuild[] = [
   { build: "rig-healthy-then-5xx", failureMode: "healthy-then-5xx" },
   { build: "rig-slow-start", failureMode: "slow-start", slowStartSeconds: 45 },
   { build: "rig-crash-on-start", failureMode: "crash-on-start" },
+  { build: "rig-create-run-fails", failureMode: "create-run-fails" },
 ];
 
 export interface StandinImages {
@@ -374,4 +375,3 @@ export async function hostLimits(hostName: string): Promise<{ cpus: number; maxN
 
 export type { Log };
 export { run as runLocal };
-export const rigFailureModes: FailureMode[] = ["none", "never-healthy", "healthy-then-5xx", "slow-start", "crash-on-start"];

@@ -10,7 +10,7 @@ import { build } from "./build";
 import { attach, deployClient } from "./client";
 import { containerOf } from "./docker";
 import { readTextFile } from "./files";
-import { gateApp, gateServices, projectContainers } from "./gates";
+import { Say, gateApp, gateServices, projectContainers } from "./gates";
 import { describeHolder, lockInfo, removeLock } from "./lock";
 import { readTraffic, switchTraffic, trafficId } from "./markers";
 import { recoverHost } from "./recover";
@@ -170,8 +170,13 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
       case "drill": {
         const [given] = p.positional.length > 0 ? need(p, 1, "drill [FILE]") : [undefined];
         const { settings, layout } = live();
-        const file = given ?? listBackups(settings)[0]?.file;
-        if (!file) throw new CommandError(`drill: no dumps in ${settings.backup.dir} (make one: wepppy-deploy backup)`);
+        let file: string | undefined = given ?? listBackups(settings)[0]?.file;
+        if (!file) {
+          // A drill proves today's database restores: with no dump yet, it takes one first.
+          say(`drill: no dumps in ${settings.backup.dir} yet: taking one first`);
+          file = (await auditedBackup(agent, layout, settings, "drill", say)).backup?.file;
+          if (!file) throw new CommandError(`drill: no dumps in ${settings.backup.dir}, and no database runs here to dump (nothing to drill before a first deploy)`);
+        }
         const record = await drill(agent, layout, settings, file, say);
         agent.out.print(JSON.stringify(record));
         return record.result === "passed" ? EXIT.ok : EXIT.failed;
@@ -205,14 +210,7 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
         const reason = typeof p.flags["--reason"] === "string" ? p.flags["--reason"] : "manual";
         if (!/^[a-z-]{1,32}$/.test(reason)) throw new CommandError("backup: --reason expects a word ([a-z-])", EXIT.usage);
         const { settings, layout } = live();
-        const started = agent.clock.now();
-        const image = (await serving(agent, layout, settings)).liveImage;
-        const r = await backup(agent, settings, reason, say);
-        if (!r.ok) {
-          audit(agent, layout, settings.environment, { action: "backup", result: "failed", image, reason: `${reason}: ${r.reason}`, gate: "backup", startedMs: started });
-          throw new CommandError(r.reason);
-        }
-        audit(agent, layout, settings.environment, { action: "backup", result: r.backup ? "ok" : "skipped", image, startedMs: started, ...(r.backup ? { backup: { file: r.backup.file, bytes: r.backup.bytes }, file: r.backup.file } : {}), note: r.note ?? reason });
+        const r = await auditedBackup(agent, layout, settings, reason, say);
         agent.out.print(r.backup?.file ?? "");
         // A scheduled backup is proven by restoring it; a failed drill fails the timer's run (the alert).
         if (reason === "scheduled" && settings.backup.drill && r.backup) {
@@ -325,3 +323,15 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
   }
 }
 
+/** A backup, audited (action backup: ok, skipped when no database runs, failed with the reason, which is thrown). */
+async function auditedBackup(agent: Agent, layout: HostLayout, settings: DeploySettings, reason: string, say: Say) {
+  const started = agent.clock.now();
+  const image = (await serving(agent, layout, settings)).liveImage;
+  const r = await backup(agent, settings, reason, say);
+  if (!r.ok) {
+    audit(agent, layout, settings.environment, { action: "backup", result: "failed", image, reason: `${reason}: ${r.reason}`, gate: "backup", startedMs: started });
+    throw new CommandError(r.reason);
+  }
+  audit(agent, layout, settings.environment, { action: "backup", result: r.backup ? "ok" : "skipped", image, startedMs: started, ...(r.backup ? { backup: { file: r.backup.file, bytes: r.backup.bytes }, file: r.backup.file } : {}), note: r.note ?? reason });
+  return r;
+}

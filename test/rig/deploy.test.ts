@@ -9,7 +9,7 @@ import { readCredentials } from "../../rig";
 import { registryDigest, rigRepository } from "../../harness/rehearsal/rigTarget";
 import { PROJECT_ROOT } from "../../config/paths";
 import { renderDeployRequest } from "../../render/deploySettings";
-import { cli, curl, ensureRig, forgetStacks, waitFor } from "./helpers";
+import { cli, ensureRig, forgetStacks, newTag, servedBuild, waitFor } from "./helpers";
 
 /*
  * Issue 4's promises, shown on the rig's real hosts: deployments of testprod and prod
@@ -21,13 +21,6 @@ import { cli, curl, ensureRig, forgetStacks, waitFor } from "./helpers";
 
 const SCRIPT = "/opt/wepppy-cicd/bin/wepppy-deploy";
 const FAST_GATE = { "health.tries": 6, "health.intervalSeconds": 2 };
-let tagCounter = 0;
-/** A fresh commit tag for each release of this run. */
-function newTag(): string {
-  tagCounter++;
-  return `sha-${Date.now().toString(16)}${String(tagCounter).padStart(4, "0")}`.padEnd(44, "0").slice(0, 44);
-}
-
 async function onHost(host: string, script: string) {
   const r = await sshRun(host, { script }, { timeoutMs: 300_000 });
   return r;
@@ -37,16 +30,6 @@ async function ok(host: string, script: string): Promise<string> {
   const r = await onHost(host, script);
   assert.equal(r.code, 0, `${script} on ${host} failed: ${r.stderr}`);
   return r.stdout;
-}
-
-/** What Caddy serves for weppcloud on a host, asked as the public proxy asks. */
-async function servedBuild(address: string): Promise<string> {
-  const r = await curl(["-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/version`]);
-  try {
-    return JSON.parse(r.stdout).build as string;
-  } catch {
-    return `not served (${r.stderr.trim() || r.stdout.slice(0, 80)})`;
-  }
 }
 
 function auditLines(text: string): Array<Record<string, any>> {

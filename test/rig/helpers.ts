@@ -59,3 +59,20 @@ export function forgetStacks(stacks: string[]): void {
     fs.rmSync(path.join(dir, "history", "wepppy-cicd", stack), { recursive: true, force: true });
   }
 }
+
+let tagCounter = 0;
+/** A fresh commit tag (sha-<40 hex>) for each release of this run. */
+export function newTag(): string {
+  tagCounter++;
+  return `sha-${Date.now().toString(16)}${String(tagCounter).padStart(4, "0")}`.padEnd(44, "0").slice(0, 44);
+}
+
+/** What Caddy serves for weppcloud on a host, asked as the public proxy asks. */
+export async function servedBuild(address: string): Promise<string> {
+  const r = await curl(["-H", "X-Forwarded-Proto: https", `http://${address}:8080/weppcloud/version`]);
+  try {
+    return JSON.parse(r.stdout).build as string;
+  } catch {
+    return `not served (${r.stderr.trim() || r.stdout.slice(0, 80)})`;
+  }
+}

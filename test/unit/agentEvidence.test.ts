@@ -274,6 +274,17 @@ describe("agent: restore drills", () => {
     assert.deepEqual(d.newest, { live: "2026-11-25T11:00:00Z", restored: "2026-11-25T09:59:00Z" });
   });
 
+  it("with no dump yet, takes one first (audited as a backup for the drill) and drills it", async () => {
+    assert.ok(!fs.existsSync(host.layout.backups) || fs.readdirSync(host.layout.backups).length === 0, "no dumps before");
+    const r = await host.cli(["drill"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    const d = JSON.parse(r.out[0]) as DrillRecord;
+    assert.equal(d.result, "passed");
+    assert.deepEqual(host.audit().slice(-2).map((x) => [x.action, x.result]), [["backup", "ok"], ["drill", "ok"]]);
+    assert.equal(host.audit().slice(-2)[0].note, "drill", "the backup says what it was for");
+    assert.equal(d.file, host.audit().slice(-2)[0].file, "the drill restored the dump it took");
+  });
+
   it("a corrupted dump fails its drill, audited; so does a dump that lacks a live table", async () => {
     const file = await dump();
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").slice(0, 20));

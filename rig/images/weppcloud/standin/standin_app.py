@@ -8,7 +8,10 @@ Behaves like the real app where the pipeline looks:
   GET /secrets-fingerprint -> {name: sha256 prefix} of each file it can read in /run/secrets, so
                             a test can tell from outside which secret values the app reads
 Paths are accepted with or without the SITE_PREFIX (/weppcloud), since Caddy strips it.
-Build-time switches (/etc/weppcloud-standin.json): never-healthy, healthy-then-5xx, slow-start.
+  GET /rig/answer/<code>  -> answers with that HTTP status: how a rig test makes 5xx in Caddy's log
+                            (the soak's error rate) without breaking the pages the suites fetch
+Build-time switches (/etc/weppcloud-standin.json): never-healthy, healthy-then-5xx, slow-start,
+create-run-fails (the test-support API answers 500 to create-run: a release that fails validation).
 """
 import hashlib
 import json
@@ -66,6 +69,8 @@ def tests_api(rest):
     if rest == "ping" and request.method == "GET":
         return jsonify({"message": "test support online"})
     if rest == "create-run" and request.method == "POST":
+        if BUILD["failureMode"] == "create-run-fails":
+            return jsonify({"error": f"stand-in build {BUILD['build']} cannot create runs (create-run-fails)"}), 500
         body = request.get_json(silent=True) or {}
         config = body.get("config")
         if not isinstance(config, str) or not re.match(r"^[A-Za-z0-9_.-]+$", config):
@@ -126,6 +131,9 @@ def dispatch(path):
         return version()
     if p == "/secrets-fingerprint":
         return secrets_fingerprint()
+    answer = re.match(r"^/rig/answer/([1-5][0-9][0-9])$", p)
+    if answer:
+        return Response(f"stand-in: answering {answer.group(1)} as asked\n", status=int(answer.group(1)), mimetype="text/plain")
     if BUILD["failureMode"] in ("healthy-then-5xx", "never-healthy"):
         return Response(f"stand-in build {BUILD['build']} is broken ({BUILD['failureMode']})\n",
                         status=500, mimetype="text/plain")
