@@ -214,9 +214,12 @@ describe("deployments rehearsed on the rig", function () {
     it("a deploy whose run is killed mid-way is recovered by the next deploy: one verdict for it, the lock released, the new release live", async () => {
       const lock = JSON.parse(await ok("forest1", "cat /opt/wepppy-cicd/lock/holder.json"));
       assert.ok(lock.container && lock.runId, JSON.stringify(lock));
-      // The run itself dies (as in a crash), not only its client.
-      await ok("forest1", `docker kill ${lock.container} >/dev/null`);
+      // Everything dies, as in a crash: first the client (its agent sees its SSH session gone and
+      // leaves the run alone), then the run itself. A client still attached when its run dies
+      // recovers the run itself, and a deploy arriving meanwhile is refused: the lock is live.
       holder?.kill("SIGKILL");
+      await waitFor("the killed client's agent to end", async () => (await onHost("forest1", "pgrep -fc 'wepppy-agent.js deploy' || true")).stdout.trim() === "0", 30_000, 500);
+      await ok("forest1", `docker kill ${lock.container} >/dev/null`);
       assert.match(await ok("forest1", `bash ${SCRIPT} lock-status`), /^stale: deploy by roger/);
       const r = await release("testprod", { "image.tag": newTag() }, "rig-a");
       assert.equal(r.ok, true, r.error);
