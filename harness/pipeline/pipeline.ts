@@ -12,7 +12,8 @@ import { CiWorld, JobOutcome, JobStep, ciWorld, commitAndPush, runJob } from "./
 
 /*
  * `wepppy-cicd rig pipeline`: the release path run on the rig the way GitHub Actions runs
- * it, each job a fresh clone with only the state backend carried over: master commit A to
+ * it, each job a fresh clone with only the state backend carried over: prod's first up of the
+ * release it already runs (the first day's, after adopt); master commit A to
  * testprod (deploy + validation) and promoted to prod; commit B likewise; prod rolled back;
  * commit C to testprod and promoted; an operator rotates a testprod secret (pulumi config
  * set --secret, committed) and testprod is updated; testprod moves to a rebuilt host (new
@@ -69,7 +70,7 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
   const standins = readState()!.standins.weppcloud;
   const repo = rigRepository(status);
   const builds: Record<string, { tag: string; image: string }> = {};
-  for (const [name, base] of [["pipe-a", "rig-a"], ["pipe-b", "rig-b"], ["pipe-c", "rig-a"]] as const) {
+  for (const [name, base] of [["pipe-0", "rig-b"], ["pipe-a", "rig-a"], ["pipe-b", "rig-b"], ["pipe-c", "rig-a"]] as const) {
     const tag = commitTag();
     builds[name] = { tag, image: await publishDerivedBuild(standins[base], name, tag) };
     log(`CI published commit ${name} as ${repo}:${tag}`);
@@ -101,6 +102,10 @@ export async function runPipeline(log: (line: string) => void = () => undefined)
 
   const served = async (host: string) => (await fromHost(address(host), "/weppcloud/version")).build as string | undefined;
 
+  // prod is not empty on its first promotion: wepp1 runs wepppy, with its data, and the first day
+  // ends with prod's first up of what it runs (README, "A real first day"). Here: pipe-0.
+  const firstUp = await job("prod: its first up (the release it runs today)", [{ cli: ["rehearse", "prod", "--set", `image.digest=${builds["pipe-0"].image}`, "--json"], env: { WEPPPY_RIG_SET: rigJobSettings("prod") } }]);
+  check("prod's first up serves what it ran", firstUp.ok && (await served("wepp1")) === "pipe-0", `prod serves ${await served("wepp1")}`);
   if ((await deployTestprod("pipe-a")).ok) check("testprod serves commit A", (await served("forest1")) === "pipe-a", `forest1 serves ${await served("forest1")}`);
   const promoteA = await promote("A");
   const colourA = json(promoteA).live as string | undefined;

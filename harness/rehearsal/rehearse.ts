@@ -4,7 +4,7 @@ import { readState, RigStatus } from "../../rig";
 import { pushImage } from "../../rig/registry";
 import { rawConfigOf } from "../engine/engineStack";
 import { rigBackend } from "./rigBackend";
-import { ensureRig, rigStack } from "./rigStack";
+import { configLeaves, ensureRig, rigStack } from "./rigStack";
 import { registryDigest, rigHostFor, rigRepository } from "./rigTarget";
 
 /*
@@ -58,14 +58,6 @@ async function publishTag(status: RigStatus, tag: string, build: string, log: (l
   await pushImage(ref, "rogerlew/wepppy", tag);
 }
 
-/** Leaves of a `--set section.key=value` value (objects become one leaf per key). */
-function setLeaves(key: string, value: unknown): Array<{ key: string; value: string }> {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    return Object.entries(value).flatMap(([k, v]) => setLeaves(`${key}.${k}`, v));
-  }
-  return [{ key, value: typeof value === "string" ? value : JSON.stringify(value) }];
-}
-
 /** The rig's view of where each rig host is, to name steps by host. */
 function hostNames(status: RigStatus): Map<string, string> {
   return new Map(status.hosts.map((h) => [h.address, h.name]));
@@ -77,7 +69,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
   if (!isStackName(stack)) throw new Error(`no stack "${stack}": one of ${STACKS.join(", ")}`);
   const started = Date.now();
   const status = await ensureRig(log);
-  const extra = Object.entries(options.set ?? {}).flatMap(([dotted, value]) => setLeaves(`${NAMESPACE}:${dotted}`, value));
+  const extra = Object.entries(options.set ?? {}).flatMap(([dotted, value]) => configLeaves(`${NAMESPACE}:${dotted}`, value));
   const engineStack = await rigStack(stack, status, { extra });
   const configMap = await engineStack.getAllConfig();
   const raw = rawConfigOf(configMap);

@@ -32,18 +32,37 @@ export async function ensureRig(log: (line: string) => void = () => undefined): 
  * WEPPPY_RIG_SET={"prod": {"bluegreen.analysis.seconds": 3, ...}}, per stack: how a test makes prod judge a
  * release in seconds where the stack file says ten minutes.
  */
-export function jobSettings(stack: string, env: NodeJS.ProcessEnv = process.env): Array<{ key: string; value: string; secret?: boolean }> {
+export function jobSettings(stack: string, env: NodeJS.ProcessEnv = process.env): ConfigLeaf[] {
   if (!env.WEPPPY_RIG_SET) return [];
   const parsed = JSON.parse(env.WEPPPY_RIG_SET) as Record<string, Record<string, unknown>>;
   // Per stack: a job opens other stacks too (promote reads testprod), whose files must not get prod's settings.
-  return Object.entries(parsed[stack] ?? {}).map(([k, v]) => ({ key: `${NAMESPACE}:${k}`, value: typeof v === "string" ? v : JSON.stringify(v) }));
+  return Object.entries(parsed[stack] ?? {}).flatMap(([k, v]) => configLeaves(`${NAMESPACE}:${k}`, v));
+}
+
+/** One `pulumi config set --path` (a value) or `config rm --path` (none) on a stack file. */
+export interface ConfigLeaf {
+  key: string;
+  value?: string;
+  secret?: boolean;
+}
+
+/**
+ * The `--path` leaves that give `key` the value `value`, as an operator sets it with the CLI:
+ * an object one leaf per key; a list removed, then one leaf per index (`key[0].host`), since a
+ * list given whole to `config set --path` is stored as its JSON text, a string; a number or
+ * boolean as its text (the CLI's own typing of leaves).
+ */
+export function configLeaves(key: string, value: unknown): ConfigLeaf[] {
+  if (Array.isArray(value)) return [{ key }, ...value.flatMap((v, i) => configLeaves(`${key}[${i}]`, v))];
+  if (typeof value === "object" && value !== null) return Object.entries(value).flatMap(([k, v]) => configLeaves(`${key}.${k}`, v));
+  return [{ key, value: typeof value === "string" ? value : JSON.stringify(value) }];
 }
 
 export interface RigStackOptions {
   /** The checkout; default: this working tree. */
   workDir?: string;
   /** More leaves to set, as `--set` does. */
-  extra?: Array<{ key: string; value: string; secret?: boolean }>;
+  extra?: ConfigLeaf[];
   /**
    * Write the rig's coordinates into the checkout's stack file and keep working on it (a
    * rig pipeline job's own clone); default: in memory, leaving the working tree alone.
@@ -63,7 +82,10 @@ export async function rigStack(stack: string, status: RigStatus, options: RigSta
   const host = rigHostFor(status, asFiled.deploy.host);
   const sourceDir = path.join(rigStateDir, "rehearsals", stack, "source");
   await stageSource(sourceDir, asFiled.compose.files, host.name);
-  for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(stack), ...(options.extra ?? [])]) file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
+  for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(stack), ...(options.extra ?? [])]) {
+    if (leaf.value === undefined) file.remove(leaf.key, true);
+    else file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);
+  }
   if (onDisk) file.save();
   return new EngineStack(stack, {
     workDir,

@@ -175,7 +175,8 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
           // A drill proves today's database restores: with no dump yet, it takes one first.
           say(`drill: no dumps in ${settings.backup.dir} yet: taking one first`);
           file = (await auditedBackup(agent, layout, settings, "drill", say)).backup?.file;
-          if (!file) throw new CommandError(`drill: no dumps in ${settings.backup.dir}, and no database runs here to dump (nothing to drill before a first deploy)`);
+          // No database running is not "nothing to lose": its volume may hold the data. No pass.
+          if (!file) throw new CommandError(`drill: no dumps in ${settings.backup.dir}, and no ${settings.dbService || "database"} container runs to dump: start it (wepppy-deploy health), then drill`);
         }
         const record = await drill(agent, layout, settings, file, say);
         agent.out.print(JSON.stringify(record));

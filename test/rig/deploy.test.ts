@@ -218,7 +218,7 @@ describe("deployments rehearsed on the rig", function () {
       // leaves the run alone), then the run itself. A client still attached when its run dies
       // recovers the run itself, and a deploy arriving meanwhile is refused: the lock is live.
       holder?.kill("SIGKILL");
-      await waitFor("the killed client's agent to end", async () => (await onHost("forest1", "pgrep -fc 'wepppy-agent.js deploy' || true")).stdout.trim() === "0", 30_000, 500);
+      await waitFor("the killed client's agent to end", async () => (await onHost("forest1", "pgrep -fc 'wepppy-agent[.]js deploy' || true")).stdout.trim() === "0", 30_000, 500);
       await ok("forest1", `docker kill ${lock.container} >/dev/null`);
       assert.match(await ok("forest1", `bash ${SCRIPT} lock-status`), /^stale: deploy by roger/);
       const r = await release("testprod", { "image.tag": newTag() }, "rig-a");
