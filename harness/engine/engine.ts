@@ -286,7 +286,12 @@ async function runLockedUpdate(o: UpdateOptions): Promise<EngineResult> {
     const provider = providerFor(request.type);
     if (!provider) throw new Error(`${request.urn}: the rig has no stand-in for resource type ${request.type}`);
     const olds = old ? plain(old) : undefined;
-    const { op, changed } = olds ? decide(provider, olds.inputs, request) : { op: "create" as Op, changed: [] as string[] };
+    let { op, changed } = olds ? decide(provider, olds.inputs, request) : { op: "create" as Op, changed: [] as string[] };
+    if (olds && op !== "same" && provider.diff) {
+      // The provider's own Diff decides (the engine asks the provider; only without one does it compare inputs).
+      const d = await provider.diff(olds.inputs, request.inputs);
+      op = !d.changes ? "same" : d.replaces.length > 0 || op === "replace" ? "replace" : "update";
+    }
     // olds.inputs is the wire form as stored (secrets opened); the provider gets plain inputs.
     const secretKeys = new Set([...secretTopKeys(request.wireInputs), ...request.additionalSecretOutputs]);
     const host = (request.inputs.connection as { host?: string } | undefined)?.host;

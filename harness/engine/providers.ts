@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import type { Connection } from "../../ops/ssh";
 import { randomPassword } from "../localProviders";
 import type { HostExecutor } from "./executor";
+import { TokenLatchInputs, tokenLatchCrud } from "../../program/components/githubRest";
 
 /*
  * What each provider does for a step, as the real ones do at the versions pinned:
@@ -39,6 +40,11 @@ export interface Provider {
   replaceKeys: string[] | "all";
   /** Reached only through the network this machine lacks: recorded, not done. */
   unreachable?: string;
+  /**
+   * The provider's own Diff, when it has one (a dynamic provider's `diff`): no changes makes
+   * the step a same, whatever the inputs say; `replaces` names what replaces.
+   */
+  diff?(olds: Record<string, any>, news: Record<string, any>): Promise<{ changes: boolean; replaces: string[] }>;
   create(req: ProviderRequest, ctx: StepContext): Promise<{ id: string; outputs: Record<string, unknown> }>;
   update(old: { id: string; inputs: Record<string, any>; outputs: Record<string, any> }, req: ProviderRequest, ctx: StepContext): Promise<{ outputs: Record<string, unknown> }>;
   delete(old: { id: string; inputs: Record<string, any>; outputs: Record<string, any> }, ctx: StepContext): Promise<void>;
@@ -156,12 +162,37 @@ function recordOnly(why: string): Provider {
   };
 }
 
+/**
+ * The registration token latch (program/components/githubRest.ts) makes no API call, so its
+ * dynamic provider runs here as the engine's dynamic provider host runs it: its own diff
+ * (only a new generation changes it, replacing), create and delete.
+ */
+const tokenLatch: Provider = {
+  replaceKeys: ["generation"],
+  async diff(olds, news) {
+    const d = await tokenLatchCrud.diff("", olds as TokenLatchInputs, news as TokenLatchInputs);
+    return { changes: d.changes !== false, replaces: d.replaces ?? [] };
+  },
+  async create(req) {
+    const r = await tokenLatchCrud.create(req.inputs as TokenLatchInputs);
+    return { id: r.id, outputs: { ...r.outs } };
+  },
+  async update(old) {
+    return { outputs: { ...old.outputs } };
+  },
+  async delete() {
+    await tokenLatchCrud.delete();
+  },
+};
+
 export function providerFor(type: string): Provider | undefined {
   if (type === "command:remote:Command") return command;
   if (type === "command:remote:CopyToRemote") return copy;
   if (type === "random:index/randomPassword:RandomPassword") return password;
   if (type.startsWith("github:")) return recordOnly("GitHub API not reachable here");
   if (type.startsWith("pulumi:providers:")) return recordOnly("provider configuration");
-  if (type === "pulumi-nodejs:dynamic:Resource") return recordOnly("dynamic provider (GitHub API not reachable here)");
+  if (type === "pulumi-nodejs:dynamic/github:RegistrationTokenLatch") return tokenLatch;
+  // Dynamic providers over GitHub's REST API (pulumi-nodejs:dynamic:Resource, or a module's type).
+  if (type === "pulumi-nodejs:dynamic:Resource" || type.startsWith("pulumi-nodejs:dynamic/")) return recordOnly("dynamic provider (GitHub API not reachable here)");
   return undefined;
 }

@@ -47,8 +47,9 @@ describe("adopting a host as wctl runs it, then its first up (testprod on forest
     assert.equal(secretValues.length, seeded.secrets.length);
 
     world = ciWorld(path.join(rigStateDir, "adopt-test"));
-    // Keep-alive clients through the site's front door (Caddy), as bench switch's, for the whole job.
-    const load = startLoad({ host: address, port: 8080, clients: 4, paths: ["/weppcloud/health", "/weppcloud/"], headers: { "X-Forwarded-Proto": "https" } });
+    // Keep-alive clients through the site's front door (Caddy), as bench switch's, for the whole job;
+    // on pages the app answers (Caddy answers /weppcloud/health itself).
+    const load = startLoad({ host: address, port: 8080, clients: 4, paths: ["/weppcloud/", "/weppcloud/version"], headers: { "X-Forwarded-Proto": "https" } });
     await new Promise((r) => setTimeout(r, 3000));
     beforeAdoption = load.mark();
     job = await runJob(

@@ -179,7 +179,7 @@ describe("deployments rehearsed on the rig", function () {
     assert.equal(r.ok, false);
     assert.match(r.error!, /new build failed its health gate, previous release still serving/);
     // The app's log lines stay on the host; the error (CI logs, audit, webhook) says where.
-    const where = /the app's last log lines are on the host in (\/opt\/wepppy-cicd\/logs\/\S+\.log)/.exec(r.error!);
+    const where = /the app's last log lines are on the host in (\/opt\/wepppy-cicd\/logs\/[^\s",]+\.log)/.exec(r.error!);
     assert.ok(where, r.error);
     assert.match(await ok("forest1", `cat ${where![1]}`), /\S/);
     assert.equal(await servedBuild(forest1), servedBefore);

@@ -13,6 +13,8 @@ import { cli, curl, ensureRig, forgetStacks, newTag, servedBuild } from "./helpe
  * test's evidence counts for another's. The tests run in order, as releases do.
  */
 
+const PROD_ROWS = 40;
+
 describe("promotion on the evidence: testprod's suites and soak, prod's restore drill", function () {
   this.timeout(900_000);
   const logs: string[] = [];
@@ -53,6 +55,12 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     const prod = await rehearse({ stack: "prod", set: { "image.digest": first.image }, log });
     assert.equal(prod.ok, true, prod.error);
     assert.equal(await servedBuild(wepp1), "ev-prod");
+    // Its data: a table with rows, which a drill must restore and count.
+    const seeded = await onHost(
+      "wepp1",
+      `docker exec -i "$(docker ps -q -f label=com.docker.compose.project=wepppy -f label=com.docker.compose.service=postgres)" psql -qtA -v ON_ERROR_STOP=1 -U wepppy -d wepppy -c "CREATE TABLE evidence_runs (id serial PRIMARY KEY, created timestamptz DEFAULT now()); INSERT INTO evidence_runs (created) SELECT now() - n * interval '1 hour' FROM generate_series(1, ${PROD_ROWS}) n"`,
+    );
+    assert.equal(seeded.code, 0, seeded.stderr);
   });
 
   afterEach(function () {
@@ -81,8 +89,10 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     const drill = (await rigAudit("wepp1", 200)).reverse().find((a) => a.action === "drill");
     assert.ok(drill?.drill, "a drill is in prod's audit log");
     assert.equal(drill.drill.result, "passed", JSON.stringify(drill.drill));
-    assert.ok(drill.drill.tables > 0);
+    assert.ok(drill.drill.tables >= 1, JSON.stringify(drill.drill));
+    assert.ok(drill.drill.rows.live >= PROD_ROWS, JSON.stringify(drill.drill));
     assert.equal(drill.drill.rows.restored, drill.drill.rows.live);
+    assert.equal(drill.drill.equal, true);
   });
 
   it("promotes a release whose suites passed and whose soak completed; the evidence is in testprod's status and the result", async () => {
@@ -102,12 +112,18 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     assert.equal(await servedBuild(wepp1), "ev-good");
   });
 
-  it("never promotes a release whose create-run fails", async () => {
-    const r = await releaseTestprod("rig-create-run-fails", "ev-no-runs");
-    assert.equal((await waitForSoak(r.digest!))?.result, "ok", "only the suite fails: the soak passes");
-    const refused = promote();
-    assert.equal(refused.code, 1, JSON.stringify(refused.json));
-    assert.match(refused.json.error, /suite create-run: failed/);
+  it("never promotes a release whose create-run fails: its smoke test fails it on testprod, so it never goes live there", async () => {
+    const tag = newTag();
+    await publishDerivedBuild(readState()!.standins.weppcloud["rig-create-run-fails"], "ev-no-runs", tag);
+    logs.length = 0;
+    const r = await rehearse({ stack: "testprod", set: { "image.tag": tag, ...RIG_JOB_SETTINGS.testprod }, log });
+    assert.equal(r.ok, false, "the deploy fails");
+    // With the test-support API on, the smoke test after compose up creates a run: it answers 500.
+    assert.match(r.error!, /failed at smoke: .*create-run answered 500/);
+    assert.equal(await servedBuild(forest1), "ev-good", "testprod keeps the release that passed");
+    const again = promote();
+    assert.equal(again.code, 0, JSON.stringify(again.json));
+    assert.match(again.json.summary, /already live on prod/, "testprod's live digest is the one prod has: nothing to promote");
     assert.equal(await servedBuild(wepp1), "ev-good");
   });
 

@@ -4,14 +4,18 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../config/paths";
 import { rigBackend } from "../../harness/rehearsal/rigBackend";
-import { rigUp, RigStatus } from "../../rig";
+import { rigStatus, rigUp, RigStatus } from "../../rig";
 import { run, sleep } from "../../rig/exec";
 
-let status: RigStatus | undefined;
+let checked = false;
 
-/** The rig, brought up if it is not (rigUp is idempotent and quick when the rig is whole). */
+/**
+ * The rig, brought up if it is not (rigUp is idempotent and quick when the rig is whole), once
+ * per process; later calls read its status afresh: a test may rebuild a host (new host key).
+ */
 export async function ensureRig(): Promise<RigStatus> {
-  if (!status) status = await rigUp({ log: (m) => process.stderr.write(`      rig: ${m}\n`) });
+  const status = checked ? await rigStatus() : await rigUp({ log: (m) => process.stderr.write(`      rig: ${m}\n`) });
+  checked = true;
   if (!status.up) throw new Error("rig did not come up");
   return status;
 }

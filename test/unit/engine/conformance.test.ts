@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { remote } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { StateResource } from "../../../harness/engine/backend";
+import { RegistrationTokenLatch } from "../../../program/components/githubRest";
 import { conn, world, World } from "./fixture";
 
 /*
@@ -243,6 +244,21 @@ describe("stand-in engine: conformance with pulumi 3.248.0 and @pulumi/command 1
       new Outer("x");
     });
     assert.deepEqual(w.hostLog(), ["x-inner"], "same URN: nothing runs");
+  });
+
+  it("a dynamic provider's own diff decides: the token latch keeps its first token until a new generation replaces it (provider.go Diff, dynamic/index.ts)", async () => {
+    const mk = (token: string, generation: number) => () => {
+      const latch = new RegistrationTokenLatch("latch", { token, generation });
+      new remote.Command("register", { connection: conn(), create: "cat >> log; echo >> log", stdin: latch.token });
+    };
+    await up(mk("token-1", 1));
+    const id = resource(state(), "latch")!.id;
+    await up(mk("token-2", 1));
+    assert.equal(resource(state(), "latch")!.id, id);
+    assert.deepEqual(w.hostLog(), ["token-1"], "a fresh token alone runs nothing");
+    await up(mk("token-3", 2));
+    assert.notEqual(resource(state(), "latch")!.id, id, "a new generation replaces the latch");
+    assert.deepEqual(w.hostLog(), ["token-1", "token-3"]);
   });
 
   it("protected resources are neither replaced nor deleted", async () => {
