@@ -111,6 +111,17 @@ export function isWireSecret(value: unknown): boolean {
   return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 }
 
+/** Every string in a wire value outside a secret marker (what a plain output, trigger or argv could show). */
+export function plainStrings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
+  else if (value && typeof value === "object") {
+    if (isWireSecret(value)) return out;
+    Object.values(value as Record<string, unknown>).forEach((v) => plainStrings(v, out));
+  }
+  return out;
+}
+
 function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (typeof value === "object" && value !== null) {

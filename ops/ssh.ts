@@ -63,9 +63,10 @@ async function withSshFiles<T>(c: Connection, fn: (options: string[]) => Promise
   }
 }
 
-function spawnCollect(argv: string[], stdin: string | Buffer | undefined, onStderrLine?: (line: string) => void): Promise<RemoteResult> {
+/** Runs argv with stdin, collecting stdout, stderr and both interleaved; each stderr line as it arrives. */
+export function spawnCollect(argv: string[], stdin: string | Buffer | undefined, onStderrLine?: (line: string) => void, cwd?: string): Promise<RemoteResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd });
     let stdout = "";
     let stderr = "";
     let combined = "";

@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Connection, runRemote } from "../../ops/ssh";
+import { Connection, runRemote, spawnCollect } from "../../ops/ssh";
 
 /*
  * Where the stand-in providers do their work. SshExecutor does it on the connection's host,
@@ -35,31 +34,9 @@ function bytesOf(source: CopySource): Buffer {
   return "file" in source ? fs.readFileSync(source.file) : Buffer.from(source.text, "utf8");
 }
 
+/** The local stand-in host's commands run as the SSH client's do (ops/ssh.ts), in its root. */
 function collect(argv: string[], stdin: string | Buffer | undefined, cwd: string | undefined, onLine?: (line: string) => void): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd });
-    let stdout = "";
-    let stderr = "";
-    let combined = "";
-    let partial = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      combined += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      combined += d;
-      if (!onLine) return;
-      partial += d;
-      const lines = partial.split("\n");
-      partial = lines.pop() ?? "";
-      lines.forEach(onLine);
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, combined }));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(stdin ?? "");
-  });
+  return spawnCollect(argv, stdin, onLine, cwd);
 }
 
 /** The shell line that writes stdin to a path with SFTP Create's modes. */

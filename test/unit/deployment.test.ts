@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret } from "../../harness/evaluate";
+import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret, plainStrings } from "../../harness/evaluate";
 import { createLocally } from "../../harness/localProviders";
 import {
   PLACEHOLDER_DEPLOY_KEY,
@@ -28,17 +28,6 @@ function recordingCreate(secrets: string[]) {
     }
     return local ?? { state: r.inputs };
   };
-}
-
-/** Every string in a wire value that is not inside a secret marker. */
-function plainStrings(value: unknown, out: string[] = []): string[] {
-  if (typeof value === "string") out.push(value);
-  else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
-  else if (value && typeof value === "object") {
-    if (isWireSecret(value)) return out;
-    Object.values(value as Record<string, unknown>).forEach((v) => plainStrings(v, out));
-  }
-  return out;
 }
 
 async function deployable(stack: string, overrides: Record<string, unknown> = {}, secrets: string[] = []): Promise<Evaluation> {

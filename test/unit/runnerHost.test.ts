@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { NAMESPACE } from "../../config/environments";
 import { runnerIdentities } from "../../config/runnerNames";
 import { runner } from "../../config/sections/runner";
-import { Evaluation, RegisteredResource, evaluateStack, isWireSecret } from "../../harness/evaluate";
+import { Evaluation, RegisteredResource, evaluateStack, isWireSecret, plainStrings } from "../../harness/evaluate";
 import { tokenLatchCrud } from "../../program/components/githubRest";
 import {
   PLACEHOLDER_ADMIN_TOKEN,
@@ -36,17 +36,6 @@ const byName = (ev: Evaluation, name: string): RegisteredResource => {
   return found[0];
 };
 const commands = (ev: Evaluation) => ev.resources.filter((r) => r.type === COMMAND && r.name.startsWith("dev-runner-host-"));
-
-/** Every string in a wire value outside a secret marker. */
-function plainStrings(value: unknown, out: string[] = []): string[] {
-  if (typeof value === "string") out.push(value);
-  else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
-  else if (value && typeof value === "object") {
-    if (isWireSecret(value)) return out;
-    Object.values(value as Record<string, unknown>).forEach((v) => plainStrings(v, out));
-  }
-  return out;
-}
 
 describe("the runner host (dev) under the mock engine", function () {
   this.timeout(60_000);
