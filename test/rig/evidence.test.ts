@@ -112,7 +112,7 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     assert.equal(await servedBuild(wepp1), "ev-good");
   });
 
-  it("never promotes a release whose create-run fails: its smoke test fails it on testprod, so it never goes live there", async () => {
+  it("never promotes a release whose create-run fails: its deploy fails testprod's smoke test, and promote takes testprod's last succeeded release", async () => {
     const tag = newTag();
     await publishDerivedBuild(readState()!.standins.weppcloud["rig-create-run-fails"], "ev-no-runs", tag);
     logs.length = 0;
@@ -120,7 +120,11 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     assert.equal(r.ok, false, "the deploy fails");
     // With the test-support API on, the smoke test after compose up creates a run: it answers 500.
     assert.match(r.error!, /failed at smoke: .*create-run answered 500/);
-    assert.equal(await servedBuild(forest1), "ev-good", "testprod keeps the release that passed");
+    const last = (await rigAudit("forest1")).filter((a) => a.action === "deploy").pop();
+    assert.equal(last?.result, "failed", JSON.stringify(last));
+    // testprod's rollback is manual (deploy.rollback): the failed build may stay up until someone
+    // rolls it back, but testprod's last succeeded update still names ev-good, and that is what
+    // promote takes as testprod's live release.
     const again = promote();
     assert.equal(again.code, 0, JSON.stringify(again.json));
     assert.match(again.json.summary, /already live on prod/, "testprod's live digest is the one prod has: nothing to promote");
