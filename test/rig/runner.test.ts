@@ -6,6 +6,7 @@ import { hosts, network } from "../../rig/config";
 import { StandinRelease, StandinServer, buildStandinRelease, parseStandinCalls, serveStandinReleases } from "../../rig/runnerStandin";
 import { RehearsalResult, rehearse } from "../../harness/rehearsal/rehearse";
 import { hostKeyOf } from "../../harness/rehearsal/rigTarget";
+import { RIG_JOB_SETTINGS } from "../../harness/rehearsal/rigJobSettings";
 import { runnerIdentities } from "../../config/runnerNames";
 import { runner } from "../../config/sections/runner";
 import { AUTHORIZED_BEGIN } from "../../render/runnerCommands";
@@ -164,8 +165,9 @@ describe("the runner host on the rig's forest", function () {
     const forest = hosts.find((h) => h.name === HOST)!;
     let testprodImage = "";
     for (const stack of ["testprod", "prod"]) {
-      // prod runs only a digest named in its config (what a promotion sets): testprod's.
-      const pin = stack === "prod" ? { "image.digest": testprodImage } : {};
+      // prod runs only a digest named in its config (what a promotion sets): testprod's; it judges
+      // the release in seconds as the rig's prod jobs do, not the stack file's ten minutes.
+      const pin = stack === "prod" ? { "image.digest": testprodImage, ...RIG_JOB_SETTINGS.prod } : {};
       const result = await rehearse({ stack, set: { "runner.access.from": [forest.ip], ...pin }, log: (l) => log.push(l) });
       assert.ok(result.ok, result.error);
       if (stack === "testprod") testprodImage = result.image;
