@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import { sshRun } from "../../rig";
+import { clearDeployment, sshRun } from "../../rig";
 import { AttackResult, attackRunner, rigSecrets } from "../../rig/attackRunner";
 import { hosts, network } from "../../rig/config";
 import { StandinRelease, StandinServer, buildStandinRelease, parseStandinCalls, serveStandinReleases } from "../../rig/runnerStandin";
@@ -99,6 +99,9 @@ describe("the runner host on the rig's forest", function () {
       }
     }
     forgetStacks(["dev"]);
+    // The deploy-key test deployed testprod and prod: leave their hosts as the next file expects them.
+    for (const host of ["forest1", "wepp1"]) await clearDeployment(host).catch(() => undefined);
+    forgetStacks(["testprod", "prod"]);
     await server?.close();
     if (log.length > 0) fs.writeFileSync("/tmp/wepppy-rig-runner.log", log.join("\n"));
   });
