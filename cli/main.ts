@@ -13,6 +13,7 @@ import { registerRollback } from "./rollback";
 import { registerStatus } from "./status";
 import { registerCancel } from "./cancel";
 import { registerRecordRelease } from "./recordRelease";
+import { registerHotfix } from "./hotfix";
 import { registerValidate } from "./validate";
 
 /*
@@ -37,7 +38,7 @@ export function buildProgram(cli: Cli): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   program.exitOverride();
-  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerRecordRelease, registerAdopt, registerRollback, registerStatus, registerValidate, registerCancel, registerConfig, registerPolicy, registerBench]) {
+  for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerHotfix, registerRecordRelease, registerAdopt, registerRollback, registerStatus, registerValidate, registerCancel, registerConfig, registerPolicy, registerBench]) {
     register(program, cli);
   }
   // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().

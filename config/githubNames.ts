@@ -203,8 +203,6 @@ export const DRIFT_POLICY: EnvironmentPolicy = { reviewersRequired: false, preve
 export const CI_CONFIG_KEYS = {
   imageTag: "image.tag",
   skipSmoke: "health.skipSmoke",
-  hotfixTag: "image.hotfix.tag",
-  hotfixReason: "image.hotfix.reason",
 } as const;
 
 /** Inputs of the deploy-prod workflow_dispatch. */

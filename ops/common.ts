@@ -16,7 +16,7 @@ export type { Colour } from "../render/bluegreen/constants";
 export { digestOf } from "../render/images";
 import type { Colour } from "../render/bluegreen/constants";
 import { digestOf } from "../render/images";
-export type Action = "release" | "promote" | "rollback";
+export type Action = "release" | "promote" | "hotfix" | "rollback";
 
 /** Refused before anything was changed: bad input, bad config, a rule. Exit status 1. */
 export class OpsError extends Error {
@@ -49,7 +49,7 @@ export interface OpResult {
   image?: string;
   previousImage?: string;
   digest?: string;
-  /** promote: the wepppy commit the image was built from (where its release tags go). */
+  /** promote, hotfix: the wepppy commit the image was built from (where its release tags go). */
   commit?: string;
   release?: ReleaseRecord;
   /** The config keys written (restored again when the update failed). */
@@ -62,6 +62,8 @@ export interface OpResult {
   notes: string[];
   warnings: string[];
   error?: string;
+  /** hotfix: why testprod was bypassed, and the checks a promotion makes that it skipped. */
+  hotfix?: { reason: string; skippedChecks: string[] };
   /** promote: the evidence the promotion rested on (found), what was missing, and whether --force went past it. */
   evidence?: { found: string[]; missing: string[]; forced: boolean };
 }

@@ -9,12 +9,12 @@
  * every error text; a notification that fails is a warning, never a failed command.
  */
 
-export type NotifyEventName = "deploy" | "validate" | "release" | "promote" | "rollback" | "failure";
+export type NotifyEventName = "deploy" | "validate" | "release" | "promote" | "hotfix" | "rollback" | "failure";
 
 export interface NotifyEvent {
   event: NotifyEventName;
   /** The command that ran (also set for "failure", so the receiver knows what failed). */
-  action: "deploy" | "validate" | "release" | "promote" | "rollback";
+  action: "deploy" | "validate" | "release" | "promote" | "hotfix" | "rollback";
   stack: string;
   ok: boolean;
   image: string;

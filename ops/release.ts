@@ -70,6 +70,11 @@ export function checkRelease(stack: string, image: string): ImageRef & { kind: "
   if (stack === "prod") {
     throw new OpsError("prod runs only what testprod ran, so `release` refuses it: put the image on testprod, validate it there, then `wepppy-cicd promote`; nothing was changed");
   }
+  return checkReleaseImage(image);
+}
+
+/** `<repository>:sha-<commit>` (the tag CI publishes for a commit), or refused. */
+export function checkReleaseImage(image: string): ImageRef & { kind: "tag" } {
   const ref = parseImageRef(image);
   if (!ref || ref.kind !== "tag" || !COMMIT_TAG.safeParse(ref.tag).success) {
     throw new OpsError(`--image expects <repository>:sha-<commit> (the tag CI publishes for a commit), got "${image}"; nothing was changed`);

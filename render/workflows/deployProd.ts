@@ -5,7 +5,6 @@ import {
   configSet,
   expr,
   healthStep,
-  pulumiCommand,
   pulumiEnv,
   pulumiSecrets,
   pulumiSetup,
@@ -21,11 +20,15 @@ import { Workflow } from "./types";
 /** The schema's commit tag rule (config/fields.ts), checked again before a value reaches the stack. */
 const COMMIT_TAG = "^(master|sha)-[0-9a-f]{7,40}$";
 
+/** The promotion's or the hotfix's --json result, which record-release reads. */
+const RELEASE_RESULT = "release.json";
+
 /**
  * Promotion: `wepppy-cicd promote`, which puts the digest testprod has live (and has
  * validated) on prod's idle colour and switches to it. An image tag, when given, must be
  * what testprod runs (so what was validated is what ships); with a hotfix reason it is
- * deployed by `pulumi up -s prod` as an audited hotfix that bypasses testprod instead.
+ * deployed by `wepppy-cicd hotfix` as an audited hotfix that bypasses testprod instead.
+ * Either way the release is recorded (tags on the image's commit, a GitHub Release).
  */
 export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
   const target = ctx.prod;
@@ -104,16 +107,6 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             ),
           },
           {
-            name: `Hotfix: bypass ${source} (audited)`,
-            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
-            "working-directory": CICD_DIR,
-            env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
-            run: script(
-              configSet(target.stack, CI_CONFIG_KEYS.hotfixTag, "IMAGE_TAG"),
-              configSet(target.stack, CI_CONFIG_KEYS.hotfixReason, "HOTFIX_REASON"),
-            ),
-          },
-          {
             name: "Record whether smoke tests run",
             "working-directory": CICD_DIR,
             env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
@@ -129,15 +122,22 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             shell: "bash",
             env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
             run: script(
-              'npx wepppy-cicd promote --json > "${RUNNER_TEMP}/promote.json" || { cat "${RUNNER_TEMP}/promote.json"; exit 1; }',
-              'echo "tag=$(node -e \'process.stdout.write(require(process.argv[1]).release?.tag ?? "")\' "${RUNNER_TEMP}/promote.json")" >> "${GITHUB_OUTPUT}"',
+              `npx wepppy-cicd promote --json > "\${RUNNER_TEMP}/${RELEASE_RESULT}" || { cat "\${RUNNER_TEMP}/${RELEASE_RESULT}"; exit 1; }`,
             ),
           },
-          pulumiCommand(ctx, "up", target.stack, {}, {
-            name: `pulumi up -s ${target.stack} (hotfix)`,
+          {
+            // The hotfix is a release like a promotion (tag, version, backup, gate, switch), without
+            // testprod's evidence: its result names the reason and the checks skipped.
+            name: `Hotfix: bypass ${source} (wepppy-cicd hotfix, audited)`,
+            id: "hotfix",
             if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} != ''`),
+            "working-directory": CICD_DIR,
+            shell: "bash",
             env: pulumiSecrets("CICD_ENVIRONMENTS_TOKEN"),
-          }),
+            run: script(
+              `npx wepppy-cicd hotfix --image "\${IMAGE}:\${IMAGE_TAG}" --reason "\${HOTFIX_REASON}" --json > "\${RUNNER_TEMP}/${RELEASE_RESULT}" || { cat "\${RUNNER_TEMP}/${RELEASE_RESULT}"; exit 1; }`,
+            ),
+          },
           healthStep(target),
           smokeStep(target, expr(`!inputs.${DEPLOY_PROD_INPUTS.skipSmoke}`)),
           {
@@ -145,14 +145,13 @@ export function deployProdWorkflow(ctx: WorkflowContext): Workflow {
             // HEAD; the GitHub Release carries the evidence. The job's token (contents: write)
             // reaches git only as configuration in the environment, never on a command line.
             name: "Record the release (tags on the image's commit, GitHub Release)",
-            if: expr(`inputs.${DEPLOY_PROD_INPUTS.hotfixReason} == ''`),
             "working-directory": CICD_DIR,
             env: { PUSH_TOKEN: expr("github.token"), GITHUB_TOKEN: expr("github.token") },
             run: script(
               "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.https://github.com/.extraheader",
               'GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf \'x-access-token:%s\' "${PUSH_TOKEN}" | base64 -w0)"',
               "export GIT_CONFIG_VALUE_0",
-              `npx wepppy-cicd record-release --from "\${RUNNER_TEMP}/promote.json" --checkout "\${GITHUB_WORKSPACE}/${WEPPPY_DIR}" --push origin --github ${ctx.owner}/${ctx.repository}`,
+              `npx wepppy-cicd record-release --from "\${RUNNER_TEMP}/${RELEASE_RESULT}" --checkout "\${GITHUB_WORKSPACE}/${WEPPPY_DIR}" --push origin --github ${ctx.owner}/${ctx.repository}`,
             ),
           },
         ],

@@ -305,6 +305,41 @@ describe("release record on the image's commit", function () {
       assert.match(gh.releases[0].body, /create-run passed on forest1/);
     });
 
+    it("wepppy-cicd record-release records a hotfix from its --json result: its reason and the checks it skipped in the release notes", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hotfix-json-"));
+      const from = path.join(dir, "release.json");
+      fs.writeFileSync(
+        from,
+        JSON.stringify({
+          ok: true,
+          action: "hotfix",
+          stack: "prod",
+          image: IMAGE,
+          commit: fx.commits.c5,
+          release: { tag: "prod-20261126-100000", version: "2026.11.2", actor: "roger", note: "hotfix: login broken" },
+          hotfix: { reason: "login broken", skippedChecks: ["validation suites on testprod", "soak and error rate on testprod"] },
+          notes: [],
+        }),
+      );
+      const saved = { token: process.env.GITHUB_TOKEN, api: process.env.GITHUB_API_URL };
+      process.env.GITHUB_TOKEN = TOKEN;
+      process.env.GITHUB_API_URL = gh.baseUrl;
+      try {
+        const r = await runCli(["record-release", "--from", from, "--checkout", fx.work, "--push", "origin", "--github", "rogerlew/wepppy", "--json"]);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+      } finally {
+        for (const [k, v] of [["GITHUB_TOKEN", saved.token], ["GITHUB_API_URL", saved.api]] as const) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+      assert.equal(git(fx.origin, "rev-parse", "prod-20261126-100000^{commit}"), fx.commits.c5);
+      const body = gh.releases.find((x) => x.tag_name === "prod-20261126-100000")?.body ?? "";
+      assert.match(body, /### Hotfix/);
+      assert.match(body, /Bypassed testprod: login broken/);
+      assert.match(body, /Skipped: validation suites on testprod, soak and error rate on testprod/);
+    });
+
     it("passes git nothing it could read as an option", async () => {
       const repo = new GitRepo(fx.work);
       await assert.rejects(repo.createTag("--upload-pack=touch /tmp/x", fx.commits.c4, "m"), /neither a release tag/);

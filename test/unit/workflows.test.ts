@@ -230,18 +230,41 @@ describe("generated workflows", function () {
       const job = deployProd.jobs["deploy-production"];
       assert.deepEqual(job.environment, { name: "production", url: `https://${prod.site.domain}` });
       const ups = job.steps.filter((s: any) => s.uses?.startsWith("pulumi/actions@") && s.with?.command);
-      // pulumi up only for an audited hotfix; a promotion goes through the release CLI.
-      assert.deepEqual(ups.map((s: any) => [s.with.command, s.with["stack-name"], s.if]), [["up", "prod", "${{ inputs.hotfix_reason != '' }}"]]);
+      // No bare pulumi up: a promotion and a hotfix both go through the release CLI, which records the release.
+      assert.deepEqual(ups, []);
       const promote = job.steps.find((s: any) => /wepppy-cicd promote --json/.test(s.run ?? ""));
       assert.ok(promote, "a promotion runs wepppy-cicd promote");
       assert.equal(promote.if, "${{ inputs.hotfix_reason == '' }}");
+      const hotfix = job.steps.find((s: any) => /wepppy-cicd hotfix /.test(s.run ?? ""));
+      assert.ok(hotfix, "a hotfix runs wepppy-cicd hotfix");
+      assert.equal(hotfix.if, "${{ inputs.hotfix_reason != '' }}");
       const record = job.steps.find((s: any) => /wepppy-cicd record-release/.test(s.run ?? ""));
-      assert.ok(record, "the release is recorded from the promotion's result");
-      assert.equal(record.if, promote.if, "recorded exactly when a promotion ran");
-      const saved = /> "(\$\{RUNNER_TEMP\}\/[a-z.]+)"/.exec(promote.run)![1];
-      assert.ok(record.run.includes(`--from "${saved}"`), "reads the file the promotion wrote");
-      assert.ok(job.steps.indexOf(record) > job.steps.indexOf(promote));
+      assert.ok(record, "the release is recorded from the promotion's or the hotfix's result");
+      assert.equal(record.if, undefined, "recorded after either (a failed step before it skips it)");
+      for (const step of [promote, hotfix]) {
+        const saved = /> "(\$\{RUNNER_TEMP\}\/[a-z.]+)"/.exec(step.run)![1];
+        assert.ok(record.run.includes(`--from "${saved}"`), `reads the file ${step.name} wrote`);
+        assert.ok(job.steps.indexOf(record) > job.steps.indexOf(step));
+      }
       assert.ok(!JSON.stringify(job).match(/\bssh\b/), "promotion goes through the stack, not SSH");
+    });
+
+    it("runs a hotfix through wepppy-cicd hotfix with the reason as one argument, never as shell", () => {
+      const step = deployProd.jobs["deploy-production"].steps.find((s: any) => s.id === "hotfix");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hotfix-"));
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(bin, "npx"), '#!/bin/bash\nprintf "%s\\n" "$@" > "$ARGS_FILE"\necho \'{"action":"hotfix","ok":true}\'\n', { mode: 0o755 });
+      const run = (HOTFIX_REASON: string) => {
+        const env = { ...step.env, IMAGE: "ghcr.io/rogerlew/wepppy", IMAGE_TAG: `sha-${"a".repeat(40)}`, HOTFIX_REASON, ARGS_FILE: path.join(dir, "args"), RUNNER_TEMP: dir, PATH: `${bin}:${process.env.PATH}` };
+        const r = spawnSync("bash", ["-eo", "pipefail", "-c", step.run], { cwd: dir, env, encoding: "utf8" });
+        return { status: r.status, args: fs.readFileSync(path.join(dir, "args"), "utf8").trim().split("\n"), saved: fs.readFileSync(path.join(dir, "release.json"), "utf8") };
+      };
+      const image = `ghcr.io/rogerlew/wepppy:sha-${"a".repeat(40)}`;
+      const plain = run("login broken; $(touch pwned)");
+      assert.deepEqual(plain.args, ["wepppy-cicd", "hotfix", "--image", image, "--reason", "login broken; $(touch pwned)", "--json"]);
+      assert.ok(!fs.existsSync(path.join(dir, "pwned")), "the reason is never run");
+      assert.match(plain.saved, /"action":"hotfix"/);
     });
 
     it("refuses a malformed image tag before anything runs", () => {
@@ -482,7 +505,7 @@ describe("generated workflows", function () {
       const text = fs.readFileSync(log, "utf8");
       const args = text.split("\n").filter((l) => l.startsWith("ARGS "));
       assert.equal(args.length, 1);
-      assert.match(args[0], /^ARGS wepppy-cicd record-release --from \/rt\/promote\.json --checkout \/ws\/\S+ --push origin --github \S+\/\S+$/);
+      assert.match(args[0], /^ARGS wepppy-cicd record-release --from \/rt\/release\.json --checkout \/ws\/\S+ --push origin --github \S+\/\S+$/);
       assert.ok(!args[0].includes("PLACEHOLDER-JOB-TOKEN"), "the token is on a command line");
       const header = Buffer.from("x-access-token:PLACEHOLDER-JOB-TOKEN").toString("base64");
       assert.ok(text.includes(`ENV http.https://github.com/.extraheader=AUTHORIZATION: basic ${header}`));
