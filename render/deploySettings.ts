@@ -5,6 +5,7 @@ import { hostLayout } from "../host/contract/layout";
 import { DeployRequest, ReleaseRecord } from "../host/contract/records";
 import { DeploySettings } from "../host/contract/settings";
 import { BLUEGREEN, accessLogPath } from "./bluegreen/constants";
+import { VALIDATION_COMPOSE_FILE } from "./caddyValidation";
 import { secretsInDirectory, serviceSecrets, servicesWithSecret, serviceNames } from "./composeFile";
 
 /*
@@ -66,6 +67,17 @@ export function soakAccessLog(stack: StackName, config: StackConfig, docs: Json[
   return { service: BLUEGREEN.caddyService, path: SOAK_ACCESS_LOG };
 }
 
+/**
+ * Where the host's validation client reaches the test-support API: Caddy's validation
+ * listener on the host's loopback (render/caddyValidation.ts), when the API is on and Caddy
+ * fronts the app. Null: the API is off, or there is no Caddy to confine it.
+ */
+export function validationListener(config: StackConfig, docs: Json[]): { hostPort: number; url: string } | null {
+  if (!config.features.TEST_SUPPORT_ENABLED || !docs.some((d) => serviceNames(d).includes(BLUEGREEN.caddyService))) return null;
+  const port = config.promotion.validationPort;
+  return { hostPort: port, url: `http://127.0.0.1:${port}` };
+}
+
 export function renderDeploySettings(args: DeploySettingsInput): DeploySettings {
   const { config } = args;
   // With blue/green the host runs the generated file: its services are the ones that exist.
@@ -76,13 +88,14 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
   const usesDb = [...new Set(docs.flatMap((d) => servicesWithSecret(d, "postgres_password")))].filter((s) => s !== db);
   const layout = hostLayout(config.deploy.root, config.compose.projectDir);
   const bg = config.bluegreen;
+  const listener = validationListener(config, args.composeDocs);
   return {
     version: 1,
     environment: args.stack,
     projectDir: config.compose.projectDir,
     compose: {
       command: config.compose.command,
-      files: args.bluegreen ? [BLUEGREEN.composeFile] : [...config.compose.files],
+      files: [...(args.bluegreen ? [BLUEGREEN.composeFile] : config.compose.files), ...(listener ? [VALIDATION_COMPOSE_FILE] : [])],
       project: config.compose.projectName,
     },
     app: { service: config.compose.appService, port: config.compose.appPort, candidate: config.compose.candidate, imageVariable: "WEPPCLOUD_IMAGE" },
@@ -95,6 +108,7 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
     smoke: {
       mode: config.features.TEST_SUPPORT_ENABLED ? "test-support" : "pages",
       url: config.health.smokeUrl,
+      testSupportUrl: listener?.url ?? config.health.smokeUrl,
       pages: [...config.health.smokePages],
       runConfig: config.health.smokeRunConfig,
       skip: config.health.skipSmoke,

@@ -110,5 +110,8 @@ export const promotion = z
     maxErrorPercent: f.count(0, 100, "5xx share of Caddy's requests during the soak that fails it (prod's value: what `promote` accepts).").default(1),
     minRequests: f.count(1, 1_000_000, "Requests the soak must see before its 5xx share is judged.").default(20),
     maxAppErrors: f.count(0, 1_000_000, "New *:error:* keys in Redis during the soak that fail it (spec: 50).").default(50),
+    validationPort: f
+      .count(1024, 65535, "Port on the host's loopback (127.0.0.1) where Caddy's validation listener is published. With features.TEST_SUPPORT_ENABLED the test-support API (/tests/api) answers only there, for the host's own validation client; the public site answers it 404.")
+      .default(18090),
   })
   .meta({ description: "Evidence on testprod that `wepppy-cicd promote` requires (spec: Release Process step 4, Quality Gates): validation suites, a soak, and a restore drill on prod (backup.drillHours)." });

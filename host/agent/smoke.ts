@@ -42,9 +42,13 @@ function base(settings: DeploySettings): { url: string; prefix: string } {
   return { url: settings.smoke.url.replace(/\/$/, ""), prefix: settings.sitePrefix.replace(/\/$/, "") };
 }
 
-/** create-run, the run's page, delete: one check each, stopping at the first that fails. */
+/**
+ * create-run, the run's page, delete: one check each, stopping at the first that fails.
+ * Through the validation listener where there is one: the public site refuses the API.
+ */
 export async function createRunChecks(agent: Agent, settings: DeploySettings, config: string, o: RequestOptions = {}): Promise<EvidenceCheck[]> {
-  const { url: b, prefix } = base(settings);
+  const { prefix } = base(settings);
+  const b = (settings.smoke.testSupportUrl || settings.smoke.url).replace(/\/$/, "");
   const headers = { ...HEADERS, ...(o.headers ?? {}) };
   const checks: EvidenceCheck[] = [];
   const created = await agent.http.request({ method: "POST", url: `${b}${prefix}/tests/api/create-run`, headers, json: { config, overrides: {} } });

@@ -120,6 +120,8 @@ export interface DeploySettings {
     mode: "pages" | "test-support";
     /** SMOKE_URL: where the host reaches Caddy. */
     url: string;
+    /** Where the host reaches the test-support API: Caddy's validation listener on its loopback (render/caddyValidation.ts); empty: url. */
+    testSupportUrl: string;
     /** SMOKE_PAGES. */
     pages: string[];
     /** SMOKE_RUN_CONFIG. */
@@ -223,7 +225,7 @@ export const SETTINGS_DEFAULTS = {
   health: { tries: 30, intervalSeconds: 10, required: true },
   rollback: "manual",
   lockWaitSeconds: 0,
-  smoke: { mode: "pages", url: "http://127.0.0.1:8080", pages: ["/weppcloud/"], runConfig: "dev_unit_1", skip: false },
+  smoke: { mode: "pages", url: "http://127.0.0.1:8080", testSupportUrl: "", pages: ["/weppcloud/"], runConfig: "dev_unit_1", skip: false },
   sitePrefix: "/weppcloud",
   backup: { preDeploy: false, schedule: "none", keepCount: 48, keepDays: 7, drill: true },
   validate: { suites: ["create-run", "routes"] as Suite[], profileService: "profile-playback" },
@@ -299,6 +301,8 @@ const readSettings = object<DeploySettings>({
     object<DeploySettings["smoke"]>({
       mode: optional(oneOf(["pages", "test-support"] as const), D.smoke.mode),
       url: optional(text(HTTP_URL, "an http(s) URL without query or credentials"), D.smoke.url),
+      // Absent in a release staged before the validation listener: the API is reached where the pages are.
+      testSupportUrl: optional((v, p, pr) => (v === "" ? "" : text(HTTP_URL, "an http(s) URL without query or credentials")(v, p, pr)), ""),
       pages: optional(list(urlPath, { min: 1 }), [...D.smoke.pages]),
       runConfig: optional(fileName, D.smoke.runConfig),
       skip: optional(boolean, D.smoke.skip),

@@ -14,7 +14,9 @@ import { BlueGreenFiles } from "../../render/bluegreen/files";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { ColourImages } from "../../render/bluegreen/colours";
 import { relativeMounts, serviceNames } from "../../render/composeFile";
-import { envTemplateValues, renderDeployRequest, renderDeploySettings, soakAccessLog } from "../../render/deploySettings";
+import { envTemplateValues, renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
+import { VALIDATION_COMPOSE_FILE, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
+import { composeYaml } from "../../render/bluegreen/compose";
 import { withAccessLog } from "../../render/bluegreen/caddyfile";
 import { caddyfileSource } from "../../render/bluegreen/files";
 import * as host from "../../render/hostCommands";
@@ -149,19 +151,24 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     const bg = args.bluegreen;
     const defaultsFile = path.join(args.sourceDir, "defaults.env");
     const defaultsText = fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "";
-    // One colour with a soak: wepppy's Caddyfile gets the JSON access log the soak reads (blue/green's has it already).
+    // One colour: wepppy's Caddyfile gets the validation listener where the test-support API is on,
+    // and the JSON access log the soak reads (blue/green's generated Caddyfile has both already).
     const soakLog = bg ? null : soakAccessLog(args.stack, config, args.composeDocs, false);
-    const caddyDoc = soakLog ? args.composeDocs.find((d) => serviceNames(d).includes(BLUEGREEN.caddyService)) : undefined;
-    const loggedCaddyfile = caddyDoc ? path.posix.normalize(caddyfileSource(caddyDoc)) : undefined;
+    const listener = validationListener(config, args.composeDocs);
+    const caddyDoc = args.composeDocs.find((d) => serviceNames(d).includes(BLUEGREEN.caddyService));
+    const caddyfile = !bg && caddyDoc && (soakLog || listener) ? path.posix.normalize(caddyfileSource(caddyDoc)) : undefined;
     const project = [
       ...this.copiedFiles.map((file) => {
         const local = path.join(args.sourceDir, file);
-        if (soakLog && file === loggedCaddyfile) {
-          const logged = withAccessLog(fs.readFileSync(local, "utf8"), soakLog.path);
+        if (file !== caddyfile) return { path: file, content: fs.readFileSync(local), local };
+        let text = fs.readFileSync(local, "utf8");
+        if (listener) text = withValidationListener(text, { sitePrefix: config.site.sitePrefix }).caddyfile;
+        if (soakLog) {
+          const logged = withAccessLog(text, soakLog.path);
           for (const w of logged.warnings) pulumi.log.warn(`soak: ${w}`, this);
-          return { path: file, content: Buffer.from(logged.caddyfile), local: undefined };
+          text = logged.caddyfile;
         }
-        return { path: file, content: fs.readFileSync(local), local };
+        return { path: file, content: Buffer.from(text), local: undefined };
       }),
       ...(bg
         ? [
@@ -169,6 +176,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
             { path: bg.caddyfilePath, content: Buffer.from(bg.caddyfile), local: undefined },
           ]
         : []),
+      ...(listener ? [{ path: VALIDATION_COMPOSE_FILE, content: Buffer.from(composeYaml(validationComposeDoc(listener.hostPort, caddyDoc?.version))), local: undefined }] : []),
     ];
     const settings = serializeDeploySettings(renderDeploySettings({ stack: args.stack, config, composeDocs: args.composeDocs, bluegreen: bg ? { composeDoc: bg.composeDoc } : undefined }));
     const envTemplate = host.renderEnvFile(defaultsText, envTemplateValues(config));

@@ -62,7 +62,7 @@ export function lineTokens(line: string): string[] {
   return tokens;
 }
 
-function opensBlock(tokens: string[]): boolean {
+export function opensBlock(tokens: string[]): boolean {
   return tokens.length > 0 && tokens[tokens.length - 1] === "{";
 }
 
@@ -70,17 +70,17 @@ function closesBlock(tokens: string[]): boolean {
   return tokens.length > 0 && tokens[0] === "}";
 }
 
-function indentOf(line: string): string {
+export function indentOf(line: string): string {
   return /^\s*/.exec(line)![0];
 }
 
 /** Strip a scheme, so that http://weppcloud:8000 counts as the app upstream too. */
-function bareAddress(token: string): string {
+export function bareAddress(token: string): string {
   return token.replace(/^(https?|h2c):\/\//, "");
 }
 
 /** Index of the line closing the block opened at `start` (which must open one). */
-function blockEnd(lines: string[], start: number): number {
+export function blockEnd(lines: string[], start: number): number {
   let depth = 0;
   for (let i = start; i < lines.length; i++) {
     const t = lineTokens(lines[i]);

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../config/schema";
 import { hostLayout } from "../hostCommands";
+import { validationListener } from "../deploySettings";
+import { withValidationListener } from "../caddyValidation";
 import { blueGreenCaddyfile } from "./caddyfile";
 import { blueGreenCompose, composeYaml, parseVolume } from "./compose";
 import { BLUEGREEN, accessLogPath } from "./constants";
@@ -38,7 +40,9 @@ export function caddyfileSource(doc: Record<string, unknown>): string {
  */
 export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Record<string, unknown>): BlueGreenFiles {
   const layout = hostLayout(config.deploy.root, config.compose.projectDir);
-  const original = fs.readFileSync(path.join(sourceDir, caddyfileSource(doc)), "utf8");
+  const wepppys = fs.readFileSync(path.join(sourceDir, caddyfileSource(doc)), "utf8");
+  // The validation listener first, so that its copy of the site picks the colour as the site does.
+  const original = validationListener(config, [doc]) ? withValidationListener(wepppys, { sitePrefix: config.site.sitePrefix }).caddyfile : wepppys;
   const caddy = blueGreenCaddyfile(original, { canaryPercents: config.bluegreen.canary, accessLog: accessLogPath() });
   const composed = blueGreenCompose(doc, {
     appService: config.compose.appService,

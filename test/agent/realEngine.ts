@@ -201,7 +201,7 @@ export class RealHost {
       rollback: "automatic",
       lockWaitSeconds: 0,
       migrate: [],
-      smoke: { mode: "pages", url: `http://127.0.0.1:${this.port}`, pages: ["/weppcloud/"], runConfig: "dev_unit_1", skip: false },
+      smoke: { mode: "pages", url: `http://127.0.0.1:${this.port}`, testSupportUrl: "", pages: ["/weppcloud/"], runConfig: "dev_unit_1", skip: false },
       sitePrefix: "/weppcloud",
       backup: { preDeploy: true, schedule: "none", dir: this.layout.backups, keepCount: 5, keepDays: 7, drill: true },
       stopForRestore: [],

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { promotion } from "../../config/sections/bluegreen";
 import { clearDeployment, readState, sshRun } from "../../rig";
 import { publishDerivedBuild } from "../../rig/registry";
 import { RehearsalResult, rehearse } from "../../harness/rehearsal/rehearse";
@@ -14,6 +15,8 @@ import { cli, curl, ensureRig, forgetStacks, newTag, servedBuild } from "./helpe
  */
 
 const PROD_ROWS = 40;
+/** promotion.validationPort as the schema defaults it (the rig's stacks do not set it). */
+const RIG_VALIDATION_PORT = promotion.parse({}).validationPort;
 
 describe("promotion on the evidence: testprod's suites and soak, prod's restore drill", function () {
   this.timeout(900_000);
@@ -110,6 +113,19 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     const found = promoted.json.evidence.found.join("\n");
     for (const what of [/suite create-run passed/, /suite routes passed/, /soak of .* passed/, /restore drill passed on /]) assert.match(found, what);
     assert.equal(await servedBuild(wepp1), "ev-good");
+  });
+
+  it("serves the test-support API only to the host's own validation client: Caddy's public site answers 404, its listener on forest1's loopback serves it", async () => {
+    // testprod now runs with the API on (the rig's job settings), and its create-run suite passed above.
+    const ping = (url: string) => onHost("forest1", `curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' '${url}'`);
+    assert.equal((await ping("http://127.0.0.1:8080/weppcloud/tests/api/ping")).stdout, "404", "the public site refuses it");
+    assert.equal((await ping("http://127.0.0.1:8080/weppcloud//tests/api/ping")).stdout, "404", "however it is spelled");
+    assert.equal((await ping("http://127.0.0.1:8080/weppcloud/")).stdout, "200", "and serves the site");
+    const listener = `http://127.0.0.1:${RIG_VALIDATION_PORT}/weppcloud/tests/api/ping`;
+    const inside = await onHost("forest1", `curl -sS --max-time 5 -H 'X-Forwarded-Proto: https' '${listener}'`);
+    assert.deepEqual(JSON.parse(inside.stdout), { message: "test support online" });
+    const outside = await curl([`http://${forest1}:${RIG_VALIDATION_PORT}/weppcloud/tests/api/ping`]);
+    assert.notEqual(outside.code, 0, "the listener is not reachable from another machine");
   });
 
   it("never promotes a release whose create-run fails: its deploy fails testprod's smoke test, and promote takes testprod's last succeeded release", async () => {

@@ -159,6 +159,23 @@ describe("ComposeDeployment", () => {
     assert.doesNotMatch(stagedText(prod, "prod", "project/caddy/Caddyfile.bluegreen"), /wepppy-cicd\/access\.log/);
   });
 
+  it("confines the test-support API to Caddy's validation listener on the host's loopback where it is on, and stages nothing of it where it is off", async () => {
+    const on = await deployable("testprod", { "features.TEST_SUPPORT_ENABLED": true, "promotion.validationPort": 18181 });
+    const settings = JSON.parse(stagedText(on, "testprod", "deploy.json"));
+    assert.equal(settings.smoke.mode, "test-support");
+    assert.equal(settings.smoke.testSupportUrl, "http://127.0.0.1:18181");
+    assert.deepEqual(settings.compose.files, ["docker-compose.prod.yml", "docker-compose.wepppy-cicd-validation.yml"]);
+    assert.equal(stagedText(on, "testprod", "project/docker-compose.wepppy-cicd-validation.yml").trim(), 'services:\n  caddy:\n    ports:\n      - 127.0.0.1:18181:8081');
+    const caddy = stagedText(on, "testprod", "project/caddy/Caddyfile");
+    assert.match(caddy, /@wepppy_cicd_test_support path \/tests\/api\* \/weppcloud\/tests\/api\*\n\s+handle @wepppy_cicd_test_support \{\n\s+respond "Not Found" 404/);
+    assert.match(caddy, /^http:\/\/:8081 \{$/m);
+    assert.match(caddy, /output file \/var\/log\/wepppy-cicd\/access\.log/, "the soak's log as before");
+    const off = JSON.parse(stagedText(testprod, "testprod", "deploy.json"));
+    assert.equal(off.smoke.testSupportUrl, off.smoke.url);
+    assert.deepEqual(off.compose.files, ["docker-compose.prod.yml"]);
+    assert.doesNotMatch(stagedText(testprod, "testprod", "project/caddy/Caddyfile"), /wepppy_cicd_test_support|:8081/);
+  });
+
   it("sends every generated secret to the host on stdin, marked secret", () => {
     const r = named(testprod, "-secrets");
     assert.ok(isWireSecret(r.wireInputs.stdin));
