@@ -28,13 +28,13 @@ import { ensureRig } from "../harness/rehearsal/rigStack";
 export const DROP_PHASES = ["lock", "backup", "pull", "gate", "switch", "analysis", "converge"] as const;
 export type DropPhase = (typeof DROP_PHASES)[number];
 
-/** The host's phase at which a kill counts as "at" each case: just after the switch is its smoke test. */
+/** The host's phases at which a kill counts as "at" each case: "switch" is the switch itself or its smoke test just after. */
 const KILL_AT: Record<DropPhase, string[]> = {
   lock: ["lock", "stage"],
   backup: ["backup"],
   pull: ["pull"],
   gate: ["gate"],
-  switch: ["smoke"],
+  switch: ["switch", "smoke"],
   analysis: ["analysis"],
   converge: ["converge"],
 };
@@ -109,21 +109,25 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-/** Streams the newest run's checkpoint from the host every 100 ms (one SSH session), as JSON lines. */
+/**
+ * Streams the newest run's checkpoint from the host every 100 ms (one SSH session). The agent
+ * writes it indented, so each copy is followed by a separator line and parsed whole.
+ */
 function watchRuns(onCheckpoint: (cp: { runId: string; phase: string; requestId: string }) => void): () => void {
-  const script = `while :; do d=$(ls -1d ${ROOT}/runs/*/ 2>/dev/null | tail -n 1); [ -n "$d" ] && cat "$d/checkpoint.json" 2>/dev/null && echo; sleep 0.1; done`;
+  const SEPARATOR = "--checkpoint--";
+  const script = `while :; do d=$(ls -1d ${ROOT}/runs/*/ 2>/dev/null | tail -n 1); [ -n "$d" ] && cat "$d/checkpoint.json" 2>/dev/null; echo; echo ${SEPARATOR}; sleep 0.1; done`;
   const argv = sshArgv(sshTarget(HOST), { script });
   const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "ignore"] });
   let partial = "";
   child.stdout.on("data", (d) => {
-    const lines = (partial + d).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
+    const chunks = (partial + d).split(`\n${SEPARATOR}\n`);
+    partial = chunks.pop() ?? "";
+    for (const chunk of chunks) {
       try {
-        const cp = JSON.parse(line);
+        const cp = JSON.parse(chunk);
         if (cp && typeof cp.runId === "string") onCheckpoint(cp);
       } catch {
-        // a line torn by the write: the next one is whole
+        // no run yet, or a copy torn by the agent's write: the next one is whole
       }
     }
   });
@@ -216,7 +220,9 @@ export async function runDropBench(o: { log: (line: string) => void; phases?: re
   const judge = async (c: Omit<DropCase, "verdict" | "live" | "served" | "lockReleased" | "auditRecords" | "runs" | "consistent" | "seconds">, caseStart: number, image: string, build: string, again: any): Promise<DropCase> => {
     await settle();
     const status = await hostStatus();
-    const records = (await auditSince(caseStart)).filter((e) => e.action === "deploy" || e.action === "rollback");
+    // The case's own release only: the audit log's times are whole seconds, so the previous case's last record can fall inside the window.
+    const digest = image.split("@")[1] ?? "";
+    const records = (await auditSince(caseStart)).filter((e) => (e.action === "deploy" || e.action === "rollback") && (!digest || e.digest === digest || e.image.endsWith(digest)));
     const runIds = new Set(records.map((e) => e.runId).filter(Boolean));
     const perRun = [...runIds].map((id) => records.filter((e) => e.runId === id).length);
     const lock = await lockState();
