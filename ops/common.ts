@@ -6,6 +6,8 @@ import { StackConfig } from "../config/schema";
 import { configKey, rawOf, sectionObject } from "./configMap";
 import { leavesOf } from "./intent";
 import { NotifyEvent, NotifyOutcome, notify as postNotification } from "./notify";
+import type { StackHandle } from "./stackHandle";
+import { LeafChanges, UpdateOutcome, applyAndUp } from "./update";
 
 /*
  * What release, promote and rollback share: judging the config, the release record, the
@@ -163,4 +165,17 @@ export function restoreNote(stack: string, restored: boolean | undefined): strin
   return restored
     ? `${stack}'s config is back to what it was before the command`
     : `${stack}'s config could NOT be put back: check it with \`wepppy-cicd status --stack ${stack}\` before anything else`;
+}
+
+/** The operation's update (ops/update.ts), recorded on its result: the keys written, the update, and on failure its error and whether the config is back. */
+export async function recordedUpdate(result: OpResult, stack: StackHandle, before: ConfigMap, changes: LeafChanges, message: string, log: (l: string) => void): Promise<UpdateOutcome> {
+  const outcome = await applyAndUp(stack, before, changes, message, log);
+  result.changed = true;
+  result.keys = outcome.keys;
+  result.update = { result: outcome.result, startTime: outcome.startTime };
+  if (!outcome.ok) {
+    result.error = outcome.error;
+    result.restored = outcome.restored;
+  }
+  return outcome;
 }

@@ -1,10 +1,9 @@
-import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
+import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, recordedUpdate, releaseId, releaseTag, restoreNote } from "./common";
 import { digestOf } from "../render/images";
 import { baseResult, checkReleaseImage, liveFromOutputs, outputsOf } from "./release";
 import { fullHistory } from "./history";
 import { withLeaves } from "./intent";
 import type { StackHandle } from "./stackHandle";
-import { applyAndUp } from "./update";
 
 /*
  * `wepppy-cicd hotfix` (spec, Emergency Hotfix; Playbook 4): an image testprod has not run
@@ -70,10 +69,7 @@ export async function hotfix(options: HotfixOptions): Promise<OpResult> {
     hotfix: { reason: options.reason, skippedChecks },
   };
   log(`${name}: hotfix ${ref.ref} bypasses testprod (${options.reason}); release ${record.id} (${record.version}); skipped: ${skippedChecks.join(", ")}`);
-  const outcome = await applyAndUp(options.stack, before, changes, `hotfix ${record.id}: ${ref.ref}`, log);
-  result.changed = true;
-  result.keys = outcome.keys;
-  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const outcome = await recordedUpdate(result, options.stack, before, changes, `hotfix ${record.id}: ${ref.ref}`, log);
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
@@ -83,8 +79,6 @@ export async function hotfix(options: HotfixOptions): Promise<OpResult> {
     result.summary = `${name}: hotfix ${result.image} is live${after.live ? ` on ${after.live}` : ""} (release ${record.id}, ${record.version})`;
     result.notes.push(`skipped: ${skippedChecks.join(", ")}; the next \`wepppy-cicd promote\` replaces the hotfix with what testprod validated`);
   } else {
-    result.error = outcome.error;
-    result.restored = outcome.restored;
     result.summary = `${name}: hotfix ${record.id} FAILED: ${ref.ref} did not go live`;
     if (config.bluegreen.enabled) result.notes.push(`traffic stays where it was${outputs.live ? ` (${outputs.live})` : ""}: the host switches only to a colour that passed its gates`);
     result.notes.push(restoreNote(name, outcome.restored));

@@ -1,6 +1,6 @@
 import { digestRef } from "../config/sections/bluegreen";
 import { digestOf } from "../render/images";
-import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, releaseId, releaseTag, restoreNote } from "./common";
+import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, recordedUpdate, releaseId, releaseTag, restoreNote } from "./common";
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
 import { SourceRequirements, judgeSource, judgeTarget } from "../host/contract/evidence";
 import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
@@ -8,7 +8,6 @@ import { fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
 import { intendedImage, leavesOf, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
-import { applyAndUp } from "./update";
 
 /*
  * `wepppy-cicd promote`: the digest testprod has live (as its host reported it after its
@@ -199,10 +198,7 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
   judgeConfig(name, withLeaves(before, changes), options.sourceDir);
   result.release = record;
   log(`${name}: promoting ${image} from ${from}; release ${record.id} (${record.version})${config.bluegreen.enabled ? "; the host puts it on the colour not serving, gates it and switches" : ""}`);
-  const outcome = await applyAndUp(options.prod, before, changes, `promote ${record.id}: ${image}`, log);
-  result.changed = true;
-  result.keys = outcome.keys;
-  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const outcome = await recordedUpdate(result, options.prod, before, changes, `promote ${record.id}: ${image}`, log);
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
@@ -212,8 +208,6 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
       result.notes.push(`${prodLive.live} keeps ${prodLive.image} for ${config.bluegreen.warmSeconds} s (bluegreen.warmSeconds), so \`wepppy-cicd rollback --stack ${name}\` is a switch until then`);
     }
   } else {
-    result.error = outcome.error;
-    result.restored = outcome.restored;
     result.summary = `${name}: promotion ${record.id} FAILED: ${image} did not go live`;
     if (config.bluegreen.enabled) result.notes.push(`traffic stays where it was${prodLive.live ? ` (${prodLive.live})` : ""}: the host switches only to a colour that passed its gates`);
     result.notes.push(restoreNote(name, outcome.restored));

@@ -2,11 +2,10 @@ import type { OutputMap } from "@pulumi/pulumi/automation";
 import { digestRef } from "../config/sections/bluegreen";
 import * as f from "../config/fields";
 import { digestOf } from "../render/images";
-import { Action, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, releaseId, restoreNote } from "./common";
+import { Action, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, recordedUpdate, releaseId, restoreNote } from "./common";
 import { fullHistory, newestSucceeded } from "./history";
 import { leavesOf, withLeaves } from "./intent";
 import type { StackHandle } from "./stackHandle";
-import { applyAndUp } from "./update";
 
 /*
  * `wepppy-cicd release`: puts a published commit image on a registry stack (testprod): its
@@ -110,10 +109,7 @@ export async function release(options: ReleaseOptions): Promise<OpResult> {
   judgeConfig(name, withLeaves(before, changes), options.sourceDir); // e.g. an actor that is not a user name: refused, nothing changed
   result.release = record;
   log(`${name}: releasing ${ref.ref} (was ${outputs.image ?? lastTag ?? "nothing"}); release ${record.id}`);
-  const outcome = await applyAndUp(options.stack, before, changes, `release ${record.id}: ${ref.ref}`, log);
-  result.changed = true;
-  result.keys = outcome.keys;
-  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const outcome = await recordedUpdate(result, options.stack, before, changes, `release ${record.id}: ${ref.ref}`, log);
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
@@ -125,8 +121,6 @@ export async function release(options: ReleaseOptions): Promise<OpResult> {
       result.notes.push(`${outputs.live} keeps ${outputs.image} for ${config.bluegreen.warmSeconds} s (bluegreen.warmSeconds), so \`wepppy-cicd rollback --stack ${name}\` is a switch until then`);
     }
   } else {
-    result.error = outcome.error;
-    result.restored = outcome.restored;
     result.summary = `${name}: release ${record.id} FAILED: ${ref.ref} did not go live`;
     result.notes.push(
       config.bluegreen.enabled

@@ -1,12 +1,11 @@
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
 import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
 import { digestOf } from "../render/images";
-import { Colour, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, restoreNote, stamp } from "./common";
+import { Colour, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, recordedUpdate, restoreNote, stamp } from "./common";
 import { describeUpdate, findUpdate, fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
 import { Changes, INTENT_LEAVES, intendedImage, leavesOf, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
 import type { StackHandle } from "./stackHandle";
-import { applyAndUp } from "./update";
 
 /*
  * `wepppy-cicd rollback`: re-applies what an earlier succeeded update said must be live
@@ -113,10 +112,7 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
   for (const line of result.notes) log(line);
 
   log(`${name}: rolling back to ${which}${targetImage ? ` (${targetImage})` : ""}; release ${record.id}`);
-  const outcome = await applyAndUp(options.stack, before, changes, `rollback ${record.id}: to ${which}`, log);
-  result.changed = true;
-  result.keys = outcome.keys;
-  result.update = { result: outcome.result, startTime: outcome.startTime };
+  const outcome = await recordedUpdate(result, options.stack, before, changes, `rollback ${record.id}: to ${which}`, log);
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
@@ -125,8 +121,6 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
     result.digest = digestOf(result.image);
     result.summary = `${name}: rolled back to ${which}${result.image ? `: ${result.image} is live${after.live ? ` on ${after.live}` : ""}` : ""} (release ${record.id})`;
   } else {
-    result.error = outcome.error;
-    result.restored = outcome.restored;
     result.summary = `${name}: rollback to ${which} FAILED`;
     if (config.bluegreen.enabled) result.notes.push(`traffic stays where it was${outputs.live ? ` (${outputs.live}${outputs.image ? `, ${outputs.image}` : ""})` : ""}: the host switches only to a colour that passes its gates`);
     result.notes.push(restoreNote(name, outcome.restored));
