@@ -7,7 +7,7 @@ import { writeJsonAtomic } from "./files";
 import { LockHeld, acquireLock, describeHolder, holderAlive, lockInfo, readHolder, releaseLock } from "./lock";
 import { loadRelease } from "./releases";
 import { recoverRun } from "./recover";
-import { StoredRequest, listRuns, newRunId, readStoredRequest, readVerdict, runPaths, saveCheckpoint } from "./run";
+import { StoredRequest, listRuns, newRunId, readDeliverable, readStoredRequest, readVerdict, runPaths, saveCheckpoint } from "./run";
 import { initialCheckpoint } from "./runner";
 
 /*
@@ -106,7 +106,7 @@ export async function attach(agent: Agent, layout: HostLayout, runId: string, o:
   };
   for (;;) {
     flush();
-    const v = readVerdict(layout, runId);
+    const v = readDeliverable(layout, runId);
     if (v) return deliver(v);
     if (agent.clock.now() >= nextLiveness) {
       nextLiveness = agent.clock.now() + LIVENESS_EVERY_MS;
@@ -118,7 +118,7 @@ export async function attach(agent: Agent, layout: HostLayout, runId: string, o:
       const alive = mine && (h!.pid === agent.pid ? await containerRunning(agent, h!.container) : await holderAlive(agent, h!));
       if (!alive) {
         // The verdict may have landed just now; only a run with none is recovered.
-        const again = readVerdict(layout, runId);
+        const again = readDeliverable(layout, runId);
         if (again) return deliver(again);
         agent.out.say(`[wepppy-deploy] run ${runId} stopped without a verdict: recovering`);
         const recovered = await recoverRun(agent, layout, runId);

@@ -88,7 +88,7 @@ export function newHolder(agent: Agent, o: AcquireOptions): LockHolder {
 
 /**
  * Takes the lock, waiting up to waitSeconds for a live holder (and up to two minutes for a
- * retire, which holds it for a minute at most). A stale or live holder past the wait is a
+ * retire, which holds it for a minute at most, or for a judged release converging its other services). A stale or live holder past the wait is a
  * LockHeld naming it; the caller decides (a deploy recovers a dead run first).
  */
 export async function acquireLock(agent: Agent, layout: HostLayout, o: AcquireOptions): Promise<LockHolder> {
@@ -109,8 +109,9 @@ export async function acquireLock(agent: Agent, layout: HostLayout, o: AcquireOp
       throw new LockHeld(info, `stale lock left by a run that did not finish: ${describeHolder(info.holder)}. Check the environment (wepppy-deploy health), then run: wepppy-deploy recover (or break-lock)`);
     }
     const waited = (agent.clock.now() - started) / 1000;
-    const retire = info.holder?.action === "retire";
-    if (waited >= o.waitSeconds && !(retire && waited < 120)) {
+    // A retire, or a judged release converging its other services: both end by themselves within minutes.
+    const brief = info.holder?.action === "retire" || info.holder?.converging === true;
+    if (waited >= o.waitSeconds && !(brief && waited < 120)) {
       throw new LockHeld(info, `another run holds the lock: ${describeHolder(info.holder)}`);
     }
     await agent.clock.sleep(1000);
@@ -136,4 +137,13 @@ export function releaseLock(layout: HostLayout, mine: { pid?: number; start?: nu
 
 export function removeLock(layout: HostLayout): void {
   fs.rmSync(layout.lockDir, { recursive: true, force: true });
+}
+
+/** The run is judged and only converges now: later deploys wait for it (acquireLock) instead of being refused. */
+export function markConverging(layout: HostLayout, mine: LockHolder): LockHolder {
+  const h = readHolder(layout);
+  if (!h || h.runId !== mine.runId) return mine;
+  const next: LockHolder = { ...h, converging: true };
+  writeJsonAtomic(layout.lockHolder, next);
+  return next;
 }

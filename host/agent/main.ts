@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Agent } from "./agent";
@@ -7,6 +8,7 @@ import { cliCompose } from "./compose";
 import { cliDocker } from "./docker";
 import { nodeHttp } from "./http";
 import { containerLauncher, runtimeFromEnv } from "./launcher";
+import { engineDocker } from "./dockerEngine";
 import { hostProcesses } from "./processes";
 
 /*
@@ -29,7 +31,9 @@ async function main(): Promise<number> {
   const env = process.env;
   const root = env.WEPPPY_DEPLOY_ROOT ?? path.resolve(path.dirname(process.argv[1] ?? "."), "..");
   const who = env.WEPPPY_DEPLOY_ACTOR || env.USER || "unknown";
-  const docker = cliDocker();
+  // The Engine API on the socket where the agent has it (its container mounts it); the CLI otherwise.
+  const socket = env.WEPPPY_DOCKER_SOCKET ?? "/var/run/docker.sock";
+  const docker = !env.DOCKER_HOST && fs.existsSync(socket) ? engineDocker(socket, cliDocker()) : cliDocker();
   const agent: Agent = {
     root,
     docker,

@@ -107,7 +107,8 @@ async function recoverClaimed(agent: Agent, rootLayout: HostLayout, runId: strin
     releaseLock(rootLayout, { runId });
     return done;
   }
-  const recorded = findRunRecord(rootLayout, runId);
+  // A judged blue/green run is audited before it converges: its record says nothing about whether it finished.
+  const recorded = fs.existsSync(runPaths(rootLayout, runId).judged) ? undefined : findRunRecord(rootLayout, runId);
   if (recorded) {
     const v = verdictFromRecord(runId, stored.requestId, recorded);
     writeJsonAtomic(runPaths(rootLayout, runId).verdict, v);
@@ -125,8 +126,9 @@ async function recoverClaimed(agent: Agent, rootLayout: HostLayout, runId: strin
   const layout = settings ? hostLayout(rootLayout.root, settings.projectDir) : rootLayout;
   const env = settings?.environment ?? "unknown";
   let verdict: DeployVerdict;
+  let warnings: string[] = [];
   if (cp?.finish && release && settings) {
-    const warnings = await finish(agent, layout, settings, release, stored.request, cp.finish);
+    warnings = await finish(agent, layout, settings, release, stored.request, cp.finish);
     verdict = buildVerdict({
       runId,
       stored,
@@ -156,7 +158,7 @@ async function recoverClaimed(agent: Agent, rootLayout: HostLayout, runId: strin
       nowMs: agent.clock.now(),
     });
   }
-  recordVerdict(agent, layout, env, verdict, { skipSmoke: stored.request.skipSmoke || undefined, hotfix: stored.request.hotfix });
+  recordVerdict(agent, layout, env, verdict, { skipSmoke: stored.request.skipSmoke || undefined, hotfix: stored.request.hotfix }, warnings);
   releaseLock(rootLayout, { runId });
   return verdict;
 }

@@ -76,6 +76,7 @@ export function runPaths(layout: HostLayout, runId: string) {
     events: path.join(dir, RUN_FILES.events),
     checkpoint: path.join(dir, RUN_FILES.checkpoint),
     verdict: path.join(dir, RUN_FILES.verdict),
+    judged: path.join(dir, RUN_FILES.judged),
     delivered: path.join(dir, "delivered"),
     displaced: path.join(dir, "displaced"),
   };
@@ -97,6 +98,11 @@ export function readCheckpoint(layout: HostLayout, runId: string): Checkpoint | 
 
 export function readVerdict(layout: HostLayout, runId: string): DeployVerdict | undefined {
   return readJsonFile(runPaths(layout, runId).verdict) as DeployVerdict | undefined;
+}
+
+/** The verdict a client can take: the final one, else the one given when a blue/green release was judged (it converges on). */
+export function readDeliverable(layout: HostLayout, runId: string): DeployVerdict | undefined {
+  return readVerdict(layout, runId) ?? (readJsonFile(runPaths(layout, runId).judged) as DeployVerdict | undefined);
 }
 
 /** Run ids, oldest first. */

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { HostLayout, hostLayout } from "../contract/layout";
 import { DeployVerdict, Phase, ROLLBACK_RELEASE_PREFIX, ReleaseRecord } from "../contract/records";
 import { Agent, CommandError } from "./agent";
@@ -6,7 +7,7 @@ import { isoTime } from "./clock";
 import { deployBlueGreen } from "./blueGreen";
 import { writeJsonAtomic } from "./files";
 import { finish } from "./finish";
-import { releaseLock, takeOverLock } from "./lock";
+import { markConverging, releaseLock, takeOverLock } from "./lock";
 import { deployOneColour } from "./oneColour";
 import { StagedRelease, loadRelease, readCurrent } from "./releases";
 import { Checkpoint, FinishPlan, RunContext, RunFailure, StoredRequest, progressWriter, pruneRuns, readCheckpoint, readStoredRequest, runPaths, saveCheckpoint } from "./run";
@@ -84,8 +85,28 @@ export function buildVerdict(v: VerdictInput): DeployVerdict {
   };
 }
 
-/** Writes the run's one audit record, then its verdict. */
-export function recordVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: { skipSmoke?: boolean; hotfix?: string | null; from?: string; to?: string; analysis?: FinishPlan["analysis"]; rolledBack?: string } = {}): void {
+type VerdictExtra = { skipSmoke?: boolean; hotfix?: string | null; from?: string; to?: string; analysis?: FinishPlan["analysis"]; rolledBack?: string };
+
+/**
+ * Writes the run's one audit record, then its verdict. A blue/green run audited its verdict
+ * when it was judged (judgeVerdict): then only what finishing added is audited, as a
+ * converge record, so each run keeps one deploy record.
+ */
+export function recordVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: VerdictExtra = {}, warnings: string[] = []): void {
+  if (!fs.existsSync(runPaths(layout, verdict.runId).judged)) auditVerdict(agent, layout, env, verdict, extra);
+  else if (warnings.length > 0) {
+    audit(agent, layout, env, { action: "converge", result: "failed", image: verdict.image, release: verdict.release, seconds: verdict.seconds, runId: verdict.runId, reason: warnings.join("; ").slice(0, 1000), note: "the release is live; finishing it left this to look at" });
+  }
+  writeJsonAtomic(runPaths(layout, verdict.runId).verdict, verdict);
+}
+
+/** Blue/green, judged good: audited, and handed to the client, while the other services converge. */
+export function judgeVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: VerdictExtra): void {
+  auditVerdict(agent, layout, env, verdict, extra);
+  writeJsonAtomic(runPaths(layout, verdict.runId).judged, verdict);
+}
+
+function auditVerdict(agent: Agent, layout: HostLayout, env: string, verdict: DeployVerdict, extra: VerdictExtra): void {
   const stored = readStoredRequest(layout, verdict.runId);
   audit(agent, layout, env, {
     action: verdict.action === "rollback" ? "rollback" : "deploy",
@@ -114,7 +135,6 @@ export function recordVerdict(agent: Agent, layout: HostLayout, env: string, ver
     ...(extra.rolledBack ? { rolledBack: extra.rolledBack } : {}),
     note: verdict.message,
   });
-  writeJsonAtomic(runPaths(layout, verdict.runId).verdict, verdict);
 }
 
 export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: string): Promise<DeployVerdict> {
@@ -135,6 +155,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
   let plan: FinishPlan | undefined;
   /** The image traffic was taken away from: a release switched back, or the one a rollback replaced. */
   let rolledBack: string | undefined;
+  let finishWarnings: string[] = [];
   try {
     await say(`run ${runId}: ${request.action} ${request.image ?? "(the compose files' images)"} with release files ${request.releaseKey}`, "info", "lock");
     try {
@@ -172,13 +193,25 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     plan.secretDigests = digests;
     // Judged: from here on the release stays, and recovery would finish it, never undo it.
     save({ finish: plan, switchedFrom: null, phase: "converge" });
-    await say("release judged good: making it current", "info", "converge");
-    const warnings = await finish(agent, layout, settings, release, request, plan);
-    for (const w of warnings) await say(`warning: ${w}`, "warn", "finish");
-    let message = plan.message;
     // A rollback by hand (action rollback) or by the stack (wepppy-cicd rollback's release id): the image it replaced.
     const isRollback = request.action === "rollback" || Boolean(request.release?.id.startsWith(ROLLBACK_RELEASE_PREFIX));
     if (isRollback && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
+    if (settings.bluegreen && !settings.validate.enabled) {
+      // Traffic is where it stays: the client may go now (a rollback is back in seconds, not after
+      // compose has recreated every worker). The lock stays held, marked, until the rest converges.
+      const judged = buildVerdict({
+        runId, stored, result: "ok", release: request.release, releaseKey: release.key,
+        serving: { live: plan.live, images: plan.images, liveImage: plan.image },
+        message: `${plan.message}; the other services converge with the lock held`, plan, nowMs: agent.clock.now(),
+      });
+      judgeVerdict(agent, layout, env, judged, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan.analysis, rolledBack });
+      markConverging(rootLayout, holder);
+    }
+    await say("release judged good: making it current", "info", "converge");
+    const warnings = await finish(agent, layout, settings, release, request, plan);
+    for (const w of warnings) await say(`warning: ${w}`, "warn", "finish");
+    finishWarnings = warnings;
+    let message = plan.message;
     if (settings.validate.enabled) {
       save({ phase: "finish" });
       const evidence = await runSuites(agent, layout, settings, (m) => say(m, "info", "finish"));
@@ -213,6 +246,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     const settings = release?.settings;
     if (cp.finish && settings) {
       // Failed while finishing a judged release: it is live; the rest is reported.
+      finishWarnings = [`finishing failed: ${failure.message}`];
       verdict = buildVerdict({
         runId, stored, result: "ok", release: request.release, releaseKey: request.releaseKey,
         serving: { live: cp.finish.live, images: cp.finish.images, liveImage: cp.finish.image },
@@ -242,7 +276,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
       if ((undone.backMs !== undefined || undone.rolledBack) && request.image) rolledBack = request.image;
     }
   }
-  recordVerdict(agent, layout, env, verdict, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan?.analysis, rolledBack });
+  recordVerdict(agent, layout, env, verdict, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan?.analysis, rolledBack }, finishWarnings);
   pruneRuns(rootLayout);
   releaseLock(rootLayout, holder);
   return verdict;

@@ -104,6 +104,8 @@ export const RUN_FILES = {
   events: "events.jsonl",
   checkpoint: "checkpoint.json",
   verdict: "verdict.json",
+  /** Blue/green: the verdict as soon as the release is judged good, while the other services still converge. */
+  judged: "judged.json",
 } as const;
 
 /** Files of one staged release, beside the compose project's own files (see staging.ts). */

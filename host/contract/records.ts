@@ -70,7 +70,7 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export type AuditAction = "deploy" | "rollback" | "backup" | "restore" | "validate" | "retire" | "break-lock" | "build" | "soak" | "drill";
+export type AuditAction = "deploy" | "rollback" | "backup" | "restore" | "validate" | "retire" | "break-lock" | "build" | "soak" | "drill" | "converge";
 export type AuditResult = "ok" | "failed" | "refused" | "skipped" | "interrupted";
 
 /** A service recreated because a secret file it mounts changed (names of files, never values). */
@@ -271,6 +271,8 @@ export interface LockHolder {
   requestId?: string;
   /** The detached container that runs the deploy (alive while it runs, whatever pid was recorded). */
   container?: string;
+  /** Set once the run is judged and only converges the other services: a new deploy waits for it as for a retire. */
+  converging?: boolean;
 }
 
 export type LockState = "unlocked" | "held" | "stale";

@@ -279,14 +279,37 @@ describe("agent: blue/green deploy", () => {
     };
     const key = host.stage({ caddyfile: "# B\n" });
     const r = await host.deploy(host.request(B, key, { release: { id: "r-2" } }));
-    host.deadPids.clear();
+    // The client had the verdict when the release was judged; the run's death is found by the next invocation.
     assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [0, "ok", "green"]);
-    assert.match(r.verdict!.message, /finished by recovery/);
+    assert.match(r.verdict!.message, /the other services converge with the lock held/);
+    assert.equal((await host.cli(["recover"])).code, 0);
+    host.deadPids.clear();
+    assert.match(JSON.parse(fs.readFileSync(path.join(host.layout.runsDir, r.verdict!.runId, "verdict.json"), "utf8")).message, /finished by recovery/);
+    assert.equal(host.locked(), false);
     assert.deepEqual(host.markers(), ["live-green"]);
     assert.equal(JSON.parse(fs.readFileSync(host.layout.currentRelease, "utf8")).releaseKey, key);
     assert.equal(host.projectFile("caddy/Caddyfile"), "# B\n");
     assert.equal(host.container(WORKER)!.image, B);
     assert.deepEqual(host.audit().filter((x) => x.runId === r.verdict!.runId).map((x) => x.result), ["ok"]);
+  });
+
+  it("hands the client its verdict once the release is judged; the other services converge with the lock held, and a deploy meanwhile waits instead of being refused", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    let release!: () => void;
+    const converging = new Promise<void>((done) => (release = done));
+    host.runnerHook = (e) => (e.phase === "converge" && e.message.startsWith("release judged good") ? converging : undefined);
+    const r = await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [0, "ok", "green"], "judged: the client goes");
+    assert.equal(host.container(WORKER)!.image, A, "the worker has not converged yet");
+    assert.equal(host.locked(), true, "the run still holds the lock");
+    host.runnerHook = undefined;
+    const next = host.deploy(host.request(A, host.stage(), { release: { id: "r-3" } }));
+    release();
+    await Promise.all(host.runs);
+    const after = await next;
+    assert.equal(after.code, 0, after.err.join("\n"));
+    assert.deepEqual(host.audit().filter((x) => x.action === "deploy").map((x) => x.result), ["ok", "ok", "ok"], "one record per run, none refused");
+    assert.equal(host.container(WORKER)!.image, A);
   });
 
   it("refuses an image that is not digest-pinned, and an ambiguous traffic state, changing nothing", async () => {
