@@ -67,6 +67,8 @@ export interface CycleRecord {
   /** Host side: from the rollback's deploy starting to the marker switch. */
   rollbackSeconds: number;
   rollbackFailed: number;
+  /** From the rollback command's start until every worker service runs the rolled-back image (null: not within 2 min). */
+  workersSeconds: number | null;
   requests: number;
 }
 
@@ -125,6 +127,24 @@ async function audit(n = 20): Promise<AuditRecord[]> {
 async function trafficState(): Promise<string> {
   const r = await sshRun(HOST, ["bash", "/opt/wepppy-cicd/bin/wepppy-deploy", "traffic", "/opt/wepppy-cicd/bluegreen"]);
   return (JSON.parse(r.stdout) as { state: string }).state;
+}
+
+/**
+ * Seconds from `sinceMs` until every service container on wepp1 that ran `from` (the release
+ * rolled away from: the workers, besides the colours) runs `to`; null if not within `limitS`.
+ */
+async function workersConverged(from: string, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
+  const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
+  const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
+  const format = '{{.Label "com.docker.compose.service"}} {{.Image}}';
+  for (;;) {
+    const r = await sshRun(HOST, ["docker", "ps", "--filter", `label=com.docker.compose.project=${settings.compose.project}`, "--format", format]);
+    const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
+    const left = rows.filter(([, image]) => image === from);
+    if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
+    if (Date.now() - sinceMs > limitS * 1000) return null;
+    await new Promise((done) => setTimeout(done, 500));
+  }
 }
 
 /** From the first response of `to` to the last of `from` (0 when they do not overlap). */
@@ -196,8 +216,9 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const t0 = Date.now();
       const rb = await rollback({ ...common, now: new Date(), stack, warmth: async () => ({ warm: true }) });
       const rbSeconds = seconds(Date.now() - t0);
-      const wb = load.mark();
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
+      const workers = await workersConverged(image, base, t0);
+      const wb = load.mark();
       const entry = (await audit(5)).reverse().find((e) => e.action === "deploy" && e.result === "ok");
       // switchMs: from the host receiving the rollback's deploy request to traffic on the warm colour.
       const hostMs = entry?.switchMs ?? null;
@@ -210,10 +231,11 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
         rollbackCommandSeconds: rbSeconds,
         rollbackSeconds: hostMs === null ? NaN : hostMs / 1000,
         rollbackFailed: wb.failed,
+        workersSeconds: workers,
         requests: wr.requests + wb.requests,
       };
       perCycle.push(rec);
-      log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s)`);
+      log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s); workers on it ${rec.workersSeconds ?? "NOT within 120"} s after it started`);
     }
 
     // A release that passes its gate and then answers 5xx: the analysis window must switch back.
@@ -279,6 +301,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       failed: "connection errors, timeouts, 5xx and other non-200 answers, except the 5xx the deliberately bad release produced (reported under badRelease.failed)",
       switchSeconds: "client side: from the first response of the new build to the last response of the old one (how long both served)",
       rollbackSeconds: "host side: from the host receiving the rollback's deploy request to the marker switch (switchMs of its audit record)",
+      workersSeconds: "from the rollback command's start until every service container besides the colours that ran the release runs the rolled-back image",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
       cycleFailed: String(cycleFailed),
     },
@@ -298,6 +321,7 @@ export function switchBenchTable(r: SwitchBenchReport): string {
     ["switch: both builds served (max s)", r.switchSecondsMax.toFixed(3)],
     ["rollback to warm colour (max s, host)", r.rollbackSecondsMax.toFixed(3)],
     ["rollback command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.rollbackCommandSeconds)).toFixed(1)],
+    ["rollback: every worker on its image (max s)", r.perCycle.some((c) => c.workersSeconds === null) ? "NOT within 120" : Math.max(0, ...r.perCycle.map((c) => c.workersSeconds ?? 0)).toFixed(1)],
     ["release command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.releaseCommandSeconds)).toFixed(1)],
     ["5xx release: detected and switched back (s)", r.badRelease.detectSeconds === null ? "-" : r.badRelease.detectSeconds.toFixed(3)],
     ["5xx release: switched back", r.badRelease.switchedBack ? "yes" : "NO"],
