@@ -8,6 +8,7 @@ import { leavesOf } from "./intent";
 import { NotifyEvent, NotifyOutcome, notify as postNotification } from "./notify";
 import type { StackHandle } from "./stackHandle";
 import { LeafChanges, UpdateOutcome, applyAndUp } from "./update";
+import { fullHistory } from "./history";
 
 /*
  * What release, promote and rollback share: judging the config, the release record, the
@@ -178,4 +179,16 @@ export async function recordedUpdate(result: OpResult, stack: StackHandle, befor
     result.restored = outcome.restored;
   }
   return outcome;
+}
+
+/** A prod release's record: its id, the prod-YYYYMMDD-HHMMSS tag and the next YYYY.MM.PATCH of the stack's whole history. */
+export async function prodReleaseRecord(stack: StackHandle, options: CommonOptions, before: ConfigMap, note?: string): Promise<ReleaseRecord> {
+  const history = await fullHistory(stack);
+  return {
+    id: releaseId(stack.name, options.now),
+    tag: releaseTag(options.now),
+    version: nextVersion(options.now, history, before),
+    actor: options.actor,
+    ...(note ? { note } : {}),
+  };
 }

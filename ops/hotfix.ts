@@ -1,7 +1,5 @@
-import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, recordedUpdate, releaseId, releaseTag, restoreNote } from "./common";
-import { digestOf } from "../render/images";
-import { baseResult, checkReleaseImage, liveFromOutputs, outputsOf } from "./release";
-import { fullHistory } from "./history";
+import { CommonOptions, OpResult, OpsError, announce, judgeConfig, prodReleaseRecord, recordLeaves, recordedUpdate, restoreNote } from "./common";
+import { baseResult, checkReleaseImage, liveFromOutputs, outputsOf, tookLive } from "./release";
 import { withLeaves } from "./intent";
 import type { StackHandle } from "./stackHandle";
 
@@ -40,14 +38,7 @@ export async function hotfix(options: HotfixOptions): Promise<OpResult> {
   const commit = /^(?:sha|master)-([0-9a-f]{7,40})$/.exec(ref.tag)?.[1];
   // health.skipSmoke is set beside it (the workflow's skip_smoke_tests input), and audited by the host.
   const skippedChecks: string[] = [...HOTFIX_SKIPS, ...(config.health.skipSmoke ? ["smoke test on prod (health.skipSmoke)"] : [])];
-  const history = await fullHistory(options.stack);
-  const record: ReleaseRecord = {
-    id: releaseId(name, options.now),
-    tag: releaseTag(options.now),
-    version: nextVersion(options.now, history, before),
-    actor: options.actor,
-    note: `hotfix: ${options.reason}`,
-  };
+  const record = await prodReleaseRecord(options.stack, options, before, `hotfix: ${options.reason}`);
   const changes = {
     "image.hotfix.repository": ref.repository,
     "image.hotfix.tag": ref.tag,
@@ -70,12 +61,8 @@ export async function hotfix(options: HotfixOptions): Promise<OpResult> {
   };
   log(`${name}: hotfix ${ref.ref} bypasses testprod (${options.reason}); release ${record.id} (${record.version}); skipped: ${skippedChecks.join(", ")}`);
   const outcome = await recordedUpdate(result, options.stack, before, changes, `hotfix ${record.id}: ${ref.ref}`, log);
-  const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
-    result.ok = true;
-    result.image = after.image ?? ref.ref;
-    result.digest = digestOf(result.image);
-    result.live = after.live;
+    const after = tookLive(result, outcome.outputs ?? {}, ref.ref);
     result.summary = `${name}: hotfix ${result.image} is live${after.live ? ` on ${after.live}` : ""} (release ${record.id}, ${record.version})`;
     result.notes.push(`skipped: ${skippedChecks.join(", ")}; the next \`wepppy-cicd promote\` replaces the hotfix with what testprod validated`);
   } else {

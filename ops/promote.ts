@@ -1,6 +1,6 @@
 import { digestRef } from "../config/sections/bluegreen";
 import { digestOf } from "../render/images";
-import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, nextVersion, recordLeaves, recordedUpdate, releaseId, releaseTag, restoreNote } from "./common";
+import { CommonOptions, OpResult, OpsError, announce, judgeConfig, prodReleaseRecord, recordLeaves, recordedUpdate, restoreNote } from "./common";
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
 import { SourceRequirements, judgeSource, judgeTarget } from "../host/contract/evidence";
 import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
@@ -182,14 +182,7 @@ export async function promote(options: PromoteOptions): Promise<OpResult> {
     result.notes.push(`evidence: ${found.join("; ")}${options.force ? " (so --force was not needed)" : ""}`);
   }
 
-  const history = await fullHistory(options.prod);
-  const record: ReleaseRecord = {
-    id: releaseId(name, options.now),
-    tag: releaseTag(options.now),
-    version: nextVersion(options.now, history, before),
-    actor: options.actor,
-    ...(note ? { note } : {}),
-  };
+  const record = await prodReleaseRecord(options.prod, options, before, note);
   // The digest goes in with the commit it was built from (prod deploys that commit's compose files); a hotfix that was live goes out.
   const commit = await sourceCommit(source);
   if (commit) log(`${from} built it from wepppy commit ${commit}`);

@@ -48,6 +48,16 @@ export function liveFromOutputs(outputs: OutputMap): { image?: string; live?: "b
   return { image: typeof image === "string" && image ? image : undefined, live: bg?.live, images: bg?.images };
 }
 
+/** A succeeded update's result: ok, with the image (pinned) and colour its host reported live. */
+export function tookLive(result: OpResult, outputs: OutputMap, asked: string): ReturnType<typeof liveFromOutputs> {
+  const after = liveFromOutputs(outputs);
+  result.ok = true;
+  result.image = after.image ?? asked;
+  result.digest = digestOf(result.image);
+  result.live = after.live;
+  return after;
+}
+
 export async function outputsOf(stack: StackHandle): Promise<OutputMap> {
   try {
     return await stack.outputs();
@@ -110,12 +120,8 @@ export async function release(options: ReleaseOptions): Promise<OpResult> {
   result.release = record;
   log(`${name}: releasing ${ref.ref} (was ${outputs.image ?? lastTag ?? "nothing"}); release ${record.id}`);
   const outcome = await recordedUpdate(result, options.stack, before, changes, `release ${record.id}: ${ref.ref}`, log);
-  const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
-    result.ok = true;
-    result.image = after.image ?? ref.ref;
-    result.digest = digestOf(result.image);
-    result.live = after.live;
+    const after = tookLive(result, outcome.outputs ?? {}, ref.ref);
     result.summary = `${name}: ${result.image} is live${after.live ? ` on ${after.live}` : ""} (release ${record.id})`;
     if (config.bluegreen.enabled && outputs.live && after.live && after.live !== outputs.live && outputs.image) {
       result.notes.push(`${outputs.live} keeps ${outputs.image} for ${config.bluegreen.warmSeconds} s (bluegreen.warmSeconds), so \`wepppy-cicd rollback --stack ${name}\` is a switch until then`);
