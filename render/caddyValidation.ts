@@ -85,3 +85,30 @@ export function validationComposeDoc(hostPort: number, baseVersion?: unknown): R
     services: { [BLUEGREEN.caddyService]: { ports: [`127.0.0.1:${hostPort}:${VALIDATION_LISTENER_PORT}`] } },
   };
 }
+
+/**
+ * wepppy publishes the app's own port on every interface (`${WEPPCLOUD_PORT:-8000}:8000`),
+ * which reaches the test-support API around Caddy. With the validation listener the stack
+ * binds it to the host's loopback through that same variable (.env), keeping its port.
+ * A mapping no variable can confine (a literal public port, the long syntax) is refused.
+ */
+export function confinedAppPort(docs: Record<string, unknown>[], appService: string, env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const doc of docs) {
+    const svc = ((doc.services ?? {}) as Record<string, { ports?: unknown[] }>)[appService];
+    for (const entry of svc?.ports ?? []) {
+      const text = typeof entry === "string" || typeof entry === "number" ? String(entry) : undefined;
+      if (text?.startsWith("127.0.0.1:")) continue;
+      const m = text ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}:(\d+)$/.exec(text) : null;
+      if (!m) {
+        throw new Error(
+          `compose: ${appService} publishes ${JSON.stringify(entry)} on every interface, which reaches the test-support API around Caddy's validation listener; publish it as "\${WEPPCLOUD_PORT:-8000}:8000" (the stack binds it to 127.0.0.1) or on 127.0.0.1, or turn features.TEST_SUPPORT_ENABLED off`,
+        );
+      }
+      const [, variable, fallback, target] = m;
+      const published = (env[variable] ?? fallback ?? target).split(":").pop()!;
+      out[variable] = `127.0.0.1:${published}`;
+    }
+  }
+  return out;
+}

@@ -15,7 +15,7 @@ import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { ColourImages } from "../../render/bluegreen/colours";
 import { relativeMounts, serviceNames } from "../../render/composeFile";
 import { envTemplateValues, renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
-import { VALIDATION_COMPOSE_FILE, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
+import { VALIDATION_COMPOSE_FILE, confinedAppPort, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
 import { composeYaml } from "../../render/bluegreen/compose";
 import { withAccessLog } from "../../render/bluegreen/caddyfile";
 import { caddyfileSource } from "../../render/bluegreen/files";
@@ -179,7 +179,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       ...(listener ? [{ path: VALIDATION_COMPOSE_FILE, content: Buffer.from(composeYaml(validationComposeDoc(listener.hostPort, caddyDoc?.version))), local: undefined }] : []),
     ];
     const settings = serializeDeploySettings(renderDeploySettings({ stack: args.stack, config, composeDocs: args.composeDocs, bluegreen: bg ? { composeDoc: bg.composeDoc } : undefined }));
-    const envTemplate = host.renderEnvFile(defaultsText, envTemplateValues(config));
+    const envTemplate = host.renderEnvFile(defaultsText, { ...envTemplateValues(config), ...(listener ? confinedAppPort(args.composeDocs, config.compose.appService, config.compose.env) : {}) });
     const staged = stageRelease(layout, { project: project.map((p) => ({ path: p.path, content: p.content })), settings, envTemplate });
     this.releaseKey = staged.key;
     const stagedCopies: pulumi.Resource[] = [];

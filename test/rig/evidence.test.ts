@@ -126,6 +126,10 @@ describe("promotion on the evidence: testprod's suites and soak, prod's restore 
     assert.deepEqual(JSON.parse(inside.stdout), { message: "test support online" });
     const outside = await curl([`http://${forest1}:${RIG_VALIDATION_PORT}/weppcloud/tests/api/ping`]);
     assert.notEqual(outside.code, 0, "the listener is not reachable from another machine");
+    // Nor is the app's own port, which wepppy publishes on every interface: around Caddy it would reach the API.
+    const direct = await curl([`http://${forest1}:8000/tests/api/ping`]);
+    assert.notEqual(direct.code, 0, `the app's port answered another machine: ${direct.stdout}`);
+    assert.equal((await ping("http://127.0.0.1:8000/tests/api/ping")).stdout, "200", "the app still publishes it on the host's loopback");
   });
 
   it("never promotes a release whose create-run fails: its deploy fails testprod's smoke test, and promote takes testprod's last succeeded release", async () => {

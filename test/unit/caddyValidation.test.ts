@@ -7,7 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { WEPPPY_REFERENCE_DIR } from "../../config/paths";
 import { blueGreenCaddyfile, singleUpstreamCaddyfile } from "../../render/bluegreen/caddyfile";
-import { VALIDATION_LISTENER_PORT, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
+import { VALIDATION_LISTENER_PORT, confinedAppPort, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
+import { readComposeDocument } from "../../render/composeFile";
 import { requireTool } from "../support/tools";
 
 /*
@@ -122,6 +123,17 @@ describe("the validation listener's transformation", () => {
     const bg = blueGreenCaddyfile(withValidationListener(wepppys(), { sitePrefix: "/weppcloud" }).caddyfile, { accessLog: "/var/log/caddy-bluegreen/access.log" });
     assert.deepEqual(bg.sites, ["http://:8080", `http://:${VALIDATION_LISTENER_PORT}`]);
     assert.doesNotMatch(bg.caddyfile, /weppcloud:8000/);
+  });
+
+  it("binds the app's own published port to the loopback through wepppy's variable, keeping an operator's port; refuses a mapping no variable confines", () => {
+    const doc = (ports: unknown[]) => [{ services: { weppcloud: { ports } } }];
+    assert.deepEqual(confinedAppPort(doc(["${WEPPCLOUD_PORT:-8000}:8000"]), "weppcloud", {}), { WEPPCLOUD_PORT: "127.0.0.1:8000" });
+    assert.deepEqual(confinedAppPort(doc(["${WEPPCLOUD_PORT:-8000}:8000"]), "weppcloud", { WEPPCLOUD_PORT: "0.0.0.0:9000" }), { WEPPCLOUD_PORT: "127.0.0.1:9000" });
+    assert.deepEqual(confinedAppPort(doc(["127.0.0.1:8000:8000"]), "weppcloud", {}), {});
+    assert.throws(() => confinedAppPort(doc(["8000:8000"]), "weppcloud", {}), /weppcloud publishes "8000:8000" on every interface, which reaches the test-support API around Caddy/);
+    assert.throws(() => confinedAppPort(doc([{ target: 8000, published: 8000 }]), "weppcloud", {}), /on every interface/);
+    const prod = readComposeDocument(path.join(WEPPPY_REFERENCE_DIR, "docker-compose.prod.yml"));
+    assert.deepEqual(confinedAppPort([prod], "weppcloud", {}), { WEPPCLOUD_PORT: "127.0.0.1:8000" }, "wepppy's own prod file");
   });
 
   it("publishes the listener on the host's loopback only, with the base file's compose version", () => {

@@ -170,6 +170,9 @@ describe("ComposeDeployment", () => {
     assert.match(caddy, /@wepppy_cicd_test_support path \/tests\/api\* \/weppcloud\/tests\/api\*\n\s+handle @wepppy_cicd_test_support \{\n\s+respond "Not Found" 404/);
     assert.match(caddy, /^http:\/\/:8081 \{$/m);
     assert.match(caddy, /output file \/var\/log\/wepppy-cicd\/access\.log/, "the soak's log as before");
+    // wepppy publishes the app's own port on every interface: bound to the loopback, it cannot reach the API around Caddy.
+    assert.match(stagedText(on, "testprod", "env.template"), /^WEPPCLOUD_PORT=127\.0\.0\.1:8000$/m);
+    assert.doesNotMatch(stagedText(testprod, "testprod", "env.template"), /^WEPPCLOUD_PORT=/m);
     const off = JSON.parse(stagedText(testprod, "testprod", "deploy.json"));
     assert.equal(off.smoke.testSupportUrl, off.smoke.url);
     assert.deepEqual(off.compose.files, ["docker-compose.prod.yml"]);
