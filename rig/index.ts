@@ -280,7 +280,9 @@ async function loadAgentImage(host: (typeof hosts)[number], tag: string, log: Lo
  */
 export async function clearDeployment(host: string): Promise<void> {
   const r = await sshRun(host, {
-    script: `docker ps -aq --filter label=com.docker.compose.project=wepppy | xargs -r docker rm -f >/dev/null 2>&1;
+    // The agent's detached runs first: a judged release may still be converging, and its compose would recreate what follows.
+    script: `docker ps -aq --filter label=org.wepppy.cicd.agent=detached | xargs -r docker rm -f >/dev/null 2>&1;
+     docker ps -aq --filter label=com.docker.compose.project=wepppy | xargs -r docker rm -f >/dev/null 2>&1;
      docker ps -aq --filter name=wepppy | xargs -r docker rm -f >/dev/null 2>&1;
      docker volume ls -q --filter label=com.docker.compose.project=wepppy | xargs -r docker volume rm >/dev/null 2>&1;
      docker network prune -f >/dev/null 2>&1;
