@@ -23,18 +23,12 @@ export function testSupportPaths(sitePrefix: string): string[] {
   return [...new Set(["/tests/api*", `${prefix}/tests/api*`])];
 }
 
-export interface ValidationListenerResult {
-  caddyfile: string;
-  /** The public site that now refuses the API, and whose copy listens for the validation client. */
-  site: string;
-}
-
 /**
  * wepppy's Caddyfile with its app site refusing the test-support API and a copy of that
  * site (every route as it was) on the validation port. Every other line is kept. Throws
  * when no site, or more than one, proxies to the app: the copy must be the one site users reach.
  */
-export function withValidationListener(input: string, o: { sitePrefix: string; app?: string }): ValidationListenerResult {
+export function withValidationListener(input: string, o: { sitePrefix: string; app?: string }): string {
   const app = o.app ?? `${BLUEGREEN.app.service}:${BLUEGREEN.app.port}`;
   if (input.includes(MATCHER)) throw new Error("Caddyfile: already has the validation listener");
   const eol = input.includes("\r\n") ? "\r\n" : "\n";
@@ -75,7 +69,7 @@ export function withValidationListener(input: string, o: { sitePrefix: string; a
     lines[site.end],
   ];
   const out = [...lines.slice(0, site.start + 1), ...refusal, ...body, lines[site.end], ...copy, ...lines.slice(site.end + 1)];
-  return { caddyfile: out.join(eol), site: site.address };
+  return out.join(eol);
 }
 
 /** The compose file publishing the validation listener on the host's loopback (`version` as the base file's, which compose v1 requires). */

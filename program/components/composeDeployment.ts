@@ -162,7 +162,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
         const local = path.join(args.sourceDir, file);
         if (file !== caddyfile) return { path: file, content: fs.readFileSync(local), local };
         let text = fs.readFileSync(local, "utf8");
-        if (listener) text = withValidationListener(text, { sitePrefix: config.site.sitePrefix }).caddyfile;
+        if (listener) text = withValidationListener(text, { sitePrefix: config.site.sitePrefix });
         if (soakLog) {
           const logged = withAccessLog(text, soakLog.path);
           for (const w of logged.warnings) pulumi.log.warn(`soak: ${w}`, this);

@@ -42,7 +42,7 @@ export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Reco
   const layout = hostLayout(config.deploy.root, config.compose.projectDir);
   const wepppys = fs.readFileSync(path.join(sourceDir, caddyfileSource(doc)), "utf8");
   // The validation listener first, so that its copy of the site picks the colour as the site does.
-  const original = validationListener(config, [doc]) ? withValidationListener(wepppys, { sitePrefix: config.site.sitePrefix }).caddyfile : wepppys;
+  const original = validationListener(config, [doc]) ? withValidationListener(wepppys, { sitePrefix: config.site.sitePrefix }) : wepppys;
   const caddy = blueGreenCaddyfile(original, { canaryPercents: config.bluegreen.canary, accessLog: accessLogPath() });
   const composed = blueGreenCompose(doc, {
     appService: config.compose.appService,

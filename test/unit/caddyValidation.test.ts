@@ -57,7 +57,7 @@ describe("the test-support API only on the validation listener (Caddy 2.6, weppp
     await new Promise<void>((r) => app.listen(0, "127.0.0.1", () => r()));
     const appPort = (app.address() as AddressInfo).port;
     [publicPort, listenerPort] = [await freePort(), await freePort()];
-    const transformed = withValidationListener(wepppys(), { sitePrefix: "/weppcloud" }).caddyfile;
+    const transformed = withValidationListener(wepppys(), { sitePrefix: "/weppcloud" });
     const local = singleUpstreamCaddyfile(transformed, `127.0.0.1:${appPort}`)
       .replace(/^\{\n/, "{\n\tadmin off\n")
       .replace("http://:8080 {", `http://:${publicPort} {\n\tbind 127.0.0.1`)
@@ -115,12 +115,12 @@ describe("the validation listener's transformation", () => {
     assert.throws(() => withValidationListener("http://:8080 {\n\trespond OK\n}\n", { sitePrefix: "/weppcloud" }), /no site proxies to weppcloud:8000/);
     const two = "a.test {\n\treverse_proxy weppcloud:8000\n}\nb.test {\n\treverse_proxy weppcloud:8000\n}\n";
     assert.throws(() => withValidationListener(two, { sitePrefix: "/weppcloud" }), /2 sites proxy to weppcloud:8000; .*\(a\.test, b\.test\)/);
-    const once = withValidationListener(wepppys(), { sitePrefix: "/weppcloud" }).caddyfile;
+    const once = withValidationListener(wepppys(), { sitePrefix: "/weppcloud" });
     assert.throws(() => withValidationListener(once, { sitePrefix: "/weppcloud" }), /already has the validation listener/);
   });
 
   it("comes before blue/green, so that the listener's copy picks the live colour as the public site does", () => {
-    const bg = blueGreenCaddyfile(withValidationListener(wepppys(), { sitePrefix: "/weppcloud" }).caddyfile, { accessLog: "/var/log/caddy-bluegreen/access.log" });
+    const bg = blueGreenCaddyfile(withValidationListener(wepppys(), { sitePrefix: "/weppcloud" }), { accessLog: "/var/log/caddy-bluegreen/access.log" });
     assert.deepEqual(bg.sites, ["http://:8080", `http://:${VALIDATION_LISTENER_PORT}`]);
     assert.doesNotMatch(bg.caddyfile, /weppcloud:8000/);
   });
