@@ -18,11 +18,12 @@ Exit status 1 when the update fails.`,
     .option("-s, --stack <env>", "the stack")
     .option("--set <section.key=value>", "set a config value, like pulumi config set --path (repeatable)", collect, [])
     .option("--publish <build>", "first publish stand-in build B (rig-a, rig-b, rig-never-healthy, ...) under the stack's image tag, as CI's main workflow publishes a commit")
+    .option("--compose-source <dir>", "deploy the compose files of DIR, another wepppy release's docker/ directory (an older layout), instead of wepppy's reference copy")
     .option("--json", "print one JSON object: stack, ok, url, image, digest, steps, hostCommandsRun")
-    .action(async (positional: string | undefined, opts: { stack?: string; set: string[]; publish?: string; json?: boolean }) => {
+    .action(async (positional: string | undefined, opts: { stack?: string; set: string[]; publish?: string; composeSource?: string; json?: boolean }) => {
       if (positional && opts.stack && positional !== opts.stack) throw new UsageError(`two stacks given: ${positional} and ${opts.stack}`);
       const stack = stackName(positional ?? opts.stack);
-      const result = await rehearse({ stack, set: parseSets(opts.set), publish: opts.publish, log: progress });
+      const result = await rehearse({ stack, set: parseSets(opts.set), publish: opts.publish, composeSource: opts.composeSource, log: progress });
       if (opts.json) printJson(result);
       else {
         for (const s of result.steps) {

@@ -104,7 +104,7 @@ const DEFAULT_REPOSITORY = "ghcr.io/rogerlew/wepppy";
 const buildImage = z.strictObject({
   source: z.literal("build", { error: 'expected "build"' }).meta({ expected: '"build"', description: "Build on the host from a checkout." }),
   checkout: f.absolutePath("The wepppy checkout on the host that compose builds from."),
-  ref: f.gitRef("Git ref checked out before building.").default("master"),
+  ref: f.gitRef("The branch the developer works on in the checkout; the stack never checks it out, resets or cleans the checkout (a host build is the developer's own).").default("master"),
 });
 
 const registryImage = z.strictObject({

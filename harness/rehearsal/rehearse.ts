@@ -44,6 +44,8 @@ export interface RehearseOptions {
   set?: Record<string, unknown>;
   /** Publish this stand-in build (e.g. rig-b, rig-never-healthy) under the stack's image tag first, as CI's main workflow does. */
   publish?: string;
+  /** Deploy the compose files of this docker/ directory (another wepppy release's) instead of wepppy's reference copy. */
+  composeSource?: string;
   log?: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearsalResul
   const started = Date.now();
   const status = await ensureRig(log);
   const extra = Object.entries(options.set ?? {}).flatMap(([dotted, value]) => configLeaves(`${NAMESPACE}:${dotted}`, value));
-  const engineStack = await rigStack(stack, status, { extra });
+  const engineStack = await rigStack(stack, status, { extra, composeSource: options.composeSource });
   const configMap = await engineStack.getAllConfig();
   const raw = rawConfigOf(configMap);
   const config = parseStackConfig(stack, raw.values, { secretKeys: raw.secretKeys });

@@ -68,6 +68,8 @@ export interface RigStackOptions {
    * rig pipeline job's own clone); default: in memory, leaving the working tree alone.
    */
   onDisk?: boolean;
+  /** Stage the compose files from this docker/ directory (an older release's) instead of wepppy's reference copy. */
+  composeSource?: string;
 }
 
 export async function rigStack(stack: string, status: RigStatus, options: RigStackOptions = {}): Promise<EngineStack> {
@@ -77,11 +79,12 @@ export async function rigStack(stack: string, status: RigStatus, options: RigSta
   const onDisk = options.onDisk ?? process.env.WEPPPY_RIG_JOB === "1";
   const file = new ProjectStackFile(onDisk ? stackFile : undefined, { text, passphrase: rigPassphrase });
   const filed = rawConfigOf(file.all());
-  filed.values[`${NAMESPACE}:compose`] = JSON.stringify({ ...JSON.parse(filed.values[`${NAMESPACE}:compose`] ?? "{}"), sourceDir: WEPPPY_REFERENCE_DIR });
+  const composeSource = path.resolve(options.composeSource ?? WEPPPY_REFERENCE_DIR);
+  filed.values[`${NAMESPACE}:compose`] = JSON.stringify({ ...JSON.parse(filed.values[`${NAMESPACE}:compose`] ?? "{}"), sourceDir: composeSource });
   const asFiled = parseStackConfig(stack, filed.values, { secretKeys: filed.secretKeys });
   const host = rigHostFor(status, asFiled.deploy.host);
   const sourceDir = path.join(rigStateDir, "rehearsals", stack, "source");
-  await stageSource(sourceDir, asFiled.compose.files, host.name);
+  await stageSource(sourceDir, asFiled.compose.files, host.name, composeSource);
   for (const leaf of [...rigOverrides(status, asFiled, sourceDir), ...jobSettings(stack), ...(options.extra ?? [])]) {
     if (leaf.value === undefined) file.remove(leaf.key, true);
     else file.set(leaf.key, { value: leaf.value, secret: leaf.secret }, true);

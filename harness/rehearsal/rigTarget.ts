@@ -35,24 +35,33 @@ export function hostKeyOf(knownHostsLine: string): string {
 /**
  * wepppy's docker/ files as the rig can run them: the compose files adapted for compose v1
  * by the rig's tested transformation, its Caddyfile and defaults.env, and the redis
- * entrypoint wepppy keeps beside its compose file (not in the reference copy).
+ * entrypoint wepppy keeps beside its compose file (not in the reference copy). `from` is
+ * another release's docker/ directory (an older layout); what it lacks (defaults.env) comes
+ * from the reference copy, and a Caddyfile only where it has one.
  */
-export async function stageSource(dir: string, files: string[], host: string): Promise<void> {
+export async function stageSource(dir: string, files: string[], host: string, from: string = WEPPPY_REFERENCE_DIR): Promise<void> {
   const standins = readState()?.standins;
   if (!standins) throw new Error("the rig is not up");
   const limits = await hostLimits(host);
-  fs.mkdirSync(path.join(dir, "caddy"), { recursive: true });
+  // A rehearsal of another layout must not deploy what an earlier one staged here.
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
   for (const file of files) {
-    const text = fs.readFileSync(path.join(WEPPPY_REFERENCE_DIR, file), "utf8");
+    const text = fs.readFileSync(path.join(from, file), "utf8");
     fs.writeFileSync(path.join(dir, file), transformCompose(text, { ...limits, imageSubstitutions: imageSubstitutions(standins) }).yaml);
   }
   // status, preflight, cap and weppcloudr are built from wepppy's source on its hosts;
   // here the stand-in app plays them, named the way wepppy's compose lets one override them.
   const app = standins.weppcloud["rig-a"];
-  const defaults = fs.readFileSync(path.join(WEPPPY_REFERENCE_DIR, "defaults.env"), "utf8");
+  const ownDefaults = path.join(from, "defaults.env");
+  const defaults = fs.readFileSync(fs.existsSync(ownDefaults) ? ownDefaults : path.join(WEPPPY_REFERENCE_DIR, "defaults.env"), "utf8");
   const extra = ["WEPPCLOUD_STATUS_IMAGE", "WEPPCLOUD_PREFLIGHT_IMAGE", "CAP_IMAGE", "WEPPCLOUDR_IMAGE"].map((k) => `${k}=${app}`);
   fs.writeFileSync(path.join(dir, "defaults.env"), `${defaults.trimEnd()}\n\n# rig: images wepppy builds on its hosts\n${extra.join("\n")}\n`);
-  fs.copyFileSync(path.join(WEPPPY_REFERENCE_DIR, "caddy", "Caddyfile"), path.join(dir, "caddy", "Caddyfile"));
+  const caddyfile = path.join(from, "caddy", "Caddyfile");
+  if (fs.existsSync(caddyfile)) {
+    fs.mkdirSync(path.join(dir, "caddy"));
+    fs.copyFileSync(caddyfile, path.join(dir, "caddy", "Caddyfile"));
+  }
   fs.copyFileSync(path.join(imagesDir, "redis", "redis-entrypoint.sh"), path.join(dir, "redis-entrypoint.sh"));
 }
 

@@ -6,7 +6,6 @@ import { DocumentError } from "../contract/check";
 import { Agent, CommandError } from "./agent";
 import { audit, readAudit } from "./audit";
 import { backup, listBackups, verifyDump } from "./backups";
-import { build } from "./build";
 import { attach, deployClient } from "./client";
 import { containerOf } from "./docker";
 import { readTextFile } from "./files";
@@ -50,7 +49,6 @@ export const USAGE = `wepppy-deploy: the host side of wepppy-cicd (settings: <ro
   lock-status | break-lock
   audit [-n N]                    the audit log (JSON lines)
   traffic DIR | switch DIR STATE  blue/green marker (no settings needed)
-  build --checkout DIR --ref R    (dev) check out R and build the images
   retire COLOUR TOKEN | soak TOKEN | run RUNID (started by the agent itself)
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 ambiguous traffic state, 75 lock held (try later).`;
@@ -296,15 +294,6 @@ export async function runCli(agent: Agent, argv: string[], readStdin: () => Prom
         if (!isColour(colour)) throw new CommandError("retire: expects blue or green", EXIT.usage);
         const { settings, layout } = live();
         say(await retire(agent, layout, settings, colour, token, layout.envFile));
-        return EXIT.ok;
-      }
-      case "build": {
-        need(p, 0, "build --checkout DIR --ref R");
-        const checkout = p.flags["--checkout"];
-        const ref = p.flags["--ref"];
-        if (typeof checkout !== "string" || typeof ref !== "string") throw new CommandError("usage: wepppy-deploy build --checkout DIR --ref R", EXIT.usage);
-        const { settings, layout } = live();
-        agent.out.print(await build(agent, layout, settings, checkout, ref));
         return EXIT.ok;
       }
       default:

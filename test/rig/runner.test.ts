@@ -1,5 +1,8 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { clearDeployment, sshRun } from "../../rig";
 import { AttackResult, attackRunner, rigSecrets } from "../../rig/attackRunner";
 import { hosts, network } from "../../rig/config";
@@ -9,6 +12,8 @@ import { hostKeyOf } from "../../harness/rehearsal/rigTarget";
 import { RIG_JOB_SETTINGS } from "../../harness/rehearsal/rigJobSettings";
 import { runnerIdentities } from "../../config/runnerNames";
 import { runner } from "../../config/sections/runner";
+import { NAMESPACE } from "../../config/environments";
+import { readStackFile } from "../../config/stackFile";
 import { AUTHORIZED_BEGIN } from "../../render/runnerCommands";
 import { ensureRig, forgetStacks } from "./helpers";
 
@@ -38,6 +43,36 @@ async function on(script: string): Promise<string> {
 /** Root's view of a file on forest (the runner directories are not the deploy user's). */
 const cat = (file: string) => on(`sudo -n cat ${file}`);
 
+/**
+ * The developer's checkout on forest as the dev stack file names it (image.checkout), dirty: on a
+ * feature branch, a tracked file changed, one staged, one untracked. forest has no git, so it is
+ * made here and sent as a tar; afterwards every path's mode, size, mtime and content are compared.
+ */
+const CHECKOUT: string = JSON.parse(readStackFile("dev").values[`${NAMESPACE}:image`]).checkout;
+const FINGERPRINT = `cd ${CHECKOUT} && find . -printf '%p %m %s %T@\\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort`;
+
+async function seedDirtyCheckout(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dev-checkout-"));
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=rig", "-c", "user.email=rig@example.invalid", ...args], { stdio: "pipe" });
+  git("init", "-q", "-b", "master");
+  fs.mkdirSync(path.join(dir, "docker"));
+  fs.writeFileSync(path.join(dir, "docker", "docker-compose.dev.yml"), "services: {}\n");
+  fs.writeFileSync(path.join(dir, "README.md"), "wepppy\n");
+  git("add", ".");
+  git("commit", "-q", "-m", "master");
+  git("checkout", "-q", "-b", "feature/dirty");
+  fs.appendFileSync(path.join(dir, "README.md"), "a change the developer has not committed\n");
+  fs.writeFileSync(path.join(dir, "docker", "staged.txt"), "staged\n");
+  git("add", "docker/staged.txt");
+  fs.writeFileSync(path.join(dir, "notes.txt"), "untracked\n");
+  assert.equal(execFileSync("git", ["-C", dir, "status", "--porcelain"]).toString().trim().split("\n").length, 3);
+  const tar = execFileSync("tar", ["-C", dir, "-c", "."]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const r = await sshRun(HOST, { script: `set -e; sudo -n rm -rf ${CHECKOUT}; sudo -n mkdir -p ${CHECKOUT}; sudo -n chown "$(id -u):$(id -g)" ${CHECKOUT}; tar -C ${CHECKOUT} -x` }, { input: tar });
+  assert.equal(r.code, 0, r.stderr);
+  return on(FINGERPRINT);
+}
+
 function runnerSteps(result: RehearsalResult) {
   return result.steps.filter((s) => s.name.includes("runner"));
 }
@@ -50,6 +85,7 @@ describe("the runner host on the rig's forest", function () {
   let v2: StandinRelease;
   let v3: StandinRelease;
   let set: Record<string, unknown>;
+  let checkoutBefore = "";
   const cfg = () => runner.parse({ ci: { count: set["runner.ci.count"] } });
 
   async function rehearseDev(extra: Record<string, unknown> = {}): Promise<RehearsalResult> {
@@ -68,6 +104,7 @@ describe("the runner host on the rig's forest", function () {
     const status = await ensureRig();
     // Each run starts from what a new backend knows of dev: nothing (the after hook removed the runners).
     forgetStacks(["dev"]);
+    checkoutBefore = await seedDirtyCheckout();
     v1 = buildStandinRelease("2.336.0");
     v2 = buildStandinRelease("2.337.0");
     v3 = buildStandinRelease("2.338.0");
@@ -99,6 +136,7 @@ describe("the runner host on the rig's forest", function () {
       }
     }
     forgetStacks(["dev"]);
+    await sshRun(HOST, ["sudo", "-n", "rm", "-rf", CHECKOUT]);
     // The deploy-key test deployed testprod and prod: leave their hosts as the next file expects them.
     for (const host of ["forest1", "wepp1"]) await clearDeployment(host).catch(() => undefined);
     forgetStacks(["testprod", "prod"]);
@@ -224,5 +262,10 @@ describe("the runner host on the rig's forest", function () {
     assert.equal((await sshRun(HOST, { script: `test -e ${gone.dir}` })).code, 1);
     assert.notEqual((await sshRun(HOST, { script: `id -u ${gone.user}` })).code, 0);
     set = { ...set, "runner.ci.count": 1 };
+  });
+
+  it("leaves the developer's dirty checkout exactly as it was, through every dev rehearsal above", async () => {
+    assert.ok(checkoutBefore.includes("./notes.txt"), "the checkout was seeded");
+    assert.equal(await on(FINGERPRINT), checkoutBefore);
   });
 });

@@ -79,6 +79,44 @@ describe("stand-in weppcloud image", function () {
     assert.equal(v.service, "wepppy.query_engine.app.server:create_app");
   });
 
+  describe("reads every secret it is given from /run/secrets as the service's user", () => {
+    const dir = `/tmp/${randomName("standin-secrets")}`;
+    const secret = `${dir}/redis_password`;
+    before(async () => {
+      const r = await sshRun(host, { script: `set -e; mkdir -p ${dir}; head -c 32 /dev/urandom | base64 > ${secret}; sudo -n chown 0:0 ${secret}; sudo -n chmod 0600 ${secret}` });
+      assert.equal(r.code, 0, r.stderr);
+    });
+    after(async () => {
+      await sshRun(host, ["sudo", "-n", "rm", "-rf", dir]);
+    });
+
+    /** Runs the stand-in as status runs (compose `user: UID:GID`, the secret bind-mounted as compose mounts a file secret). */
+    async function asStatus(): Promise<string> {
+      const name = randomName("standin-secret");
+      started.push(name);
+      const r = await sshRun(host, ["docker", "run", "-d", "--name", name, "--user", "33:1234", "-v", `${secret}:/run/secrets/redis_password:ro`, rigStandins().weppcloud["rig-a"]]);
+      assert.equal(r.code, 0, r.stderr);
+      return name;
+    }
+
+    it("exits 4 naming the file when a secret has the wrong owner", async () => {
+      const name = await asStatus();
+      await waitFor("the stand-in to give up", async () =>
+        (await sshRun(host, ["docker", "inspect", "--format", "{{.State.Running}}", name])).stdout.trim() === "false", 30_000);
+      assert.equal((await sshRun(host, ["docker", "inspect", "--format", "{{.State.ExitCode}}", name])).stdout.trim(), "4");
+      const logs = await sshRun(host, ["docker", "logs", name]);
+      assert.match(logs.stderr, /cannot read its secrets as uid 33 gid 1234: \/run\/secrets\/redis_password \(Permission denied\)/);
+    });
+
+    it("serves when the file is the service's own (0600, runAs uid:gid)", async () => {
+      const r = await sshRun(host, ["sudo", "-n", "chown", "33:1234", secret]);
+      assert.equal(r.code, 0, r.stderr);
+      const name = await asStatus();
+      await waitFor("the stand-in to serve", async () =>
+        (await sshRun(host, ["docker", "exec", name, "curl", "-fsS", "http://127.0.0.1:8000/health"])).code === 0, 30_000);
+    });
+  });
+
   it("never-healthy: /health is 503", async () => {
     const url = await start("rig-never-healthy");
     await up(url);

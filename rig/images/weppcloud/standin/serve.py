@@ -9,6 +9,9 @@ import os
 import sys
 import time
 
+sys.path.insert(0, "/opt/standin")
+from read_secrets import require_readable  # noqa: E402
+
 # Where a service listens when its command does not say: the env contract of the real images.
 LISTEN_ENV = ("STANDIN_BIND", "STATUS_LISTEN_ADDR", "PREFLIGHT_LISTEN_ADDR")
 
@@ -61,6 +64,7 @@ def main():
     mode = build["failureMode"]
     service = app_spec or os.environ.get("STANDIN_SERVICE") or "weppcloud"
     print(f"[stand-in] {flavour} {service} build={build['build']} mode={mode} bind={bind}", flush=True)
+    require_readable(service)
     if mode == "crash-on-start":
         print("[stand-in] crash-on-start: exiting 3", file=sys.stderr, flush=True)
         sys.exit(3)
