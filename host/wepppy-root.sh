@@ -4,6 +4,8 @@
 #   write-secrets DIR UID:GID MODE    secrets on stdin as "<name> <base64 value>" lines, never as arguments;
 #                                     each file owned UID:GID with MODE (wepppy reads them as ${UID}:${GID}, 0600),
 #                                     and DIR/.sha256sums (their digests, for the agent) readable by the caller only
+#   write-env-secrets DIR             an older compose layout's secrets on stdin as KEY=value lines, to DIR/.env-secrets,
+#                                     readable by the caller only (the agent puts them into the project's .env)
 #   install-file PATH [UID:GID MODE]  stdin to PATH (default 0:0 0644)
 #   install-timer SCHEDULE USER ENV   scheduled backups (hourly|daily|none) as USER: a systemd timer, else cron.d
 #   remove-timer
@@ -87,6 +89,27 @@ cmd_write_secrets() {
   chmod 0640 "$tmp"
   mv -f -- "$tmp" ./.sha256sums
   say "wrote $n secret file(s) in $dir ($owner, $mode)"
+}
+
+cmd_write_env_secrets() {
+  local dir=${1:-} line tmp n=0 caller_gid=${SUDO_GID:-0} LC_ALL=C
+  [[ -n $dir ]] || die "write-env-secrets: expects DIR" 2
+  [[ $caller_gid =~ ^[0-9]+$ ]] || caller_gid=0
+  enter_dir "$dir" 0750 "$caller_gid"
+  tmp=$(mktemp ./.tmp.XXXXXX)
+  # What compose's .env parsing reads back unchanged: a plain name, printable ASCII without quotes, $, # or \.
+  while IFS= read -r line; do
+    if [[ ! $line =~ ^[A-Za-z_][A-Za-z0-9_]{0,127}=[!-~]*$ || $line == *[\"\'\`\$#\\]* ]]; then
+      rm -f -- "$tmp"
+      die "write-env-secrets: line $((n + 1)) is not NAME=value with a value .env carries unchanged"
+    fi
+    printf '%s\n' "$line" >>"$tmp"
+    n=$((n + 1))
+  done
+  chown "root:$caller_gid" "$tmp"
+  chmod 0640 "$tmp"
+  mv -f -- "$tmp" ./.env-secrets
+  say "wrote $n .env secret(s) in $dir"
 }
 
 cmd_install_file() {
@@ -173,8 +196,9 @@ cmd=${1:-}
 shift || true
 case $cmd in
   write-secrets) cmd_write_secrets "$@" ;;
+  write-env-secrets) cmd_write_env_secrets "$@" ;;
   install-file) cmd_install_file "$@" ;;
   install-timer) cmd_install_timer "$@" ;;
   remove-timer) cmd_remove_timer ;;
-  *) die "unknown command '$cmd' (write-secrets, install-file, install-timer, remove-timer)" 2 ;;
+  *) die "unknown command '$cmd' (write-secrets, write-env-secrets, install-file, install-timer, remove-timer)" 2 ;;
 esac

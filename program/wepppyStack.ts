@@ -1,4 +1,5 @@
 import { releaseSource } from "./releaseSource";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, StackName } from "../config/environments";
@@ -11,7 +12,9 @@ import { RunnerSideOutput, runnerSide } from "./components/runnerHost";
 import { digestOf } from "../render/images";
 import { blueGreenFiles } from "../render/bluegreen/files";
 import { readComposeDocument } from "../render/composeFile";
-import { checkLayoutFor, composeLayout, stackSecretNames } from "../render/composeLayout";
+import { ISSUED_ELSEWHERE, checkLayoutFor, checkSupply, composeLayout, stackSecretNames } from "../render/composeLayout";
+import { releaseEnvTemplate } from "../render/deploySettings";
+import { readEnvText } from "../render/envFile";
 import { PROJECT_ROOT } from "../config/paths";
 
 /** What `pulumi stack output --json` shows; agents and the CLI read these names. */
@@ -53,6 +56,18 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   const layout = composeLayout(config.compose.files.map((name, i) => ({ name, doc: composeDocs[i] })));
   checkLayoutFor(layout, { bluegreen: config.bluegreen.enabled });
   const secretNames = stackSecretNames(layout);
+  const deploys = config.image.source !== "build" && !!config.deploy.hostKey && !!config.deployKey;
+  if (deploys) {
+    // Before any resource: a compose file needing what the stack cannot give is refused with no host command run.
+    const defaultsFile = path.join(sourceDir, "defaults.env");
+    const envTemplate = releaseEnvTemplate(config, composeDocs, fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "");
+    const empty = secretNames.filter((n) => !(n in config.secrets) && ISSUED_ELSEWHERE.has(n));
+    const unset = checkSupply(layout, { env: readEnvText(envTemplate).values, secrets: secretNames.filter((n) => !empty.includes(n)), emptySecrets: empty });
+    if (unset.length > 0) {
+      const names = [...new Set(unset.map((u) => u.variable))];
+      pulumi.log.warn(`the compose files use ${names.join(", ")} with no default, and the stack sets none: compose will run with them empty (set them in wepppy-cicd:compose.env; \`wepppy-cicd adopt\` takes them from a live host's .env)`);
+    }
+  }
 
   const image = new WeppcloudImage("weppcloud-image", { image: config.image, registry: config.registry });
   const secrets = new WepppySecrets("wepppy-secrets", { names: secretNames, provided: config.secrets });
@@ -74,7 +89,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
     // dev runs the developer's own checkout on forest (wctl): the stack never resets, detaches or
     // rebuilds it; it declares the runner host and the GitHub side.
     deployed = `by hand: the developer's checkout ${config.image.checkout} (wctl)`;
-  } else if (config.deploy.hostKey && config.deployKey) {
+  } else if (deploys) {
     const deployment = new ComposeDeployment(`${stack}-compose`, {
       stack: stack as StackName,
       config,
@@ -82,6 +97,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
       composeDocs,
       imageRef: image.ref,
       secretValues: secrets.values,
+      composeLayout: layout,
       hotfixReason: image.hotfixReason,
       bluegreen: bg,
     });

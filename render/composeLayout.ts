@@ -187,6 +187,8 @@ export interface Unsupplied {
   variable: string;
   /** The use as written, e.g. `${CAP_SITE_KEY}`. */
   text: string;
+  /** `${VAR:?err}` / `${VAR?err}`: compose refuses to run without it (a plain `${VAR}` it substitutes empty, with a warning). */
+  required: boolean;
   /** One line: file, service, variable and why. */
   message: string;
 }
@@ -227,17 +229,23 @@ export function unsupplied(layout: ComposeLayout, supply: Supply): Unsupplied[] 
     else if (looksSecret(u.variable)) why = `it looks like a secret, and the stack supplies env secrets only under the names it knows (ENV_SECRET_VARIABLES in render/composeLayout.ts)`;
     else why = "the stack supplies no value (not in the env file's defaults, the stack's env values or its secrets)";
     const what = u.form === "required" ? `${u.text} requires ${u.variable}` : `${u.text} has no default`;
-    out.push({ file: u.file, service: u.service, variable: u.variable, text: u.text, message: `${where}: ${what}, and ${why}` });
+    out.push({ file: u.file, service: u.service, variable: u.variable, text: u.text, required: u.form === "required", message: `${where}: ${what}, and ${why}` });
   }
   return out;
 }
 
-/** Refuses (throws, one line per use) a layout that needs a variable the stack cannot supply. Call it before any host command. */
-export function checkSupply(layout: ComposeLayout, supply: Supply): void {
-  const missing = unsupplied(layout, supply);
+/**
+ * Refuses (throws, one line per use) a layout that requires a variable the stack cannot supply,
+ * as compose would refuse it on the host; call it before any host command. Returns the plain
+ * uses the stack leaves unset, which compose runs with empty values (and warns about).
+ */
+export function checkSupply(layout: ComposeLayout, supply: Supply): Unsupplied[] {
+  const all = unsupplied(layout, supply);
+  const missing = all.filter((m) => m.required);
   if (missing.length > 0) {
     throw new Error(`the compose files need values the stack cannot supply; refused before any host command:\n${missing.map((m) => `  - ${m.message}`).join("\n")}`);
   }
+  return all.filter((m) => !m.required);
 }
 
 /** Refuses what the stack's settings ask of a layout that cannot do it. */

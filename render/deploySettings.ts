@@ -5,7 +5,8 @@ import { hostLayout } from "../host/contract/layout";
 import { DeployRequest, ReleaseRecord } from "../host/contract/records";
 import { DeploySettings } from "../host/contract/settings";
 import { BLUEGREEN, accessLogPath } from "./bluegreen/constants";
-import { VALIDATION_COMPOSE_FILE } from "./caddyValidation";
+import { VALIDATION_COMPOSE_FILE, confinedAppPort } from "./caddyValidation";
+import { renderEnvFile } from "../host/contract/envFile";
 import { secretsInDirectory, serviceSecrets, servicesWithSecret, serviceNames } from "./composeFile";
 
 /*
@@ -170,6 +171,16 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
 export function envTemplateValues(config: StackConfig): Record<string, string> {
   // The schema refuses compose.env keys the stack owns (STACK_ENV_KEYS): these win regardless.
   return { ...config.compose.env, ...ownEnvValues(config) };
+}
+
+/**
+ * The release's env template: wepppy's defaults.env (its text, "" when the release has none)
+ * with the stack's values, and the app's port confined to the loopback where the validation
+ * listener needs it. The agent adds the image variables (and an older layout's secrets) on the host.
+ */
+export function releaseEnvTemplate(config: StackConfig, docs: Json[], defaultsText: string): string {
+  const listener = validationListener(config, docs);
+  return renderEnvFile(defaultsText, { ...envTemplateValues(config), ...(listener ? confinedAppPort(docs, config.compose.appService, config.compose.env) : {}) });
 }
 
 /** The .env variables the stack itself owns. */

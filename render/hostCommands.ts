@@ -92,6 +92,19 @@ export function agentWriteSecretsCommand(layout: HostLayout, owner: { uid: numbe
   return rootHelper(layout, ["write-secrets", layout.secretsDir, `${owner.uid}:${owner.gid}`, mode]);
 }
 
+/** An older layout's secrets on stdin (envSecretsText) to <secrets>/.env-secrets, which the agent adds to .env. */
+export function agentWriteEnvSecretsCommand(layout: HostLayout): string {
+  return rootHelper(layout, ["write-env-secrets", layout.secretsDir]);
+}
+
+/** `KEY=value` lines for write-env-secrets (values already checked by layoutSecretValues). */
+export function envSecretsText(env: Record<string, string>): string {
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}\n`)
+    .join("");
+}
+
 /** stdin to a root-owned file under the deploy root or the project directory (e.g. <root>/etc/agent.conf). */
 export function agentInstallFileCommand(layout: HostLayout, target: string, owner = "0:0", mode = "0644"): string {
   return rootHelper(layout, ["install-file", target, owner, mode]);

@@ -11,7 +11,7 @@ import { containerIds, recreateForSecrets } from "./oneColour";
 import { StagedRelease, installReleaseFiles, pruneReleases, readCurrent, recordCurrent } from "./releases";
 import { cancelRetire, scheduleRetire } from "./retire";
 import { FinishPlan } from "./run";
-import { recordSecretDigests } from "./secrets";
+import { ENV_FILE_MODE, recordSecretDigests } from "./secrets";
 
 /*
  * The end of a judged release, written so that it can run twice (recovery completes a run
@@ -30,7 +30,7 @@ export function readColourReleases(layout: HostLayout): ColourReleases {
 export async function finish(agent: Agent, layout: HostLayout, settings: DeploySettings, release: StagedRelease, request: DeployRequest, plan: FinishPlan): Promise<string[]> {
   const warnings: string[] = [];
   const now = isoTime(agent.clock.now());
-  writeFileAtomic(layout.envFile, plan.envText, 0o640);
+  writeFileAtomic(layout.envFile, plan.envText, ENV_FILE_MODE);
   fs.rmSync(layout.envNext, { force: true });
   installReleaseFiles(release, settings.projectDir);
   recordCurrent(layout, release, plan.image, request.release, now);

@@ -15,6 +15,7 @@ import { acquireLock, releaseLock } from "./lock";
 import { readTraffic, switchTraffic } from "./markers";
 import { StagedRelease, installReleaseFiles, loadRelease, readCurrent, recordCurrent } from "./releases";
 import { cancelRetire } from "./retire";
+import { ENV_FILE_MODE, envSecretValues } from "./secrets";
 import { interruptSoak } from "./soak";
 
 /*
@@ -63,12 +64,13 @@ export async function rollbackBlueGreen(agent: Agent, layout: HostLayout, settin
     const live = release?.settings ?? settings;
     if (release) installReleaseFiles(release, live.projectDir);
     const envText = renderEnvFile(release?.envTemplate ?? readTextFile(layout.envFile) ?? "", {
+      ...envSecretValues(layout),
       [bg.imageVariables.blue]: images.blue,
       [bg.imageVariables.green]: images.green,
       [bg.liveVariable]: to,
       [live.app.imageVariable]: c.image,
     });
-    writeFileAtomic(layout.envFile, envText, 0o640);
+    writeFileAtomic(layout.envFile, envText, ENV_FILE_MODE);
     if (release) recordCurrent(layout, release, c.image, recorded?.release ?? null, isoTime(agent.clock.now()));
     const compose = agent.compose(live, layout.envFile);
     const warnings: string[] = [];

@@ -21,6 +21,23 @@ import { readJsonFile, readTextFile, writeJsonAtomic } from "./files";
 
 export const SUMS_FILE = ".sha256sums";
 
+/** `.env` (and `.env.next`): the deploy user's alone, since an older layout's secrets are in it. */
+export const ENV_FILE_MODE = 0o600;
+
+/**
+ * An older compose layout's secrets, as the variables its compose files interpolate (the
+ * KEY=value lines the root helper wrote to <secrets>/.env-secrets); empty for today's layout.
+ * They go into `.env` beside the release's env template, never into a staged release file.
+ */
+export function envSecretValues(layout: HostLayout): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (readTextFile(layout.envSecrets) ?? "").split("\n")) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
 /** Path (relative to the project directory) -> hex digest, "missing" or "unreadable". */
 export type SecretDigests = Record<string, string>;
 

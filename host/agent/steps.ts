@@ -4,6 +4,7 @@ import { backup } from "./backups";
 import { tail } from "./exec";
 import { writeFileAtomic } from "./files";
 import { installWithDisplacement } from "./projectFiles";
+import { ENV_FILE_MODE, envSecretValues } from "./secrets";
 import { RunContext, RunFailure, runPaths } from "./run";
 
 /*
@@ -48,10 +49,10 @@ export async function installStep(ctx: RunContext): Promise<void> {
   if (changed.length > 0) await ctx.say(`release files in place: ${changed.join(", ")}`);
 }
 
-/** .env.next: the release's env template plus the image variables the host decided. */
+/** .env.next: the release's env template plus an older layout's secrets and the image variables the host decided. */
 export function writeEnvNext(ctx: RunContext, values: Record<string, string>): string {
-  const text = renderEnvFile(ctx.release.envTemplate, values);
-  writeFileAtomic(ctx.layout.envNext, text, 0o640);
+  const text = renderEnvFile(ctx.release.envTemplate, { ...envSecretValues(ctx.layout), ...values });
+  writeFileAtomic(ctx.layout.envNext, text, ENV_FILE_MODE);
   return text;
 }
 

@@ -46,6 +46,8 @@ export interface HostLayout {
   accessLogDir: string;
   projectDir: string;
   secretsDir: string;
+  /** An older compose layout's secrets as KEY=value lines (root-owned, the deploy user's group), which the agent adds to `.env`. */
+  envSecrets: string;
   /** What a plain `compose up` and the containers (env_file) read: the live release's env. */
   envFile: string;
   /** The release being deployed; it becomes `.env` once it passes its gates. */
@@ -80,6 +82,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     accessLogDir: path.join(root, "caddy-log"),
     projectDir,
     secretsDir: path.join(projectDir, "secrets"),
+    envSecrets: path.join(projectDir, "secrets", ".env-secrets"),
     envFile: path.join(projectDir, ".env"),
     envNext: path.join(projectDir, ".env.next"),
   };

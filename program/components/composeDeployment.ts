@@ -14,8 +14,9 @@ import { BlueGreenFiles } from "../../render/bluegreen/files";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { ColourImages } from "../../render/bluegreen/colours";
 import { relativeMounts, serviceNames } from "../../render/composeFile";
-import { envTemplateValues, renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
-import { VALIDATION_COMPOSE_FILE, confinedAppPort, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
+import { releaseEnvTemplate, renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
+import { ComposeLayout, layoutSecretValues } from "../../render/composeLayout";
+import { VALIDATION_COMPOSE_FILE, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
 import { composeYaml } from "../../render/bluegreen/compose";
 import { withAccessLog } from "../../render/bluegreen/caddyfile";
 import { caddyfileSource } from "../../render/bluegreen/files";
@@ -31,8 +32,10 @@ export interface ComposeDeploymentArgs {
   composeDocs: Record<string, unknown>[];
   /** The image that must be live (digest-pinned where there is a digest); on blue/green the host picks its colour. */
   imageRef: pulumi.Output<string>;
-  /** Secret file name -> value, for docker/secrets/. */
+  /** Stack secret name -> value (every secret the layout reads). */
   secretValues: pulumi.Output<Record<string, string>>;
+  /** The release's compose layout: whether it reads those secrets as files in secrets/ or from .env. */
+  composeLayout: ComposeLayout;
   /** Set when prod runs a hotfix testprod has not run; recorded by the deploy. */
   hotfixReason?: string;
   /** Blue/green: the generated compose file and Caddyfile. */
@@ -179,7 +182,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       ...(listener ? [{ path: VALIDATION_COMPOSE_FILE, content: Buffer.from(composeYaml(validationComposeDoc(listener.hostPort, caddyDoc?.version))), local: undefined }] : []),
     ];
     const settings = serializeDeploySettings(renderDeploySettings({ stack: args.stack, config, composeDocs: args.composeDocs, bluegreen: bg ? { composeDoc: bg.composeDoc } : undefined }));
-    const envTemplate = host.renderEnvFile(defaultsText, { ...envTemplateValues(config), ...(listener ? confinedAppPort(args.composeDocs, config.compose.appService, config.compose.env) : {}) });
+    const envTemplate = releaseEnvTemplate(config, args.composeDocs, defaultsText);
     const staged = stageRelease(layout, { project: project.map((p) => ({ path: p.path, content: p.content })), settings, envTemplate });
     this.releaseKey = staged.key;
     const stagedCopies: pulumi.Resource[] = [];
@@ -202,18 +205,31 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     const manifestCopy = copy("staged-manifest", new pulumi.asset.StringAsset(String(manifest.content)), manifest.target, manifest.content, [fileModes]);
 
     const secretsDigest = pulumi.secret(args.secretValues.apply((v) => sha256(host.secretsStream(v))));
+    // Today's layout reads the secrets as files, an older one the same secrets from .env: each gets what it reads.
+    const delivered = args.secretValues.apply((v) => layoutSecretValues(args.composeLayout, v));
     const secretsCommand = new remote.Command(
       `${name}-secrets`,
       {
         connection,
         create: host.agentWriteSecretsCommand(layout, config.runAs),
-        stdin: pulumi.secret(args.secretValues.apply(host.secretsStream)),
+        stdin: pulumi.secret(delivered.apply((d) => host.secretsStream(d.files))),
+        logging: "none",
+      },
+      { ...child, dependsOn: [rootHelper, agentConf], additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
+    );
+    // Written for every layout (empty for today's), so a release moving to secret files leaves none in .env.
+    const envSecretsCommand = new remote.Command(
+      `${name}-env-secrets`,
+      {
+        connection,
+        create: host.agentWriteEnvSecretsCommand(layout),
+        stdin: pulumi.secret(delivered.apply((d) => host.envSecretsText(d.env))),
         logging: "none",
       },
       { ...child, dependsOn: [rootHelper, agentConf], additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
     );
 
-    const before: pulumi.Resource[] = [script, agentFile, agentImage, agentConf, manifestCopy, secretsCommand];
+    const before: pulumi.Resource[] = [script, agentFile, agentImage, agentConf, manifestCopy, secretsCommand, envSecretsCommand];
     if (config.registry) {
       // The registry of the image actually pulled: for prod, the one testprod's digest lives in.
       const server = args.imageRef.apply(registryOf);

@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CiWorld, JobOutcome, ciWorld, runJob } from "../../harness/pipeline/ciJob";
-import { clearDeployment, rigStatus, sshRun } from "../../rig";
+import { CiWorld, JobOutcome, JobStep, ciWorld, runJob } from "../../harness/pipeline/ciJob";
+import { clearDeployment, readState, rigStatus, sshRun } from "../../rig";
+import { pushImage } from "../../rig/registry";
+import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { stateDir as rigStateDir } from "../../rig/config";
 import { LEGACY_TABLE, LegacySeedResult, LegacySnapshot, clearLegacy, legacySnapshot } from "../../rig/legacy";
 import { Window, startLoad } from "../../bench/load";
@@ -18,9 +20,39 @@ import { cli, curl, ensureRig } from "./helpers";
  * Redis keys, the run directory untouched, and the app answering from the same database.
  */
 
-const HOST = "forest1";
+interface AdoptionCase {
+  stack: "testprod" | "prod";
+  host: string;
+  /** The job's steps after `adopt`: the stack's first up. */
+  firstUp: () => Promise<JobStep[]>;
+  /** The app's services the first up leaves running (prod: a colour in place of wctl's one weppcloud). */
+  appServices: RegExp;
+}
 
-describe("adopting a host as wctl runs it, then its first up (testprod on forest1)", function () {
+const CASES: AdoptionCase[] = [
+  {
+    stack: "testprod",
+    host: "forest1",
+    // A known-good build under testprod's tag (other rig tests leave broken ones there).
+    firstUp: async () => [{ cli: ["rehearse", "testprod", "--publish", "rig-a", "--json"] }],
+    appServices: /^weppcloud$/,
+  },
+  {
+    stack: "prod",
+    host: "wepp1",
+    // prod runs a digest (what promote sets): a known-good build's, published as CI publishes a commit's image.
+    // The analysis window in seconds, as rig jobs set it where the stack file says ten minutes.
+    firstUp: async () => {
+      const digest = await pushImage(readState()!.standins.weppcloud["rig-a"], "rogerlew/wepppy", "adopt-prod");
+      const settings = { prod: { "bluegreen.analysis.seconds": 5, "bluegreen.analysis.minRequests": 5, "health.intervalSeconds": 1 } };
+      return [{ cli: ["rehearse", "prod", "--set", `image.digest=${digest}`, "--json"], env: { WEPPPY_RIG_SET: JSON.stringify(settings) } }];
+    },
+    appServices: new RegExp(`^(${Object.values(BLUEGREEN.services).join("|")})$`),
+  },
+];
+
+for (const c of CASES) describe(`adopting a host as wctl runs it, then its first up (${c.stack} on ${c.host})`, function () {
+  const HOST = c.host;
   this.timeout(1_800_000);
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
@@ -46,7 +78,7 @@ describe("adopting a host as wctl runs it, then its first up (testprod on forest
     secretValues = r.stdout.trim().split("\n").map((l) => Buffer.from(l.split("\t")[1], "base64").toString("utf8").trim()).filter((v) => v.length >= 8);
     assert.equal(secretValues.length, seeded.secrets.length);
 
-    world = ciWorld(path.join(rigStateDir, "adopt-test"));
+    world = ciWorld(path.join(rigStateDir, `adopt-test-${c.stack}`));
     // Keep-alive clients through the site's front door (Caddy), as bench switch's, for the whole job;
     // on pages the app answers (Caddy answers /weppcloud/health itself).
     const load = startLoad({ host: address, port: 8080, clients: 4, paths: ["/weppcloud/", "/weppcloud/version"], headers: { "X-Forwarded-Proto": "https" } });
@@ -54,13 +86,8 @@ describe("adopting a host as wctl runs it, then its first up (testprod on forest
     beforeAdoption = load.mark();
     job = await runJob(
       world,
-      "adopt testprod, then its first up",
-      [
-        { cli: ["adopt", "testprod", "--rig", "--json"] },
-        // A known-good build under testprod's tag (other rig tests leave broken ones there).
-        { cli: ["rehearse", "testprod", "--publish", "rig-a", "--json"] },
-        { cli: ["adopt", "testprod", "--rig", "--json"] },
-      ],
+      `adopt ${c.stack}, then its first up`,
+      [{ cli: ["adopt", c.stack, "--rig", "--json"] }, ...(await c.firstUp()), { cli: ["adopt", c.stack, "--rig", "--json"] }],
       log,
     );
     await new Promise((r) => setTimeout(r, 3000));
@@ -77,11 +104,11 @@ describe("adopting a host as wctl runs it, then its first up (testprod on forest
     assert.ok(beforeAdoption.requests > 0 && beforeAdoption.failed === 0, `the legacy host did not serve before the adoption: ${beforeAdoption.samples.join("; ")}`);
     assert.ok(duringAdoption.requests > 0, "no request was made during the adoption");
     // A benchmark figure, printed and kept, not asserted: how many requests the first up cost.
-    const figure = { host: HOST, stack: "testprod", requests: duringAdoption.requests, failed: duringAdoption.failed, failedByKind: duringAdoption.failedByKind, builds: duringAdoption.builds, samples: duringAdoption.samples };
+    const figure = { host: HOST, stack: c.stack, requests: duringAdoption.requests, failed: duringAdoption.failed, failedByKind: duringAdoption.failedByKind, builds: duringAdoption.builds, samples: duringAdoption.samples };
     fs.mkdirSync("bench-results", { recursive: true });
-    fs.writeFileSync(path.join("bench-results", "adopt-downtime.json"), `${JSON.stringify(figure, null, 2)}\n`);
+    fs.writeFileSync(path.join("bench-results", `adopt-downtime-${c.stack}.json`), `${JSON.stringify(figure, null, 2)}\n`);
     const kinds = Object.entries(duringAdoption.failedByKind).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");
-    process.stderr.write(`      adoption under load: ${duringAdoption.failed} of ${duringAdoption.requests} requests failed${kinds ? ` (${kinds})` : ""}; bench-results/adopt-downtime.json\n`);
+    process.stderr.write(`      adoption under load: ${duringAdoption.failed} of ${duringAdoption.requests} requests failed${kinds ? ` (${kinds})` : ""}; bench-results/adopt-downtime-${c.stack}.json\n`);
   });
 
   it("seeds forest1 as wctl leaves it: secret files, volumes, rows, Redis keys, a run directory", () => {
@@ -117,7 +144,10 @@ describe("adopting a host as wctl runs it, then its first up (testprod on forest
     const up = job.steps[1];
     assert.equal(up.code, 0, `${up.json?.error ?? ""}\n${logs.slice(-40).join("\n")}`);
     assert.equal(up.json.ok, true);
-    assert.notEqual(later.services.weppcloud, "wepppy:latest", "the first up deployed the stack's image");
+    const apps = Object.keys(later.services).filter((s) => c.appServices.test(s));
+    assert.ok(apps.length > 0, `no ${c.appServices} service runs (${Object.keys(later.services).join(", ")})`);
+    for (const app of apps) assert.notEqual(later.services[app], "wepppy:latest", `${app} still runs wctl's image`);
+    if (c.stack === "prod") assert.equal(later.services.weppcloud, undefined, "wctl's one weppcloud still runs beside the colours");
     assert.match(up.json.image, /@sha256:[0-9a-f]{64}$/);
   });
 

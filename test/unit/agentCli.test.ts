@@ -183,6 +183,16 @@ describe("the shell that stays", () => {
     fs.symlinkSync("/etc", path.join(project, "evil"));
     assert.throws(() => helper(["install-file", path.join(project, "evil", "h10-x")], "x"), /outside the deploy root/);
     assert.equal(fs.existsSync("/etc/h10-x"), false);
+    // An older layout's secrets: KEY=value lines, the caller's group only; a value .env would change is refused, and nothing is written.
+    helper(["write-env-secrets", path.join(project, "secrets")], "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
+    const env = path.join(project, "secrets", ".env-secrets");
+    assert.equal(fs.readFileSync(env, "utf8"), "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
+    assert.deepEqual([fs.statSync(env).uid, fs.statSync(env).mode & 0o777], [0, 0o640]);
+    for (const bad of ["K=$(touch pwned)\n", "K=a b\n", "K='q'\n", "1K=x\n", "K=a#b\n", "no-equals\n"]) {
+      assert.throws(() => helper(["write-env-secrets", path.join(project, "secrets")], bad), /line 1 is not NAME=value/, bad);
+    }
+    assert.equal(fs.readFileSync(env, "utf8"), "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
+    assert.deepEqual(fs.readdirSync(path.join(project, "secrets")).filter((f) => f.startsWith(".tmp")), []);
   });
 });
 
@@ -309,37 +319,3 @@ describe("agent: operations beside deploys", () => {
   });
 });
 
-describe("agent: dev's host build", () => {
-  let host: FakeHost;
-  let dir: string;
-  beforeEach(() => {
-    host = new FakeHost();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "build-"));
-  });
-  afterEach(() => {
-    host.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("checks the ref out of a checkout and builds, audited; a ref that does not exist is refused", async () => {
-    const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.org", "-c", "user.name=t", ...args], { cwd, encoding: "utf8", stdio: "pipe" }).trim();
-    const origin = path.join(dir, "origin");
-    fs.mkdirSync(origin);
-    git(origin, "init", "-q", "-b", "master");
-    fs.writeFileSync(path.join(origin, "README"), "wepppy\n");
-    git(origin, "add", "README");
-    git(origin, "commit", "-q", "-m", "one");
-    const head = git(origin, "rev-parse", "HEAD");
-    git(dir, "clone", "-q", origin, "checkout");
-    host.image(A);
-    assert.equal((await host.deploy(host.request(A, host.stage()))).code, 0);
-    const r = await host.cli(["build", "--checkout", path.join(dir, "checkout"), "--ref", "master"]);
-    assert.equal(r.code, 0, r.err.join("\n"));
-    assert.equal(r.out[0], `build:${path.join(dir, "checkout")}#${head}`);
-    assert.deepEqual([host.audit().pop()!.action, host.audit().pop()!.result], ["build", "ok"]);
-    const bad = await host.cli(["build", "--checkout", path.join(dir, "checkout"), "--ref", "no-such-branch"]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.err.join("\n"), /cannot check out no-such-branch/);
-    assert.equal(host.locked(), false);
-  });
-});

@@ -41,6 +41,21 @@ describe("agent: one-colour deploy", () => {
     assert.equal(host.locked(), false);
   });
 
+  it("puts an older layout's secrets (the root helper's .env-secrets) into .env, the deploy user's alone; none once they are gone", async () => {
+    fs.mkdirSync(host.layout.secretsDir, { recursive: true });
+    fs.writeFileSync(host.layout.envSecrets, "SECRET_KEY=k3y\nPOSTGRES_PASSWORD=pw\n");
+    await liveOnA();
+    assert.match(host.env(), /^SECRET_KEY=k3y$/m);
+    assert.match(host.env(), /^POSTGRES_PASSWORD=pw$/m);
+    assert.equal(fs.statSync(host.layout.envFile).mode & 0o777, 0o600);
+    // A release on today's layout: the stack writes .env-secrets empty, and the next .env holds none.
+    fs.writeFileSync(host.layout.envSecrets, "");
+    host.image(B);
+    const r = await host.deploy(host.request(B, host.stage({ compose: "services: {}\n# release B\n" })));
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.doesNotMatch(host.env(), /SECRET_KEY|POSTGRES_PASSWORD/);
+  });
+
   it("refuses a build that fails its gate in the candidate: nothing replaced, files and env of the live release, lock released", async () => {
     const liveKey = await liveOnA();
     const appBefore = host.container(APP)!.id;

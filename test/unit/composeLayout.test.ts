@@ -198,10 +198,10 @@ describe("compose layouts", () => {
         [...new Set(missing.map((m) => `${m.service} ${m.variable}`))].sort(),
         ["cap CAP_SITE_KEY", "rq-engine CAP_SITE_KEY", "weppcloud CAP_SITE_KEY", "weppcloud OAUTH_GITHUB_CLIENT_ID", "weppcloud OAUTH_GOOGLE_CLIENT_ID"],
       );
-      assert.throws(
-        () => checkSupply(layout, { env: registryEnv(), secrets: names(layout) }),
-        /refused before any host command:\n {2}- docker-compose\.prod\.yml: service weppcloud: \$\{CAP_SITE_KEY\} has no default, and the stack supplies no value \(not in the env file's defaults, the stack's env values or its secrets\)/,
-      );
+      // Compose runs a plain use with the value empty (and warns): the check returns it, for a warning, and refuses nothing.
+      const unset = checkSupply(layout, { env: registryEnv(), secrets: names(layout) });
+      assert.match(unset.map((m) => m.message).join("\n"), /docker-compose\.prod\.yml: service weppcloud: \$\{CAP_SITE_KEY\} has no default, and the stack supplies no value \(not in the env file's defaults, the stack's env values or its secrets\)/);
+      assert.ok(unset.every((m) => !m.required));
       // Supplied (an operator's value, or adopted from the host's .env), they pass; empty is a value too.
       checkSupply(layout, { env: { ...registryEnv(), CAP_SITE_KEY: "site-key", OAUTH_GITHUB_CLIENT_ID: "", OAUTH_GOOGLE_CLIENT_ID: "" }, secrets: names(layout) });
     });
@@ -218,6 +218,8 @@ describe("compose layouts", () => {
         "docker-compose.old.yml: service weppcloud: ${MAP_TILES_URL:?set MAP_TILES_URL} requires MAP_TILES_URL, and the stack supplies no value (not in the env file's defaults, the stack's env values or its secrets)",
         "docker-compose.old.yml: service rq-worker: ${SECRET_KEY} has no default, and the stack has no value for its secret flask_secret_key (set it with pulumi config set --secret --path 'wepppy-cicd:secrets.flask_secret_key')",
       ]);
+      // Compose refuses to run without a required one: so does the check, naming each.
+      assert.throws(() => checkSupply(layout, { env: registryEnv(), secrets: names(layout) }), /refused before any host command:\n {2}- docker-compose\.old\.yml: service weppcloud: \$\{NEW_API_TOKEN:\?ask the admin\} requires NEW_API_TOKEN/);
       // A required value the stack writes empty (an issued secret that is not set) is refused too.
       const req = composeLayout([{ name: "x.yml", doc: parseComposeText("services:\n  a:\n    environment:\n      K: ${OPENTOPOGRAPHY_API_KEY:?}\n      L: ${CLIMATE_ENGINE_API_KEY}\n", "x.yml") }]);
       assert.deepEqual(

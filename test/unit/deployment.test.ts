@@ -1,4 +1,7 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret, plainStrings } from "../../harness/evaluate";
 import { createLocally } from "../../harness/localProviders";
 import {
@@ -15,6 +18,7 @@ import {
 } from "./helpers";
 
 const COMMAND = "command:remote:Command";
+const OLDER_LAYOUT = path.join(__dirname, "..", "fixtures", "compose-env-secrets");
 const COPY = "command:remote:CopyToRemote";
 
 /** Each generated secret gets a recognisable value, so a leak anywhere can be found. */
@@ -67,6 +71,7 @@ describe("ComposeDeployment", () => {
       "testprod-compose-backup-schedule",
       "testprod-compose-boot-hook",
       "testprod-compose-deploy",
+      "testprod-compose-env-secrets",
       "testprod-compose-file-modes",
       "testprod-compose-registry-login",
       "testprod-compose-root-helper",
@@ -180,7 +185,7 @@ describe("ComposeDeployment", () => {
   });
 
   it("sends every generated secret to the host on stdin, marked secret", () => {
-    const r = named(testprod, "-secrets");
+    const r = named(testprod, "-compose-secrets");
     assert.ok(isWireSecret(r.wireInputs.stdin));
     assert.equal(r.inputs.logging, "none");
     const names = String(r.inputs.stdin).trim().split("\n").map((l) => l.split(" ")[0]);
@@ -188,6 +193,46 @@ describe("ComposeDeployment", () => {
       assert.ok(names.includes(expected), `${expected} is not written`);
     }
     assert.ok(isWireSecret(named(testprod, "-registry-login").wireInputs.stdin));
+  });
+
+  it("writes no .env secret for today's layout (an empty stdin clears what an older release left)", () => {
+    const env = named(testprod, "-compose-env-secrets");
+    assert.ok(isWireSecret(env.wireInputs.stdin));
+    assert.equal(String(env.inputs.stdin), "");
+    assert.match(String(env.inputs.create), /wepppy-root' write-env-secrets '\/opt\/wepppy\/docker\/secrets'$|wepppy-root write-env-secrets \/opt\/wepppy\/docker\/secrets$/);
+  });
+
+  describe("an older compose layout (secrets from .env, no Caddy)", () => {
+    const older = { "compose.sourceDir": OLDER_LAYOUT, "compose.sourceAt": "checkout", "health.smokeUrl": "http://127.0.0.1:8000" };
+    let ev: Evaluation;
+    const oldSecrets: string[] = [];
+    before(async () => {
+      ev = await deployable("testprod", older, oldSecrets);
+    });
+
+    it("gives the same stack secrets to .env as the variables it interpolates, on stdin, marked secret, and writes no secret file", () => {
+      const env = named(ev, "-compose-env-secrets");
+      assert.ok(isWireSecret(env.wireInputs.stdin));
+      const lines = String(env.inputs.stdin).trim().split("\n");
+      assert.deepEqual(lines.map((l) => l.split("=")[0]), ["OAUTH_GITHUB_CLIENT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "SECRET_KEY", "SECURITY_PASSWORD_SALT"]);
+      // An issued secret nobody set is written empty (its feature off); every other is the stack's generated value.
+      assert.equal(lines[0], "OAUTH_GITHUB_CLIENT_SECRET=");
+      for (const l of lines.slice(1)) assert.ok(oldSecrets.includes(l.slice(l.indexOf("=") + 1)), `${l.split("=")[0]} is not a generated secret`);
+      assert.equal(String(named(ev, "-compose-secrets").inputs.stdin), "");
+    });
+
+    it("refuses, before any resource, a compose file requiring a value the stack lacks, naming file, service and variable", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "needs-"));
+      const text = fs.readFileSync(path.join(OLDER_LAYOUT, "docker-compose.prod.yml"), "utf8").replace("      SECURITY_PASSWORD_SALT: ${SECURITY_PASSWORD_SALT}\n", "      SECURITY_PASSWORD_SALT: ${SECURITY_PASSWORD_SALT}\n      LICENSE: ${WEPPPY_LICENSE_KEY:?set it}\n");
+      fs.writeFileSync(path.join(dir, "docker-compose.prod.yml"), text);
+      const made: string[] = [];
+      await assert.rejects(
+        evaluateStack({ stack: "testprod", config: deployableConfig("testprod", { ...older, "compose.sourceDir": dir }), preview: false, invoke: registryAnswer, create: async (r) => (made.push(r.name), createLocally(r) ?? { state: r.inputs }) }),
+        /refused before any host command:\n {2}- docker-compose\.prod\.yml: service weppcloud: \$\{WEPPPY_LICENSE_KEY:\?set it\} requires WEPPPY_LICENSE_KEY/,
+      );
+      fs.rmSync(dir, { recursive: true, force: true });
+      assert.deepEqual(made, []);
+    });
   });
 
   it("lets no secret reach a command line, a trigger, another plain input or a plain output", () => {

@@ -74,6 +74,8 @@ describe("host command builders for the agent", () => {
 
   it("runs the root helper with sudo -n, secrets owned by the services' UID:GID, 0600", () => {
     assert.deepEqual(wordsAfterBash(host.agentWriteSecretsCommand(layout, { uid: 33, gid: 1234 })), ["sudo", "-n", "bash", layout.rootHelper, "write-secrets", layout.secretsDir, "33:1234", "0600"]);
+    assert.deepEqual(wordsAfterBash(host.agentWriteEnvSecretsCommand(layout)), ["sudo", "-n", "bash", layout.rootHelper, "write-env-secrets", layout.secretsDir]);
+    assert.equal(host.envSecretsText({ SECRET_KEY: "k", POSTGRES_PASSWORD: "p" }), "POSTGRES_PASSWORD=p\nSECRET_KEY=k\n");
     assert.deepEqual(wordsAfterBash(host.agentInstallFileCommand(layout, layout.agentConf)), ["sudo", "-n", "bash", layout.rootHelper, "install-file", layout.agentConf, "0:0", "0644"]);
     assert.deepEqual(wordsAfterBash(host.agentInstallTimerCommand(layout, "hourly", "roger", "prod")), ["sudo", "-n", "bash", layout.rootHelper, "install-timer", "hourly", "roger", "prod"]);
   });
