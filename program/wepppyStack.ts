@@ -57,7 +57,8 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   checkLayoutFor(layout, { bluegreen: config.bluegreen.enabled });
   const secretNames = stackSecretNames(layout);
   const deploys = config.image.source !== "build" && !!config.deploy.hostKey && !!config.deployKey;
-  if (deploys) {
+  // A preview without the deploy key (a pull request's) judges the release's files too.
+  if (config.image.source !== "build") {
     // Before any resource: a compose file needing what the stack cannot give is refused with no host command run.
     const defaultsFile = path.join(sourceDir, "defaults.env");
     const envTemplate = releaseEnvTemplate(config, composeDocs, fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "");

@@ -5,6 +5,7 @@ import { composeServices, parseComposeText, relativeMounts } from "./composeFile
 import { interpolate } from "./composeInterpolation";
 import { ComposeLayout, ENV_SECRET_VARIABLES, ISSUED_ELSEWHERE, composeLayout, envSafeValue, looksSecret, stackSecretNames, unsupplied } from "./composeLayout";
 import { HostSnapshot } from "./adoptCommands";
+import { hostComposeFiles } from "./deploySettings";
 import { Sealed, seal } from "./sealed";
 
 export type { HostSnapshot };
@@ -173,7 +174,8 @@ export function planAdoption(stack: StackSide, snapshot: HostSnapshot): Adoption
   const hostFiles = snapshot.project.configFiles;
   const outside = hostFiles.filter((f) => f.startsWith("/") || f.includes("/"));
   if (outside.length > 0) blocking.push(`the host's project was started with compose files outside ${dir}: ${list(outside)}`);
-  else if (hostFiles.join(" ") !== cfg.compose.files.join(" ")) {
+  // wctl's list, or the one the stack itself runs there (an adopt after the stack's first up).
+  else if (hostFiles.join(" ") !== cfg.compose.files.join(" ") && hostFiles.join(" ") !== hostComposeFiles(cfg, stack.compose.map((c) => c.doc)).join(" ")) {
     blocking.push(
       `the host runs ${hostFiles.map((f) => `-f ${f}`).join(" ")} and the stack deploys ${cfg.compose.files.map((f) => `-f ${f}`).join(" ")}: what only ${list(hostFiles.filter((f) => !cfg.compose.files.includes(f)).concat(cfg.compose.files.filter((f) => !hostFiles.includes(f))))} defines would change; set wepppy-cicd:compose.files to the host's list (files in compose.sourceDir) and run adopt again`,
     );

@@ -79,6 +79,11 @@ export function validationListener(config: StackConfig, docs: Json[]): { hostPor
   return { hostPort: port, url: `http://127.0.0.1:${port}` };
 }
 
+/** The `-f` list the agent runs compose with: blue/green's generated file in place of wepppy's, and the validation listener's. */
+export function hostComposeFiles(config: StackConfig, docs: Json[]): string[] {
+  return [...(config.bluegreen.enabled ? [BLUEGREEN.composeFile] : config.compose.files), ...(validationListener(config, docs) ? [VALIDATION_COMPOSE_FILE] : [])];
+}
+
 export function renderDeploySettings(args: DeploySettingsInput): DeploySettings {
   const { config } = args;
   // With blue/green the host runs the generated file: its services are the ones that exist.
@@ -96,7 +101,7 @@ export function renderDeploySettings(args: DeploySettingsInput): DeploySettings 
     projectDir: config.compose.projectDir,
     compose: {
       command: config.compose.command,
-      files: [...(args.bluegreen ? [BLUEGREEN.composeFile] : config.compose.files), ...(listener ? [VALIDATION_COMPOSE_FILE] : [])],
+      files: hostComposeFiles(config, args.composeDocs),
       project: config.compose.projectName,
     },
     app: { service: config.compose.appService, port: config.compose.appPort, candidate: config.compose.candidate, imageVariable: "WEPPCLOUD_IMAGE" },

@@ -98,6 +98,8 @@ async function first(ctx: RunContext, live: Colour, image: string): Promise<Fini
   await pullStep(ctx, image);
   await installStep(ctx);
   await migrateStep(ctx, s.bluegreen!.services[live]);
+  const single = containerOf(await projectContainers(ctx.agent, s), s.app.service);
+  if (single?.running) return firstBesideSingle(ctx, live, image, envText, backup);
   await ctx.enter("up", "first release: compose up");
   ctx.save({ target: live });
   // --remove-orphans: the single app service of before blue/green would keep its port.
@@ -109,6 +111,36 @@ async function first(ctx: RunContext, live: Colour, image: string): Promise<Fini
   failIf("gate", failure, `first blue/green release failed its health gate on ${live}; nothing serves until a release passes: `);
   await smokeStep(ctx, live);
   return { image, envText, live, images, retire: null, converge: [], recreateAfter: [], recreated: [], message: `first release on ${live}`, backup, warnings: [] };
+}
+
+/**
+ * The first blue/green release on a host that serves the app as one service (wctl's, or a
+ * one-colour deploy's): the colour starts beside it and passes its gates while the old app
+ * keeps serving; then Caddy is recreated on the blue/green Caddyfile (the only gap: Caddy's
+ * own restart), and only then does the rest converge and the single app go, as an orphan.
+ */
+async function firstBesideSingle(ctx: RunContext, live: Colour, image: string, envText: string, backup: FinishPlan["backup"]): Promise<FinishPlan> {
+  const s = ctx.settings;
+  const bg = s.bluegreen!;
+  const colour = bg.services[live];
+  await ctx.enter("up", `first release: starting ${colour} beside the running ${s.app.service}`);
+  ctx.save({ target: live });
+  const started = await ctx.compose.up([colour], { noDeps: true });
+  if (started.code !== 0) throw new RunFailure("up", `compose up ${colour} failed: ${tail(started.stderr, 8)}`);
+  await ctx.enter("gate", `gating ${colour} (${s.app.service} keeps serving)`);
+  const app = containerOf(await projectContainers(ctx.agent, s), colour);
+  const failure = app ? await gateApp(ctx.agent, s, app.id, (m) => ctx.say(m)) : { gate: "app", reason: `no ${colour} container` };
+  failIf("gate", failure, `first blue/green release failed its health gate on ${live}; ${s.app.service} keeps serving: `);
+  await ctx.enter("switch", `Caddy onto the blue/green Caddyfile, all traffic to ${live}`);
+  switchTraffic(bg.markerDir, allTo(live));
+  const caddy = await ctx.compose.up([bg.caddyService], { noDeps: true });
+  if (caddy.code !== 0) throw new RunFailure("switch", `compose up ${bg.caddyService} failed: ${tail(caddy.stderr, 8)}`);
+  await ctx.enter("up", `the other services; ${s.app.service} goes`);
+  const rest = await ctx.compose.up([], { removeOrphans: true });
+  if (rest.code !== 0) throw new RunFailure("up", `compose up failed: ${tail(rest.stderr, 8)}`);
+  failIf("gate", await gateServices(ctx.agent, s, (m) => ctx.say(m)));
+  await smokeStep(ctx, live);
+  return { image, envText, live, images: { blue: image, green: image }, retire: null, converge: [], recreateAfter: [], recreated: [], message: `first release on ${live}, beside and then in place of ${s.app.service}`, backup, warnings: [] };
 }
 
 async function converge(ctx: RunContext, live: Colour, state: TrafficState, truth: Record<Colour, ColourTruth>, image: string, others: Recreated[]): Promise<FinishPlan> {

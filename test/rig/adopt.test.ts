@@ -96,6 +96,7 @@ for (const c of CASES) describe(`adopting a host as wctl runs it, then its first
   });
 
   after(async () => {
+    if (logs.length > 0) fs.writeFileSync(`/tmp/wepppy-rig-adopt-${c.stack}.log`, logs.join("\n"));
     await clearLegacy(HOST).catch(() => undefined);
     await clearDeployment(HOST).catch(() => undefined);
   });
@@ -104,7 +105,7 @@ for (const c of CASES) describe(`adopting a host as wctl runs it, then its first
     assert.ok(beforeAdoption.requests > 0 && beforeAdoption.failed === 0, `the legacy host did not serve before the adoption: ${beforeAdoption.samples.join("; ")}`);
     assert.ok(duringAdoption.requests > 0, "no request was made during the adoption");
     // A benchmark figure, printed and kept, not asserted: how many requests the first up cost.
-    const figure = { host: HOST, stack: c.stack, requests: duringAdoption.requests, failed: duringAdoption.failed, failedByKind: duringAdoption.failedByKind, builds: duringAdoption.builds, samples: duringAdoption.samples };
+    const figure = { host: HOST, stack: c.stack, requests: duringAdoption.requests, failed: duringAdoption.failed, failedByKind: duringAdoption.failedByKind, builds: duringAdoption.builds, seen: duringAdoption.seen, fiveXx: duringAdoption.fiveXx, samples: duringAdoption.samples };
     fs.mkdirSync("bench-results", { recursive: true });
     fs.writeFileSync(path.join("bench-results", `adopt-downtime-${c.stack}.json`), `${JSON.stringify(figure, null, 2)}\n`);
     const kinds = Object.entries(duringAdoption.failedByKind).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");

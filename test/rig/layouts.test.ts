@@ -80,7 +80,7 @@ describe("older compose layouts on the rig (testprod on forest1)", function () {
     olderEnv = await envDigests(Object.keys(CROSSING));
     const empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     for (const [name, digest] of Object.entries(olderEnv)) assert.notEqual(digest, empty, `.env has no ${name}`);
-    const files = await on(`sudo -n find ${PROJECT_DIR}/secrets -type f 2>/dev/null | wc -l`);
+    const files = await on(`sudo -n find ${PROJECT_DIR}/secrets -type f ! -name '.*' 2>/dev/null | wc -l`);
     assert.equal(files.trim(), "0", "the older layout reads no secret file");
     const version = await curl(["-fsS", `http://10.213.0.12:8000/weppcloud/version`]);
     assert.equal(version.code, 0, version.stderr);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict, EXIT } from "../../host/contract/records";
-import { A, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
+import { A, APP, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
 
 /*
  * Blue/green on a host in memory. The request names only the image that must be live;
@@ -38,6 +38,34 @@ describe("agent: blue/green deploy", () => {
     assert.equal(r.verdict!.live, "blue");
     assert.deepEqual(r.verdict!.images, { blue: A, green: A });
     assert.equal(r.verdict!.liveImage, A);
+  });
+
+  describe("the first release on a host serving the app as one service (wctl's)", () => {
+    beforeEach(() => {
+      host.running({ [APP]: "wepppy:latest", [WORKER]: "wepppy:latest", postgres: "postgres:16", redis: "redis:7", caddy: "caddy:2" });
+    });
+
+    it("starts the colour beside it and gates it, moves Caddy, and only then converges the rest and removes the single app", async () => {
+      const r = await deploy(A);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      const ups = host.calls.filter((c) => c.startsWith("compose up"));
+      assert.deepEqual(ups.slice(0, 3), [`compose up --no-deps ${BLUE}`, "compose up --no-deps caddy", "compose up --remove-orphans"]);
+      assert.equal(host.container(APP), undefined, "the single app is gone once the colours run");
+      assert.deepEqual([host.container(BLUE)?.image, host.container(GREEN)?.image, host.container(WORKER)?.image], [A, A, A]);
+      assert.deepEqual(host.markers(), [], "all traffic on blue, the default colour");
+      assert.equal(r.verdict!.live, "blue");
+    });
+
+    it("whose colour fails its gate leaves the single app serving and Caddy as it was", async () => {
+      host.image(C, { health: "never" });
+      const r = await deploy(C);
+      assert.notEqual(r.code, 0);
+      assert.match(r.verdict!.message, /health gate on blue; weppcloud keeps serving/);
+      assert.equal(host.container(APP)?.running, true);
+      assert.equal(host.container(APP)?.image, "wepppy:latest");
+      assert.ok(!host.calls.includes("compose up --no-deps caddy"), "Caddy was not touched");
+      assert.equal(host.locked(), false);
+    });
   });
 
   it("a new image goes to the colour not serving, traffic switches, the old colour stays warm and is due to retire", async () => {
