@@ -6,6 +6,9 @@ import { interpolate } from "./composeInterpolation";
 import { ComposeLayout, ENV_SECRET_VARIABLES, ISSUED_ELSEWHERE, composeLayout, envSafeValue, looksSecret, stackSecretNames, unsupplied } from "./composeLayout";
 import { HostSnapshot } from "./adoptCommands";
 import { hostComposeFiles } from "./deploySettings";
+
+/** .env variables the agent decides on the host at each deploy (blue/green's images and live colour). */
+const AGENT_ENV = new Set<string>([...Object.values(BLUEGREEN.imageVariables), BLUEGREEN.liveVariable]);
 import { Sealed, seal } from "./sealed";
 
 export type { HostSnapshot };
@@ -336,6 +339,8 @@ export function planAdoption(stack: StackSide, snapshot: HostSnapshot): Adoption
       else if (!stackEnvSecret.has(ENV_SECRET_VARIABLES[key])) dropped.push(`${key} (the release reads ${ENV_SECRET_VARIABLES[key]} from secrets/)`);
       continue;
     }
+    // What the agent itself writes at each deploy (the colours' images, the live colour): not config.
+    if (AGENT_ENV.has(key)) continue;
     if (key in stack.envFile) {
       if (stack.envFile[key] === value) continue;
       if ((key === "UID" || key === "GID") && /^[0-9]+$/.test(value)) {

@@ -15,7 +15,9 @@ import { cli, curl, ensureRig } from "./helpers";
  * .env and random secret files, the stack started with docker-compose -p wepppy, Postgres rows
  * under the existing password, Redis keys, a run directory under /wc1), then, in one CI job's
  * fresh checkout (its stack file is where adopt stores; only the state backend is carried):
- * `adopt testprod --rig` and `rehearse testprod`, the stack's first up on that host. The first up
+ * `adopt testprod --rig` and `rehearse testprod`, the stack's first up on that host; then wepp1
+ * the same way for prod, whose first up also moves wctl's one weppcloud onto blue/green's two
+ * colours (with prod's image.digest set as promote sets it). The first up
  * must lose nothing: every secret byte for byte, the same volumes (not recreated), the rows and
  * Redis keys, the run directory untouched, and the app answering from the same database.
  */
@@ -112,7 +114,7 @@ for (const c of CASES) describe(`adopting a host as wctl runs it, then its first
     process.stderr.write(`      adoption under load: ${duringAdoption.failed} of ${duringAdoption.requests} requests failed${kinds ? ` (${kinds})` : ""}; bench-results/adopt-downtime-${c.stack}.json\n`);
   });
 
-  it("seeds forest1 as wctl leaves it: secret files, volumes, rows, Redis keys, a run directory", () => {
+  it(`seeds ${HOST} as wctl leaves it: secret files, volumes, rows, Redis keys, a run directory`, () => {
     assert.equal(seeded.project, "wepppy");
     assert.equal(seeded.dockerDir, "/workdir/wepppy/docker");
     assert.ok(Object.keys(seeded.services).length > 20, `${Object.keys(seeded.services).length} services`);

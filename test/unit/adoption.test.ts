@@ -247,6 +247,17 @@ describe("adoption planning", () => {
     assert.ok(!p.warnings.some((w) => w.startsWith("weppcloud runs on the host")));
   });
 
+  it("prod after its first blue/green up: the stack's own -f list and the agent's .env variables are nothing to adopt", () => {
+    const cfg = config("prod", { "bluegreen.enabled": true });
+    const s = side(cfg, "prod");
+    const base = todaysHost({ host: "wepp1" });
+    const env = "UID=1000\nGID=993\nEXTERNAL_HOST=wc-prod.bearhive.duckdns.org\nCAP_SITE_KEY=site-key-1\nOAUTH_GITHUB_CLIENT_ID=gh-client\nOAUTH_GOOGLE_CLIENT_ID=\nWEPPPY_ENV_FILE=.env\nWEPPCLOUD_BLUE_IMAGE=x@sha256:" + "1".repeat(64) + "\nWEPPCLOUD_GREEN_IMAGE=x@sha256:" + "2".repeat(64) + "\nWEPPCLOUD_LIVE_COLOUR=green\n";
+    const p = planAdoption(s, todaysHost({ host: "wepp1", project: { ...base.project, configFiles: ["docker-compose.bluegreen.yml"] } }, env));
+    assert.deepEqual(p.blocking, []);
+    const keys = p.config.map((c) => c.key).join(" ");
+    assert.doesNotMatch(keys, /WEPPCLOUD_(BLUE|GREEN)_IMAGE|WEPPCLOUD_LIVE_COLOUR/);
+  });
+
   it("dev: builds in the developer's checkout, and says it must leave a dirty one alone", () => {
     const devDoc = readComposeDocument(path.join(WEPPPY_REFERENCE_DIR, "docker-compose.dev.yml"));
     const cfg = config("dev", { "image.checkout": "/home/roger/wepppy" });
