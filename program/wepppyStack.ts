@@ -12,7 +12,7 @@ import { RunnerSideOutput, runnerSide } from "./components/runnerHost";
 import { digestOf } from "../render/images";
 import { blueGreenFiles } from "../render/bluegreen/files";
 import { readComposeDocument } from "../render/composeFile";
-import { ISSUED_ELSEWHERE, checkLayoutFor, checkSupply, composeLayout, stackSecretNames } from "../render/composeLayout";
+import { checkLayoutFor, checkSupply, composeLayout, stackSecretNames, unsetIssued } from "../render/composeLayout";
 import { releaseEnvTemplate } from "../render/deploySettings";
 import { readEnvText } from "../render/envFile";
 import { PROJECT_ROOT } from "../config/paths";
@@ -57,12 +57,13 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
   checkLayoutFor(layout, { bluegreen: config.bluegreen.enabled });
   const secretNames = stackSecretNames(layout);
   const deploys = config.image.source !== "build" && !!config.deploy.hostKey && !!config.deployKey;
+  const defaultsFile = path.join(sourceDir, "defaults.env");
+  // dev's host build deploys nothing, so it has no env template.
+  const envTemplate = config.image.source === "build" ? "" : releaseEnvTemplate(config, composeDocs, fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "");
   // A preview without the deploy key (a pull request's) judges the release's files too.
   if (config.image.source !== "build") {
     // Before any resource: a compose file needing what the stack cannot give is refused with no host command run.
-    const defaultsFile = path.join(sourceDir, "defaults.env");
-    const envTemplate = releaseEnvTemplate(config, composeDocs, fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "");
-    const empty = secretNames.filter((n) => !(n in config.secrets) && ISSUED_ELSEWHERE.has(n));
+    const empty = unsetIssued(secretNames, config.secrets);
     const unset = checkSupply(layout, { env: readEnvText(envTemplate).values, secrets: secretNames.filter((n) => !empty.includes(n)), emptySecrets: empty });
     if (unset.length > 0) {
       const names = [...new Set(unset.map((u) => u.variable))];
@@ -99,6 +100,7 @@ export async function wepppyStack(): Promise<WepppyStackOutputs> {
       imageRef: image.ref,
       secretValues: secrets.values,
       composeLayout: layout,
+      envTemplate,
       hotfixReason: image.hotfixReason,
       bluegreen: bg,
     });

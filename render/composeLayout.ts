@@ -49,6 +49,11 @@ export const ENV_SECRET_VARIABLES: Readonly<Record<string, string>> = {
  * Stack secrets another party issues (OAuth apps, e-mail, data APIs): never generated, only
  * set in config; unset, they are written empty, which leaves that feature off.
  */
+/** The secrets among `names` another party issues and config does not set: written empty, their feature off. */
+export function unsetIssued(names: string[], provided: Record<string, string>): string[] {
+  return names.filter((n) => !(n in provided) && ISSUED_ELSEWHERE.has(n));
+}
+
 export const ISSUED_ELSEWHERE: ReadonlySet<string> = new Set([
   "oauth_github_client_secret",
   "oauth_google_client_secret",

@@ -30,7 +30,6 @@ export interface Compose {
   run(service: string, argv: string[], options?: RunServiceOptions): Promise<CmdResult>;
   stop(services: string[], timeoutSeconds: number): Promise<CmdResult>;
   start(services: string[]): Promise<CmdResult>;
-  build(): Promise<CmdResult>;
 }
 
 export type ComposeFactory = (settings: DeploySettings, envFile: string) => Compose;
@@ -77,7 +76,6 @@ export function cliCompose(run: Runner = runCommand, env: NodeJS.ProcessEnv = pr
       run: (service, argv, options) => call(runArgs(service, argv, options)),
       stop: (services, timeoutSeconds) => call(["stop", "-t", String(timeoutSeconds), ...services]),
       start: (services) => call(["start", ...services]),
-      build: () => call(["build"]),
     };
   };
 }

@@ -14,7 +14,7 @@ import { BlueGreenFiles } from "../../render/bluegreen/files";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
 import { ColourImages } from "../../render/bluegreen/colours";
 import { relativeMounts, serviceNames } from "../../render/composeFile";
-import { releaseEnvTemplate, renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
+import { renderDeployRequest, renderDeploySettings, soakAccessLog, validationListener } from "../../render/deploySettings";
 import { ComposeLayout, layoutSecretValues } from "../../render/composeLayout";
 import { VALIDATION_COMPOSE_FILE, validationComposeDoc, withValidationListener } from "../../render/caddyValidation";
 import { composeYaml } from "../../render/bluegreen/compose";
@@ -36,6 +36,8 @@ export interface ComposeDeploymentArgs {
   secretValues: pulumi.Output<Record<string, string>>;
   /** The release's compose layout: whether it reads those secrets as files in secrets/ or from .env. */
   composeLayout: ComposeLayout;
+  /** The release's env template (render/deploySettings.ts releaseEnvTemplate): wepppy's defaults.env with the stack's values. */
+  envTemplate: string;
   /** Set when prod runs a hotfix testprod has not run; recorded by the deploy. */
   hotfixReason?: string;
   /** Blue/green: the generated compose file and Caddyfile. */
@@ -152,8 +154,6 @@ export class ComposeDeployment extends pulumi.ComponentResource {
 
     // The release, staged in its own directory: current on the host only once its deploy succeeds.
     const bg = args.bluegreen;
-    const defaultsFile = path.join(args.sourceDir, "defaults.env");
-    const defaultsText = fs.existsSync(defaultsFile) ? fs.readFileSync(defaultsFile, "utf8") : "";
     // One colour: wepppy's Caddyfile gets the validation listener where the test-support API is on,
     // and the JSON access log the soak reads (blue/green's generated Caddyfile has both already).
     const soakLog = bg ? null : soakAccessLog(args.stack, config, args.composeDocs, false);
@@ -182,8 +182,7 @@ export class ComposeDeployment extends pulumi.ComponentResource {
       ...(listener ? [{ path: VALIDATION_COMPOSE_FILE, content: Buffer.from(composeYaml(validationComposeDoc(listener.hostPort, caddyDoc?.version))), local: undefined }] : []),
     ];
     const settings = serializeDeploySettings(renderDeploySettings({ stack: args.stack, config, composeDocs: args.composeDocs, bluegreen: bg ? { composeDoc: bg.composeDoc } : undefined }));
-    const envTemplate = releaseEnvTemplate(config, args.composeDocs, defaultsText);
-    const staged = stageRelease(layout, { project: project.map((p) => ({ path: p.path, content: p.content })), settings, envTemplate });
+    const staged = stageRelease(layout, { project: project.map((p) => ({ path: p.path, content: p.content })), settings, envTemplate: args.envTemplate });
     this.releaseKey = staged.key;
     const stagedCopies: pulumi.Resource[] = [];
     const modes: Array<{ path: string; mode: "0755" | "0644" }> = [];

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ISSUED_ELSEWHERE } from "../../render/composeLayout";
+import { ISSUED_ELSEWHERE, unsetIssued } from "../../render/composeLayout";
 
 /**
  * Secrets another party issues (OAuth apps, e-mail, data APIs) come only from secret config,
@@ -34,12 +34,11 @@ export class WepppySecrets extends pulumi.ComponentResource {
     super("wepppy-cicd:index:WepppySecrets", name, {}, opts);
     const entries: Record<string, pulumi.Output<string>> = {};
     this.generated = [];
-    this.missing = [];
+    this.missing = unsetIssued(args.names, args.provided);
     for (const secret of args.names) {
       if (secret in args.provided) {
         entries[secret] = pulumi.secret(args.provided[secret]);
-      } else if (ISSUED_ELSEWHERE.has(secret)) {
-        this.missing.push(secret);
+      } else if (this.missing.includes(secret)) {
         entries[secret] = pulumi.secret("");
       } else {
         this.generated.push(secret);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { BLUEGREEN } from "../../render/bluegreen/constants";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { inspect } from "node:util";
@@ -252,7 +253,7 @@ describe("adoption planning", () => {
     const s = side(cfg, "prod");
     const base = todaysHost({ host: "wepp1" });
     const env = "UID=1000\nGID=993\nEXTERNAL_HOST=wc-prod.bearhive.duckdns.org\nCAP_SITE_KEY=site-key-1\nOAUTH_GITHUB_CLIENT_ID=gh-client\nOAUTH_GOOGLE_CLIENT_ID=\nWEPPPY_ENV_FILE=.env\nWEPPCLOUD_BLUE_IMAGE=x@sha256:" + "1".repeat(64) + "\nWEPPCLOUD_GREEN_IMAGE=x@sha256:" + "2".repeat(64) + "\nWEPPCLOUD_LIVE_COLOUR=green\n";
-    const p = planAdoption(s, todaysHost({ host: "wepp1", project: { ...base.project, configFiles: ["docker-compose.bluegreen.yml"] } }, env));
+    const p = planAdoption(s, todaysHost({ host: "wepp1", project: { ...base.project, configFiles: [BLUEGREEN.composeFile] } }, env));
     assert.deepEqual(p.blocking, []);
     const keys = p.config.map((c) => c.key).join(" ");
     assert.doesNotMatch(keys, /WEPPCLOUD_(BLUE|GREEN)_IMAGE|WEPPCLOUD_LIVE_COLOUR/);

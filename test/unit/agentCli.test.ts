@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { hostLayout } from "../../host/contract/layout";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -185,7 +186,8 @@ describe("the shell that stays", () => {
     assert.equal(fs.existsSync("/etc/h10-x"), false);
     // An older layout's secrets: KEY=value lines, the caller's group only; a value .env would change is refused, and nothing is written.
     helper(["write-env-secrets", path.join(project, "secrets")], "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
-    const env = path.join(project, "secrets", ".env-secrets");
+    // Where the agent reads them (the contract's layout), so the helper and the agent cannot drift apart.
+    const env = hostLayout(root, project).envSecrets;
     assert.equal(fs.readFileSync(env, "utf8"), "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
     assert.deepEqual([fs.statSync(env).uid, fs.statSync(env).mode & 0o777], [0, 0o640]);
     for (const bad of ["K=$(touch pwned)\n", "K=a b\n", "K='q'\n", "1K=x\n", "K=a#b\n", "no-equals\n"]) {
