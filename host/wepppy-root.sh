@@ -51,7 +51,8 @@ enter_dir() { # dir mode group
   name=$(basename -- "$dir")
   cd -P -- "$(dirname -- "$dir")" 2>/dev/null || die "$(dirname -- "$dir") does not exist" 2
   allowed "$(pwd -P)/$name" || die "$(pwd -P)/$name is outside the deploy root and the project directory" 2
-  [[ -d ./$name ]] || mkdir -m "$mode" -- "./$name"
+  # The stack writes the file secrets and the .env secrets at once: on a new host both may make DIR.
+  mkdir -m "$mode" -- "./$name" 2>/dev/null || [[ -d ./$name ]] || die "cannot create $dir"
   cd -P -- "./$name" || die "cannot enter $dir"
   here=$(pwd -P)
   allowed "$here" || die "$here is outside the deploy root and the project directory" 2

@@ -49,11 +49,6 @@ export const ENV_SECRET_VARIABLES: Readonly<Record<string, string>> = {
  * Stack secrets another party issues (OAuth apps, e-mail, data APIs): never generated, only
  * set in config; unset, they are written empty, which leaves that feature off.
  */
-/** The secrets among `names` another party issues and config does not set: written empty, their feature off. */
-export function unsetIssued(names: string[], provided: Record<string, string>): string[] {
-  return names.filter((n) => !(n in provided) && ISSUED_ELSEWHERE.has(n));
-}
-
 export const ISSUED_ELSEWHERE: ReadonlySet<string> = new Set([
   "oauth_github_client_secret",
   "oauth_google_client_secret",
@@ -62,6 +57,11 @@ export const ISSUED_ELSEWHERE: ReadonlySet<string> = new Set([
   "climate_engine_api_key",
   "discord_bot_token",
 ]);
+
+/** The secrets among `names` another party issues and config does not set: written empty, their feature off. */
+export function unsetIssued(names: string[], provided: Record<string, string>): string[] {
+  return names.filter((n) => !(n in provided) && ISSUED_ELSEWHERE.has(n));
+}
 
 /** Names that hold a secret by wepppy's conventions; one the table does not know is refused rather than guessed. */
 export function looksSecret(variable: string): boolean {

@@ -125,7 +125,7 @@ export async function runJob(world: CiWorld, name: string, steps: JobStep[], log
       log(`    wepppy-cicd ${step.cli.join(" ")}`);
       const outcome = await runCli(checkout, step.cli, { ...env, ...(step.env ?? {}) }, log);
       outcomes.push(outcome);
-      if (outcome.code !== 0) return done(false, `wepppy-cicd ${step.cli[0]} exited ${outcome.code}${outcome.json?.error ? `: ${String(outcome.json.error).split("\n")[0]}` : ""}`);
+      if (outcome.code !== 0) return done(false, `wepppy-cicd ${step.cli[0]} exited ${outcome.code}${outcome.json?.error ? `: ${oneLine(String(outcome.json.error))}` : ""}`);
     }
     return done(true);
   } catch (err) {
@@ -138,4 +138,10 @@ export function commitAndPush(checkout: string, files: string[], message: string
   git(["add", "--", ...files], checkout);
   git(["commit", "-q", "-m", message], checkout);
   git(["push", "-q", "origin", "HEAD:main"], checkout);
+}
+
+/** A failed step's whole error on one line: a failing host command's output comes after its first line. */
+function oneLine(error: string, max = 2000): string {
+  const text = error.split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

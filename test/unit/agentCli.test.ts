@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { hostLayout } from "../../host/contract/layout";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -166,15 +166,22 @@ describe("the shell that stays", () => {
     }
   });
 
-  it("the root helper writes secrets owned and moded as asked, with their digests, only under the allowed directories", function () {
-    requireCondition(this, process.getuid?.() === 0, "writing files owned by another user needs root", "run the tests as root (CI does)");
+  /** The root helper installed as the stack installs it, with agent.conf naming the project directory. */
+  function rootHelper(): { root: string; project: string; script: string; helper: (args: string[], input: string) => Buffer } {
     const root = path.join(dir, "root");
     const project = path.join(dir, "project");
+    const script = path.join(root, "bin", "wepppy-root");
     fs.mkdirSync(path.join(root, "bin"), { recursive: true });
     fs.mkdirSync(project, { recursive: true });
-    fs.copyFileSync(path.join(HOST, "wepppy-root.sh"), path.join(root, "bin", "wepppy-root"));
-    const helper = (args: string[], input: string) => execFileSync("bash", [path.join(root, "bin", "wepppy-root"), ...args], { input, stdio: ["pipe", "pipe", "pipe"] });
+    fs.copyFileSync(path.join(HOST, "wepppy-root.sh"), script);
+    const helper = (args: string[], input: string) => execFileSync("bash", [script, ...args], { input, stdio: ["pipe", "pipe", "pipe"] });
     helper(["install-file", path.join(root, "etc", "agent.conf")], `IMAGE=x\nPROJECT=${project}\n`);
+    return { root, project, script, helper };
+  }
+
+  it("the root helper writes secrets owned and moded as asked, with their digests, only under the allowed directories", function () {
+    requireCondition(this, process.getuid?.() === 0, "writing files owned by another user needs root", "run the tests as root (CI does)");
+    const { root, project, helper } = rootHelper();
     helper(["write-secrets", path.join(project, "secrets"), "33:1234", "0600"], `redis_password ${Buffer.from("s3cret $(x)").toString("base64")}\n`);
     const st = fs.statSync(path.join(project, "secrets", "redis_password"));
     assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [33, 1234, 0o600]);
@@ -195,6 +202,31 @@ describe("the shell that stays", () => {
     }
     assert.equal(fs.readFileSync(env, "utf8"), "SECRET_KEY=abc123\nPOSTGRES_PASSWORD=Zx9\n");
     assert.deepEqual(fs.readdirSync(path.join(project, "secrets")).filter((f) => f.startsWith(".tmp")), []);
+  });
+
+  it("the file secrets and the .env secrets written at once on a new host both succeed (both make the directory)", async function () {
+    requireCondition(this, process.getuid?.() === 0, "writing files owned by another user needs root", "run the tests as root (CI does)");
+    const { project, script } = rootHelper();
+    const secrets = path.join(project, "secrets");
+    // The stack runs its two secret commands in parallel; on a rebuilt host neither finds secrets/ there.
+    const run = (args: string[], input: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn("bash", [script, ...args], { stdio: ["pipe", "ignore", "pipe"] });
+        let stderr = "";
+        p.stderr.on("data", (d) => (stderr += d));
+        p.on("close", (code) => resolve({ code, stderr }));
+        p.stdin.end(input);
+      });
+    for (let round = 0; round < 12; round++) {
+      fs.rmSync(secrets, { recursive: true, force: true });
+      const both = await Promise.all([
+        run(["write-secrets", secrets, "33:1234", "0600"], `redis_password ${Buffer.from("pw").toString("base64")}\n`),
+        run(["write-env-secrets", secrets], "SECRET_KEY=abc\n"),
+      ]);
+      assert.deepEqual(both.map((r) => r.code), [0, 0], `round ${round}: ${both.map((r) => r.stderr).join(" | ")}`);
+      assert.equal(fs.readFileSync(path.join(secrets, "redis_password"), "utf8"), "pw");
+      assert.equal(fs.readFileSync(path.join(secrets, ".env-secrets"), "utf8"), "SECRET_KEY=abc\n");
+    }
   });
 });
 
