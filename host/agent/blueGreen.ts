@@ -1,4 +1,7 @@
+import type { HostLayout } from "../contract/layout";
 import { Recreated, isDigestPinned } from "../contract/records";
+import type { DeploySettings } from "../contract/settings";
+import type { Agent } from "./agent";
 import { Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
 import { accessLogSize, analyse } from "./analysis";
 import { containerOf } from "./docker";
@@ -6,9 +9,10 @@ import { tail } from "./exec";
 import { appHealthy, gateApp, gateServices, projectContainers } from "./gates";
 import { readTraffic, switchTraffic } from "./markers";
 import { BlueGreenPlan, ColourTruth, colourTruth, decide, otherMayBeWarm } from "./plan";
-import { readCurrent } from "./releases";
-import { FinishPlan, RunContext, RunFailure } from "./run";
-import { recreations } from "./secrets";
+import { StagedRelease, readCurrent } from "./releases";
+import { Checkpoint, FinishPlan, RunContext, RunFailure, saveCheckpoint } from "./run";
+import { changedSecrets, currentSecretDigests, recordedSecretDigests, recreations } from "./secrets";
+import { serving } from "./truth";
 import { smoke } from "./smoke";
 import { backupStep, failIf, installStep, migrateStep, pullStep, writeEnvNext } from "./steps";
 
@@ -22,9 +26,9 @@ import { backupStep, failIf, installStep, migrateStep, pullStep, writeEnvNext } 
  * colour is never recreated under traffic.
  */
 
-export async function readColours(ctx: RunContext): Promise<Record<Colour, ColourTruth>> {
-  const bg = ctx.settings.bluegreen!;
-  const all = await projectContainers(ctx.agent, ctx.settings);
+export async function readColours(agent: Agent, s: DeploySettings): Promise<Record<Colour, ColourTruth>> {
+  const bg = s.bluegreen!;
+  const all = await projectContainers(agent, s);
   return { blue: colourTruth("blue", bg.services.blue, containerOf(all, bg.services.blue)), green: colourTruth("green", bg.services.green, containerOf(all, bg.services.green)) };
 }
 
@@ -43,16 +47,23 @@ function elapsedMs(ctx: RunContext, receivedMs: number): number {
   return Math.max(0, ctx.agent.clock.now() - receivedMs);
 }
 
-export async function deployBlueGreen(ctx: RunContext, changedSecrets: string[], receivedMs: number): Promise<FinishPlan> {
-  const { agent, settings: s } = ctx;
+export interface ReadPlan {
+  plan: BlueGreenPlan;
+  state: TrafficState;
+  truth: Record<Colour, ColourTruth>;
+  /** The colours' changed secrets (the idle colour is recreated with them). */
+  appSecrets: Recreated[];
+}
+
+/** What a blue/green request asks of this host, read from it: the client reads it too, to switch to a warm colour at once. */
+export async function planBlueGreen(agent: Agent, s: DeploySettings, image: string | null, changedSecrets: string[]): Promise<ReadPlan> {
   const bg = s.bluegreen!;
-  const image = ctx.request.image;
   if (!image || !isDigestPinned(image)) {
     throw new RunFailure("stage", `a blue/green deploy needs a digest-pinned image (<repository>@sha256:<digest>), not ${JSON.stringify(image)}; nothing was changed`);
   }
   const state = readTraffic(bg.markerDir);
   if (!state) throw new RunFailure("stage", `more than one traffic marker in ${bg.markerDir}: leave one (wepppy-deploy switch ${bg.markerDir} <state>), then deploy again; nothing was changed`);
-  const truth = await readColours(ctx);
+  const truth = await readColours(agent, s);
   const appSecrets = recreations(s, changedSecrets, [bg.services.blue, bg.services.green]);
   const probeInput = { state, truth, image, appSecretsChanged: appSecrets.length > 0 };
   let otherHealthy = false;
@@ -62,9 +73,20 @@ export async function deployBlueGreen(ctx: RunContext, changedSecrets: string[],
     // milliseconds where a probe through docker exec takes a second on a loaded host.
     otherHealthy = t.health === "healthy" || (t.health === "none" && (await appHealthy(agent, t.containerId!, s.app.port)));
   }
-  const plan = decide({ ...probeInput, otherHealthy });
+  return { plan: decide({ ...probeInput, otherHealthy }), state, truth, appSecrets };
+}
+
+export async function deployBlueGreen(ctx: RunContext, changedSecrets: string[], receivedMs: number): Promise<FinishPlan> {
+  const { settings: s } = ctx;
+  const bg = s.bluegreen!;
+  const image = ctx.request.image!;
+  const early = ctx.checkpoint.preSwitched;
+  // The client switched to the warm colour already (earlySwitch): what is left of that switch.
+  const { plan, state, truth, appSecrets } = early
+    ? { plan: { kind: "switch-warm" as const, from: early.from, live: early.live, target: early.target }, state: early.from, truth: await readColours(ctx.agent, s), appSecrets: [] }
+    : await planBlueGreen(ctx.agent, s, ctx.request.image, changedSecrets);
   const others = recreations(s, changedSecrets).filter((r) => r.service !== bg.services.blue && r.service !== bg.services.green);
-  await ctx.say(`traffic now: ${stateId(state)}; blue runs ${truth.blue.image || "nothing"}, green runs ${truth.green.image || "nothing"}; ${describe(plan)}`);
+  if (!early) await ctx.say(`traffic now: ${stateId(state)}; blue runs ${truth.blue.image || "nothing"}, green runs ${truth.green.image || "nothing"}; ${describe(plan)}`);
   switch (plan.kind) {
     case "first":
       return first(ctx, plan.live, image);
@@ -181,11 +203,14 @@ async function smokeStep(ctx: RunContext, target: Colour): Promise<void> {
 async function switchWarm(ctx: RunContext, plan: Extract<BlueGreenPlan, { kind: "switch-warm" }>, truth: Record<Colour, ColourTruth>, image: string, others: Recreated[], receivedMs: number): Promise<FinishPlan> {
   const bg = ctx.settings.bluegreen!;
   const { target, live, from } = plan;
-  await ctx.enter("switch", `${target} is warm with ${image}: switching`);
-  ctx.save({ target, targetStarted: true, switchedFrom: stateId(from) });
-  switchTraffic(bg.markerDir, allTo(target));
-  const switchMs = elapsedMs(ctx, receivedMs);
-  await ctx.say(`traffic on ${target}, ${switchMs} ms after the deploy started`);
+  let switchMs = ctx.checkpoint.preSwitched?.switchMs;
+  if (switchMs === undefined) {
+    await ctx.enter("switch", `${target} is warm with ${image}: switching`);
+    ctx.save({ target, targetStarted: true, switchedFrom: stateId(from) });
+    switchTraffic(bg.markerDir, allTo(target));
+    switchMs = elapsedMs(ctx, receivedMs);
+    await ctx.say(`traffic on ${target}, ${switchMs} ms after the deploy started`);
+  }
   await smokeStep(ctx, target);
   const images = { [target]: image, [live]: truth[live].image || image } as Record<Colour, string>;
   const envText = writeEnvNext(ctx, envValues(ctx, images, target, image));
@@ -289,3 +314,32 @@ async function release(
   };
 }
 
+/**
+ * The client's part of a rollback to the warm colour: the switch itself, before the detached
+ * run starts (a container start takes longer than the switch). The checkpoint says what was
+ * switched from, so a client that dies here is undone like a run that died after its switch.
+ * Returns false (nothing done) for any other plan: the run decides those.
+ */
+export async function earlySwitch(agent: Agent, layout: HostLayout, release: StagedRelease, cp: Checkpoint, image: string | null, receivedMs: number, say: (m: string) => Promise<void>): Promise<boolean> {
+  const s = release.settings;
+  if (!s.bluegreen) return false;
+  const changed = changedSecrets(recordedSecretDigests(layout), currentSecretDigests(layout, s));
+  let read: ReadPlan;
+  try {
+    read = await planBlueGreen(agent, s, image, changed);
+  } catch {
+    return false; // the run refuses it, with its reason
+  }
+  if (read.plan.kind !== "switch-warm") return false;
+  const { target, live, from } = read.plan;
+  const before = await serving(agent, layout, s);
+  cp.phase = "switch";
+  Object.assign(cp, { liveKey: readCurrent(layout)?.releaseKey ?? null, liveImage: before.liveImage, target, targetStarted: true, switchedFrom: stateId(from), switchedAtMs: agent.clock.now() });
+  saveCheckpoint(layout, cp);
+  switchTraffic(s.bluegreen.markerDir, allTo(target));
+  const switchMs = Math.max(0, agent.clock.now() - receivedMs);
+  cp.preSwitched = { target, live, from, switchMs };
+  saveCheckpoint(layout, cp);
+  await say(`${target} is warm with ${image}: traffic on ${target}, ${switchMs} ms after the deploy started`);
+  return true;
+}

@@ -1,13 +1,16 @@
 import * as fs from "node:fs";
-import { HostLayout } from "../contract/layout";
-import { DeployRequest, DeployVerdict, EXIT, ProgressEvent, readDeployRequestText, requestId } from "../contract/records";
+import { HostLayout, hostLayout } from "../contract/layout";
+import { DeployRequest, DeployVerdict, EXIT, ProgressEvent, isRollbackRequest, readDeployRequestText, requestId } from "../contract/records";
 import { Agent, CommandError } from "./agent";
+import { parseStateId } from "../contract/traffic";
 import { audit } from "./audit";
+import { earlySwitch } from "./blueGreen";
 import { writeJsonAtomic } from "./files";
 import { LockHeld, acquireLock, describeHolder, holderAlive, lockInfo, readHolder, releaseLock } from "./lock";
+import { switchTraffic } from "./markers";
 import { loadRelease } from "./releases";
 import { recoverRun } from "./recover";
-import { StoredRequest, listRuns, newRunId, readDeliverable, readStoredRequest, readVerdict, runPaths, saveCheckpoint } from "./run";
+import { Checkpoint, StoredRequest, listRuns, newRunId, progressWriter, readDeliverable, readStoredRequest, readVerdict, runPaths, saveCheckpoint } from "./run";
 import { initialCheckpoint } from "./runner";
 
 /*
@@ -167,7 +170,7 @@ export async function deployClient(agent: Agent, layout: HostLayout, requestText
   const runId = newRunId(agent.clock.now(), id);
   const container = `${settings.compose.project}-deploy-${runId}`.toLowerCase();
   try {
-    await acquireLock(agent, layout, { action: request.action, runId, requestId: id, container, waitSeconds: settings.lockWaitSeconds });
+    await acquireLock(agent, layout, { action: request.action, runId, requestId: id, container, waitSeconds: settings.lockWaitSeconds, preempt: isRollbackRequest(request) });
   } catch (err) {
     if (err instanceof LockHeld) {
       if (err.info.holder?.requestId === id && err.info.holder.runId) return attach(agent, layout, err.info.holder.runId, o);
@@ -176,13 +179,26 @@ export async function deployClient(agent: Agent, layout: HostLayout, requestText
     throw err;
   }
   const stored: StoredRequest = { request, requestId: id, receivedMs: agent.clock.now() };
+  let cp: Checkpoint | undefined;
   try {
     writeJsonAtomic(runPaths(layout, runId).request, stored);
-    saveCheckpoint(layout, initialCheckpoint(runId, stored, stored.receivedMs));
+    cp = initialCheckpoint(runId, stored, stored.receivedMs);
+    saveCheckpoint(layout, cp);
+    // A warm colour is switched to here: the detached run's container takes longer to start than the switch.
+    const phase = cp;
+    const say = progressWriter(agent, layout, runId, () => phase.phase);
+    await earlySwitch(agent, hostLayout(layout.root, settings.projectDir), release, cp, request.image, stored.receivedMs, (m) => say(m));
     await agent.launcher.detach(container, ["run", runId]);
   } catch (err) {
+    let back = "nothing was changed";
+    if (cp?.switchedFrom && settings.bluegreen) {
+      // An early switch is put back (no run will judge it), and forgotten: a later recover must not repeat it.
+      switchTraffic(settings.bluegreen.markerDir, parseStateId(cp.switchedFrom));
+      back = `traffic is back on ${cp.switchedFrom}`;
+      saveCheckpoint(layout, initialCheckpoint(runId, stored, stored.receivedMs));
+    }
     releaseLock(layout, { runId });
-    throw new CommandError(`cannot start run ${runId}: ${(err as Error).message}; nothing was changed`);
+    throw new CommandError(`cannot start run ${runId}: ${(err as Error).message}; ${back}`);
   }
   agent.out.say(`[wepppy-deploy] run ${runId} started (${container}); attach again with: wepppy-deploy attach ${runId}`);
   return attach(agent, layout, runId, o);

@@ -32,7 +32,8 @@ export interface Compose {
   start(services: string[]): Promise<CmdResult>;
 }
 
-export type ComposeFactory = (settings: DeploySettings, envFile: string) => Compose;
+/** `signal`: aborting it stops the compose call under way (a rollback preempting a converge). */
+export type ComposeFactory = (settings: DeploySettings, envFile: string, signal?: AbortSignal) => Compose;
 
 /** The argv of one compose call (pure: tested without compose). */
 export function composeArgv(settings: DeploySettings, envFile: string, args: string[]): string[] {
@@ -65,11 +66,11 @@ export function runArgs(service: string, argv: string[], o: RunServiceOptions = 
 }
 
 export function cliCompose(run: Runner = runCommand, env: NodeJS.ProcessEnv = process.env): ComposeFactory {
-  return (settings, envFile) => {
+  return (settings, envFile, signal) => {
     // wepppy's compose files read their containers' env_file from ${WEPPPY_ENV_FILE}: during a
     // deploy it must be the release being deployed, not the one still live.
     const callEnv = { ...env, WEPPPY_ENV_FILE: path.relative(settings.projectDir, envFile) || envFile };
-    const call = (args: string[]) => run(composeArgv(settings, envFile, args), { cwd: settings.projectDir, env: callEnv });
+    const call = (args: string[]) => run(composeArgv(settings, envFile, args), { cwd: settings.projectDir, env: callEnv, signal });
     return {
       envFile,
       up: (services, options) => call(upArgs(services, options)),

@@ -19,6 +19,8 @@ export interface RunOptions {
   stdinFile?: string;
   stdoutFile?: string;
   timeoutMs?: number;
+  /** Aborted: the program is asked to stop (SIGTERM), and killed if it has not within 10 s. */
+  signal?: AbortSignal;
 }
 
 export type Runner = (argv: string[], options?: RunOptions) => Promise<CmdResult>;
@@ -54,11 +56,20 @@ export const runCommand: Runner = (argv, options = {}) =>
       if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
     });
     const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      child.kill("SIGTERM");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    };
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener("abort", stop, { once: true });
     child.on("error", (err) => {
       stderr += err.message;
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      options.signal?.removeEventListener("abort", stop);
       close();
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });

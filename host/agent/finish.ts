@@ -27,8 +27,14 @@ export function readColourReleases(layout: HostLayout): ColourReleases {
   return (readJsonFile(layout.colourReleases) as ColourReleases | undefined) ?? {};
 }
 
-export async function finish(agent: Agent, layout: HostLayout, settings: DeploySettings, release: StagedRelease, request: DeployRequest, plan: FinishPlan): Promise<string[]> {
+/**
+ * `preempted`: a rollback asked for the lock (lock.ts watchPreempt). The compose call under
+ * way is stopped and the rest of converging is left to the rollback, which converges the
+ * same services to its own image next; the release's files stay current until it does.
+ */
+export async function finish(agent: Agent, layout: HostLayout, settings: DeploySettings, release: StagedRelease, request: DeployRequest, plan: FinishPlan, preempted?: AbortSignal): Promise<{ warnings: string[]; stopped: boolean }> {
   const warnings: string[] = [];
+  const stopped = { warnings, stopped: true };
   const now = isoTime(agent.clock.now());
   writeFileAtomic(layout.envFile, plan.envText, ENV_FILE_MODE);
   fs.rmSync(layout.envNext, { force: true });
@@ -43,10 +49,11 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
     const other = otherColour(plan.live);
     if (colours[other]?.image !== plan.images[other]) colours[other] = { image: plan.images[other], releaseKey: release.key, release: request.release, since: now };
     writeJsonAtomic(layout.colourReleases, colours);
-    const compose = agent.compose(settings, layout.envFile);
+    const compose = agent.compose(settings, layout.envFile, preempted);
     if (plan.converge.length > 0) {
       const before = await containerIds(agent, settings);
       const r = await compose.up(plan.converge, { noDeps: true });
+      if (preempted?.aborted) return stopped;
       if (r.code !== 0) warnings.push(`converging the other services failed: ${tail(r.stderr, 4)}`);
       try {
         await recreateForSecrets(agent, settings, compose, plan.recreateAfter, before);
@@ -54,7 +61,9 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
         warnings.push((err as Error).message);
       }
     }
+    if (preempted?.aborted) return stopped;
     const caddy = await compose.up([bg.caddyService], { noDeps: true });
+    if (preempted?.aborted) return stopped;
     if (caddy.code !== 0) warnings.push(`${bg.caddyService}: ${tail(caddy.stderr, 4)}`);
     cancelRetire(layout, plan.live);
     if (plan.retire && plan.retire !== plan.live) await scheduleRetire(agent, layout, settings, plan.retire);
@@ -63,5 +72,5 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
   const pinned = new Set<string>([release.key, ...(current?.previous ? [current.previous.releaseKey] : [])]);
   for (const c of Object.values(readColourReleases(layout))) if (c) pinned.add(c.releaseKey);
   pruneReleases(layout, pinned);
-  return warnings;
+  return { warnings, stopped: false };
 }

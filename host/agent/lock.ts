@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { EXIT, LockHolder, LockState } from "../contract/records";
+import { EXIT, LockHolder, LockState, PreemptRequest } from "../contract/records";
 import type { HostLayout } from "../contract/layout";
 import { Agent, CommandError } from "./agent";
 import { isoTime } from "./clock";
@@ -70,6 +70,8 @@ export interface AcquireOptions {
   runId?: string;
   requestId?: string;
   container?: string;
+  /** A rollback: a judged release converging its other services is asked to let go (requestPreempt) rather than waited for. */
+  preempt?: boolean;
 }
 
 export function newHolder(agent: Agent, o: AcquireOptions): LockHolder {
@@ -94,6 +96,7 @@ export function newHolder(agent: Agent, o: AcquireOptions): LockHolder {
 export async function acquireLock(agent: Agent, layout: HostLayout, o: AcquireOptions): Promise<LockHolder> {
   fs.mkdirSync(layout.root, { recursive: true });
   const started = agent.clock.now();
+  let asked = false;
   for (;;) {
     try {
       fs.mkdirSync(layout.lockDir, { mode: 0o750 });
@@ -114,7 +117,9 @@ export async function acquireLock(agent: Agent, layout: HostLayout, o: AcquireOp
     if (waited >= o.waitSeconds && !(brief && waited < 120)) {
       throw new LockHeld(info, `another run holds the lock: ${describeHolder(info.holder)}`);
     }
-    await agent.clock.sleep(1000);
+    if (o.preempt && info.holder?.converging && !asked) asked = requestPreempt(agent, layout, o.requestId ?? o.action);
+    // A preempted run lets go within a second or two: look often.
+    await agent.clock.sleep(asked ? 200 : 1000);
   }
 }
 
@@ -146,4 +151,44 @@ export function markConverging(layout: HostLayout, mine: LockHolder): LockHolder
   const next: LockHolder = { ...h, converging: true };
   writeJsonAtomic(layout.lockHolder, next);
   return next;
+}
+
+/** Asks the converging holder to let go (it watches for this: watchPreempt). False when the lock went meanwhile. */
+export function requestPreempt(agent: Agent, layout: HostLayout, requestId: string): boolean {
+  const ask: PreemptRequest = { requestId, who: agent.who, since: isoTime(agent.clock.now()) };
+  try {
+    writeJsonAtomic(layout.lockPreempt, ask);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface PreemptWatch {
+  /** Aborted once a rollback asks for the lock: compose calls under it are stopped. */
+  signal: AbortSignal;
+  by(): PreemptRequest | undefined;
+  stop(): void;
+}
+
+/** A converging run watches its lock for a rollback's request to let go. */
+export function watchPreempt(agent: Agent, layout: HostLayout, everyMs = 200): PreemptWatch {
+  const ctl = new AbortController();
+  let by: PreemptRequest | undefined;
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      try {
+        by = readJsonFile(layout.lockPreempt) as PreemptRequest | undefined;
+      } catch {
+        by = undefined; // being written: look again
+      }
+      if (by) {
+        ctl.abort();
+        return;
+      }
+      await agent.clock.sleep(everyMs);
+    }
+  })();
+  return { signal: ctl.signal, by: () => by, stop: () => void (stopped = true) };
 }

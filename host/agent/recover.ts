@@ -128,7 +128,7 @@ async function recoverClaimed(agent: Agent, rootLayout: HostLayout, runId: strin
   let verdict: DeployVerdict;
   let warnings: string[] = [];
   if (cp?.finish && release && settings) {
-    warnings = await finish(agent, layout, settings, release, stored.request, cp.finish);
+    ({ warnings } = await finish(agent, layout, settings, release, stored.request, cp.finish));
     verdict = buildVerdict({
       runId,
       stored,

@@ -35,7 +35,7 @@ export interface HandRollback {
 export async function rollbackBlueGreen(agent: Agent, layout: HostLayout, settings: DeploySettings): Promise<HandRollback> {
   const bg = settings.bluegreen!;
   const started = agent.clock.now();
-  const holder = await acquireLock(agent, layout, { action: "rollback", waitSeconds: settings.lockWaitSeconds });
+  const holder = await acquireLock(agent, layout, { action: "rollback", waitSeconds: settings.lockWaitSeconds, preempt: true });
   try {
     const state = readTraffic(bg.markerDir);
     if (!state) throw new CommandError(`more than one traffic marker in ${bg.markerDir}: leave one with wepppy-deploy switch`, EXIT.ambiguous);

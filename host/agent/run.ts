@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { HostLayout, RUN_FILES, runDir } from "../contract/layout";
 import { DeployRequest, DeployVerdict, Phase, ProgressEvent, Recreated } from "../contract/records";
 import type { DeploySettings } from "../contract/settings";
-import type { Colour } from "../contract/traffic";
+import type { Colour, TrafficState } from "../contract/traffic";
 import { Agent } from "./agent";
 import { isoTime } from "./clock";
 import type { Compose } from "./compose";
@@ -66,6 +66,8 @@ export interface Checkpoint {
   candidate?: string;
   /** Every check passed: what is left is finishing, which recovery can complete. */
   finish?: FinishPlan;
+  /** The client switched traffic to the warm colour before the run started (blueGreen.ts earlySwitch). */
+  preSwitched?: { target: Colour; live: Colour; from: TrafficState; switchMs: number };
 }
 
 export function runPaths(layout: HostLayout, runId: string) {

@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import { HostLayout, hostLayout } from "../contract/layout";
-import { DeployVerdict, Phase, ROLLBACK_RELEASE_PREFIX, ReleaseRecord } from "../contract/records";
+import { DeployVerdict, Phase, ReleaseRecord, isRollbackRequest } from "../contract/records";
 import { Agent, CommandError } from "./agent";
 import { audit } from "./audit";
 import { isoTime } from "./clock";
 import { deployBlueGreen } from "./blueGreen";
 import { writeJsonAtomic } from "./files";
 import { finish } from "./finish";
-import { markConverging, releaseLock, takeOverLock } from "./lock";
+import { PreemptWatch, markConverging, releaseLock, takeOverLock, watchPreempt } from "./lock";
 import { deployOneColour } from "./oneColour";
 import { StagedRelease, loadRelease, readCurrent } from "./releases";
 import { Checkpoint, FinishPlan, RunContext, RunFailure, StoredRequest, progressWriter, pruneRuns, readCheckpoint, readStoredRequest, runPaths, saveCheckpoint } from "./run";
@@ -156,6 +156,8 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
   /** The image traffic was taken away from: a release switched back, or the one a rollback replaced. */
   let rolledBack: string | undefined;
   let finishWarnings: string[] = [];
+  /** While a judged release converges: a rollback may ask it to let go of the lock. */
+  let preempt: PreemptWatch | undefined;
   try {
     await say(`run ${runId}: ${request.action} ${request.image ?? "(the compose files' images)"} with release files ${request.releaseKey}`, "info", "lock");
     try {
@@ -166,9 +168,9 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     const settings = release.settings;
     env = settings.environment;
     layout = hostLayout(rootLayout.root, settings.projectDir);
-    const current = readCurrent(layout);
-    const before = await serving(agent, layout, settings);
-    save({ liveKey: current?.releaseKey ?? null, liveImage: before.liveImage });
+    // What served before the run: read by the client already when it switched traffic itself.
+    if (!cp.preSwitched) save({ liveKey: readCurrent(layout)?.releaseKey ?? null, liveImage: (await serving(agent, layout, settings)).liveImage });
+    const before = { liveImage: cp.liveImage };
     const ctx: RunContext = {
       agent,
       layout,
@@ -194,8 +196,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     // Judged: from here on the release stays, and recovery would finish it, never undo it.
     save({ finish: plan, switchedFrom: null, phase: "converge" });
     // A rollback by hand (action rollback) or by the stack (wepppy-cicd rollback's release id): the image it replaced.
-    const isRollback = request.action === "rollback" || Boolean(request.release?.id.startsWith(ROLLBACK_RELEASE_PREFIX));
-    if (isRollback && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
+    if (isRollbackRequest(request) && before.liveImage && before.liveImage !== plan.image) rolledBack = before.liveImage;
     if (settings.bluegreen && !settings.validate.enabled) {
       // Traffic is where it stays: the client may go now (a rollback is back in seconds, not after
       // compose has recreated every worker). The lock stays held, marked, until the rest converges.
@@ -206,9 +207,17 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
       });
       judgeVerdict(agent, layout, env, judged, { skipSmoke: request.skipSmoke || undefined, hotfix: request.hotfix, analysis: plan.analysis, rolledBack });
       markConverging(rootLayout, holder);
+      preempt = watchPreempt(agent, rootLayout);
     }
     await say("release judged good: making it current", "info", "converge");
-    const warnings = await finish(agent, layout, settings, release, request, plan);
+    const { warnings, stopped } = await finish(agent, layout, settings, release, request, plan, preempt?.signal);
+    preempt?.stop();
+    const by = stopped ? preempt?.by() : undefined;
+    if (by) {
+      // The rollback converges the same services to its own image, and starts its own soak.
+      await say(`a rollback (request ${by.requestId}, ${by.who}) asked for the lock: converging stopped, the rollback finishes it`, "warn", "converge");
+      audit(agent, layout, env, { action: "converge", result: "interrupted", image: plan.image, release: request.release, seconds: Math.round((agent.clock.now() - stored.receivedMs) / 1000), runId, reason: `a rollback (request ${by.requestId}) took the lock over while the other services converged`, note: "the rollback converges them to its image" });
+    }
     for (const w of warnings) await say(`warning: ${w}`, "warn", "finish");
     finishWarnings = warnings;
     let message = plan.message;
@@ -220,7 +229,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
       if (unavailable.length > 0) message += ` (unavailable here: ${unavailable.join(", ")})`;
     }
     // What is live changed: a soak of the old image is over, one of the new begins (where the stack soaks).
-    if (plan.image !== before.liveImage) {
+    if (plan.image !== before.liveImage && !by) {
       try {
         const soak = await startSoak(agent, layout, settings, plan.image, runId);
         if (soak) message += `; soaking until ${isoTime(soak.endsMs)}`;
@@ -242,6 +251,7 @@ export async function executeRun(agent: Agent, rootLayout: HostLayout, runId: st
     });
     await say(`done: ${verdict.message}`, "info", "finish");
   } catch (err) {
+    preempt?.stop();
     const failure = err instanceof RunFailure ? err : new RunFailure(cp.phase, (err as Error).message);
     const settings = release?.settings;
     if (cp.finish && settings) {

@@ -25,6 +25,8 @@ export interface HostLayout {
   settings: string;
   lockDir: string;
   lockHolder: string;
+  /** A rollback's request to a converging run to let go of the lock (PreemptRequest); it goes with the lock. */
+  lockPreempt: string;
   auditLog: string;
   /** One directory per deploy run: request, progress events, checkpoint, verdict. */
   runsDir: string;
@@ -68,6 +70,7 @@ export function hostLayout(root: string, projectDir: string): HostLayout {
     settings: path.join(root, "deploy.json"),
     lockDir,
     lockHolder: path.join(lockDir, "holder.json"),
+    lockPreempt: path.join(lockDir, "preempt.json"),
     auditLog: path.join(root, "audit.log"),
     runsDir: path.join(root, "runs"),
     releasesDir: path.join(root, "releases"),

@@ -39,6 +39,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The id prefix of a release `wepppy-cicd rollback` writes: the host and promote tell a rollback by it. */
 export const ROLLBACK_RELEASE_PREFIX = "rollback-";
 
+/** A rollback by hand (action rollback) or by the stack (wepppy-cicd rollback's release id). */
+export function isRollbackRequest(r: Pick<DeployRequest, "action" | "release">): boolean {
+  return r.action === "rollback" || Boolean(r.release?.id.startsWith(ROLLBACK_RELEASE_PREFIX));
+}
+
 /** The release an update carries (written by the release CLI); recorded with every deploy. */
 export interface ReleaseRecord {
   id: string;
@@ -276,6 +281,13 @@ export interface LockHolder {
 }
 
 export type LockState = "unlocked" | "held" | "stale";
+
+/** Written into the lock by a rollback that finds a judged release converging: that run stops converging and lets go. */
+export interface PreemptRequest {
+  requestId: string;
+  who: string;
+  since: string;
+}
 
 /** A deploy request: what must be live. The host decides colours from what it finds. */
 export interface DeployRequest {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { runCommand } from "../../host/agent/exec";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { composeArgv } from "../../host/agent/compose";
@@ -40,6 +41,16 @@ describe("agent adapters", () => {
       "s",
     );
     assert.equal(picked!.id, "up");
+  });
+
+  it("stops a command whose signal is aborted (a rollback preempting a converge's compose call), and reports it as not succeeded", async () => {
+    const ctl = new AbortController();
+    const started = Date.now();
+    const pending = runCommand(["sleep", "30"], { signal: ctl.signal });
+    setTimeout(() => ctl.abort(), 100);
+    const r = await pending;
+    assert.notEqual(r.code, 0);
+    assert.ok(Date.now() - started < 5000, `stopped after ${Date.now() - started} ms`);
   });
 
   it("gives compose the project directory, the env file and every file explicitly", () => {

@@ -2,6 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict, EXIT } from "../../host/contract/records";
+import { allTo } from "../../host/contract/traffic";
+import { switchTraffic } from "../../host/agent/markers";
 import { A, APP, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
 
 /*
@@ -163,6 +165,51 @@ describe("agent: blue/green deploy", () => {
     assert.deepEqual([record.action, record.result, record.live, record.warm, record.switchMs], ["deploy", "ok", "blue", true, v.switchMs]);
     assert.ok(!host.calls.slice(calls).some((c) => c.startsWith("pull") || c.includes(`--force-recreate ${BLUE}`)), host.calls.slice(calls).join("\n"));
     assert.equal(host.container(WORKER)!.image, A, "the workers follow the rollback");
+  });
+
+  it("switches to the warm colour in the client, before the run's container is started; the run does the rest and records the switch once", async () => {
+    await releasedAThenB();
+    const detach = host.launcher.detach;
+    let markersAtDetach: string[] | undefined;
+    host.launcher.detach = async (name, argv) => {
+      markersAtDetach = host.markers();
+      return detach(name, argv);
+    };
+    const r = await deploy(A, { release: { id: "rollback-r-1" } });
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(markersAtDetach, [], "traffic was on blue (the warm colour) before the run started");
+    assert.match(r.verdict!.message, /^switched to warm blue \d+ ms after the deploy started/);
+    assert.equal(r.err.filter((l) => /traffic on blue, \d+ ms after the deploy started/.test(l)).length, 1, r.err.join("\n"));
+    const records = host.audit().filter((x) => x.runId === r.verdict!.runId);
+    assert.deepEqual(records.map((x) => [x.action, x.result, x.live, x.warm, x.rolledBack]), [["deploy", "ok", "blue", true, B]], "the image it replaced is recorded");
+    assert.equal(host.container(WORKER)!.image, A);
+  });
+
+  it("a client that dies after its early switch, before the run starts: traffic goes back, one interrupted record, the lock released", async () => {
+    await releasedAThenB();
+    host.runnerNeverStarts = true;
+    const r = await deploy(A, { release: { id: "r-1" } });
+    assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [1, "interrupted", "green"]);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.deepEqual(host.audit().filter((x) => x.runId === r.verdict!.runId).map((x) => x.result), ["interrupted"]);
+    assert.equal(host.locked(), false);
+  });
+
+  it("a run that cannot be started after the early switch puts traffic back and says so; a later recover does not switch again", async () => {
+    await releasedAThenB();
+    host.launcher.detach = async () => {
+      throw new Error("docker run failed");
+    };
+    const r = await deploy(A, { release: { id: "r-1" } });
+    assert.equal(r.code, 1);
+    assert.match(r.err.join("\n"), /cannot start run \S+: docker run failed; traffic is back on green/);
+    assert.deepEqual(host.markers(), ["live-green"]);
+    assert.equal(host.locked(), false);
+    // Later someone moves traffic to blue by hand; recovering the run that never started must not move it back.
+    switchTraffic(host.layout.markerDir, allTo("blue"));
+    await host.cli(["recover"]);
+    assert.deepEqual(host.markers(), []);
+    assert.equal(host.container(BLUE)!.running, true, "the warm colour was not stopped");
   });
 
   it("the other colour is cold (stopped after its warm time): it gets the image and is gated before the switch", async () => {
@@ -338,6 +385,47 @@ describe("agent: blue/green deploy", () => {
     assert.equal(after.code, 0, after.err.join("\n"));
     assert.deepEqual(host.audit().filter((x) => x.action === "deploy").map((x) => x.result), ["ok", "ok", "ok"], "one record per run, none refused");
     assert.equal(host.container(WORKER)!.image, A);
+  });
+
+  it("a rollback while the release before it converges: that run's compose call is stopped, it lets go of the lock, and the rollback switches at once and converges the rest", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    // The release's converge of the workers hangs (a slow compose) until something stops it.
+    let held = 0;
+    host.composeUpHook = (services) => (services.includes(WORKER) && held++ === 0 ? new Promise<void>(() => undefined) : undefined);
+    const b = await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }));
+    assert.deepEqual([b.code, b.verdict!.live], [0, "green"]);
+    assert.equal(host.locked(), true, "B still converges");
+    const r = await host.deploy(host.request(A, host.stage(), { release: { id: "rollback-20261125-100500" } }));
+    assert.equal(r.code, 0, r.err.join("\n"));
+    await Promise.all(host.runs);
+    assert.deepEqual([r.verdict!.live, r.verdict!.warm], ["blue", true]);
+    assert.deepEqual(host.markers(), []);
+    assert.equal(host.container(WORKER)!.image, A, "the rollback converged the workers");
+    assert.deepEqual(
+      host.audit().filter((x) => x.runId === b.verdict!.runId || x.runId === r.verdict!.runId).map((x) => [x.action, x.result, x.runId === b.verdict!.runId ? "B" : "A"]),
+      [["deploy", "ok", "B"], ["converge", "interrupted", "B"], ["deploy", "ok", "A"]],
+    );
+    assert.equal(host.locked(), false);
+  });
+
+  it("a release (not a rollback) while the one before converges waits for it: nothing is stopped", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    let release!: () => void;
+    const slow = new Promise<void>((done) => (release = done));
+    let held = 0;
+    host.composeUpHook = (services) => (services.includes(WORKER) && held++ === 0 ? slow : undefined);
+    assert.equal((await host.deploy(host.request(B, host.stage(), { release: { id: "r-2" } }))).code, 0);
+    host.image(C);
+    const next = host.deploy(host.request(C, host.stage(), { release: { id: "r-3" } }));
+    // A few turns of the host's clock (a second each while it waits for the lock).
+    for (let i = 0; i < 20; i++) await new Promise((done) => setImmediate(done));
+    assert.equal(fs.existsSync(host.layout.lockPreempt), false, "no preemption asked");
+    assert.equal(host.locked(), true);
+    release();
+    const after = await next;
+    assert.equal(after.code, 0, after.err.join("\n"));
+    await Promise.all(host.runs);
+    assert.deepEqual(host.audit().filter((x) => x.action === "converge"), []);
   });
 
   it("refuses an image that is not digest-pinned, and an ambiguous traffic state, changing nothing", async () => {
