@@ -136,9 +136,12 @@ async function trafficState(): Promise<string> {
 async function workersConverged(from: string, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
   const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
   const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
-  const format = '{{.Label "com.docker.compose.service"}} {{.Image}}';
+  // The image a container was created from as named (`docker ps` shows a digest reference without its digest).
+  const format = '{{index .Config.Labels "com.docker.compose.service"}} {{.Config.Image}}';
   for (;;) {
-    const r = await sshRun(HOST, ["docker", "ps", "--filter", `label=com.docker.compose.project=${settings.compose.project}`, "--format", format]);
+    const ids = await sshRun(HOST, ["docker", "ps", "-q", "--filter", `label=com.docker.compose.project=${settings.compose.project}`]);
+    const idList = ids.stdout.trim().split("\n").filter(Boolean);
+    const r = idList.length > 0 ? await sshRun(HOST, ["docker", "inspect", "--format", format, ...idList]) : ids;
     const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
     const left = rows.filter(([, image]) => image === from);
     if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);

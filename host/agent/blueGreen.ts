@@ -12,7 +12,6 @@ import { BlueGreenPlan, ColourTruth, colourTruth, decide, otherMayBeWarm } from 
 import { StagedRelease, readCurrent } from "./releases";
 import { Checkpoint, FinishPlan, RunContext, RunFailure, saveCheckpoint } from "./run";
 import { changedSecrets, currentSecretDigests, recordedSecretDigests, recreations } from "./secrets";
-import { serving } from "./truth";
 import { smoke } from "./smoke";
 import { backupStep, failIf, installStep, migrateStep, pullStep, writeEnvNext } from "./steps";
 
@@ -28,7 +27,7 @@ import { backupStep, failIf, installStep, migrateStep, pullStep, writeEnvNext } 
 
 export async function readColours(agent: Agent, s: DeploySettings): Promise<Record<Colour, ColourTruth>> {
   const bg = s.bluegreen!;
-  const all = await projectContainers(agent, s);
+  const all = await agent.docker.containers(s.compose.project, [bg.services.blue, bg.services.green]);
   return { blue: colourTruth("blue", bg.services.blue, containerOf(all, bg.services.blue)), green: colourTruth("green", bg.services.green, containerOf(all, bg.services.green)) };
 }
 
@@ -332,9 +331,9 @@ export async function earlySwitch(agent: Agent, layout: HostLayout, release: Sta
   }
   if (read.plan.kind !== "switch-warm") return false;
   const { target, live, from } = read.plan;
-  const before = await serving(agent, layout, s);
   cp.phase = "switch";
-  Object.assign(cp, { liveKey: readCurrent(layout)?.releaseKey ?? null, liveImage: before.liveImage, target, targetStarted: true, switchedFrom: stateId(from), switchedAtMs: agent.clock.now() });
+  // What serves until the switch (truth.ts serving, from what was just read).
+  Object.assign(cp, { liveKey: readCurrent(layout)?.releaseKey ?? null, liveImage: read.truth[live].image, target, targetStarted: true, switchedFrom: stateId(from), switchedAtMs: agent.clock.now() });
   saveCheckpoint(layout, cp);
   switchTraffic(s.bluegreen.markerDir, allTo(target));
   const switchMs = Math.max(0, agent.clock.now() - receivedMs);

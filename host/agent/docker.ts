@@ -33,7 +33,11 @@ export interface ExecOptions {
 
 export interface Docker {
   /** The project's service containers (no one-off `compose run` containers), each inspected. */
-  containers(project: string): Promise<ContainerInfo[]>;
+  /**
+   * `services`: only those services' containers are inspected (a container being stopped
+   * blocks its inspect until it has stopped; a warm switch reads only the colours).
+   */
+  containers(project: string, services?: string[]): Promise<ContainerInfo[]>;
   inspect(nameOrId: string): Promise<ContainerInfo | null>;
   /** docker exec; env values reach the process inside the container, never its argv. */
   exec(container: string, argv: string[], options?: ExecOptions): Promise<CmdResult>;
@@ -116,15 +120,14 @@ export function cliDocker(run: Runner = runCommand, env: NodeJS.ProcessEnv = pro
     return parseInspect(r.stdout);
   };
   return {
-    async containers(project) {
-      const r = await docker([
-        "ps", "-a", "--no-trunc",
-        "--filter", `label=${LABELS.project}=${project}`,
-        "--filter", `label=${LABELS.oneoff}=False`,
-        "--format", "{{json .}}",
-      ]);
-      if (r.code !== 0) throw new Error(`docker ps failed: ${r.stderr.trim()}`);
-      return inspectMany(parsePsLines(r.stdout).map((x) => x.id));
+    async containers(project, services) {
+      // Label filters are ANDed: one ps per service when only some are wanted.
+      const ps = (extra: string[]) =>
+        docker(["ps", "-a", "--no-trunc", "--filter", `label=${LABELS.project}=${project}`, "--filter", `label=${LABELS.oneoff}=False`, ...extra, "--format", "{{json .}}"]);
+      const answers = await Promise.all(services ? services.map((s) => ps(["--filter", `label=${LABELS.service}=${s}`])) : [ps([])]);
+      const failed = answers.find((r) => r.code !== 0);
+      if (failed) throw new Error(`docker ps failed: ${failed.stderr.trim()}`);
+      return inspectMany(answers.flatMap((r) => parsePsLines(r.stdout).map((x) => x.id)));
     },
     async inspect(nameOrId) {
       const r = await docker(["inspect", "--type", "container", nameOrId]);

@@ -49,11 +49,16 @@ export function engineDocker(socketPath: string, cli: Docker): Docker {
   };
   return {
     ...cli,
-    async containers(project) {
+    async containers(project, services) {
       const filters = JSON.stringify({ label: [`${LABELS.project}=${project}`, `${LABELS.oneoff}=False`] });
       const a = await engineGet(socketPath, `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
       if (a.status !== 200) throw engineError("container list", a);
-      const ids = (JSON.parse(a.body) as Array<{ Id?: unknown }>).map((c) => String(c.Id ?? "")).filter(Boolean);
+      // The list carries each container's labels: only the services asked for are inspected.
+      const listed = JSON.parse(a.body) as Array<{ Id?: unknown; Labels?: Record<string, string> | null }>;
+      const ids = listed
+        .filter((c) => !services || services.includes(c.Labels?.[LABELS.service] ?? ""))
+        .map((c) => String(c.Id ?? ""))
+        .filter(Boolean);
       // A container removed between the list and its inspect is simply gone.
       return (await Promise.all(ids.map(inspectOne))).filter((c): c is ContainerInfo => c !== null);
     },

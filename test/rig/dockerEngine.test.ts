@@ -45,6 +45,15 @@ describe("agent: the Engine API reads the docker CLI's answers", function () {
     assert.deepEqual([fromApi[0].running, fromApi[1].running, fromApi[1].status], [true, false, "exited"]);
   });
 
+  it("lists only the services asked for (a warm switch inspects only the colours), as the CLI does", async () => {
+    const names_ = (xs: Array<{ name: string }>) => xs.map((c) => c.name).sort();
+    assert.deepEqual(names_(await api.containers(project, ["worker"])), [names[1]]);
+    assert.deepEqual(names_(await cli.containers(project, ["worker"])), [names[1]]);
+    assert.deepEqual(names_(await api.containers(project, ["web", "worker"])), [names[0], names[1]]);
+    assert.deepEqual(names_(await cli.containers(project, ["web", "worker"])), [names[0], names[1]]);
+    assert.deepEqual(await api.containers(project, ["nothing"]), []);
+  });
+
   it("inspects one container by name as the CLI does, and a missing one as null", async () => {
     assert.deepEqual(await api.inspect(names[0]), await cli.inspect(names[0]));
     assert.equal(await api.inspect(`${project}-missing`), null);
