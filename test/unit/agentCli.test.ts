@@ -217,7 +217,7 @@ describe("the shell that stays", () => {
         p.on("close", (code) => resolve({ code, stderr }));
         p.stdin.end(input);
       });
-    for (let round = 0; round < 12; round++) {
+    for (let round = 0; round < 8; round++) {
       fs.rmSync(secrets, { recursive: true, force: true });
       const both = await Promise.all([
         run(["write-secrets", secrets, "33:1234", "0600"], `redis_password ${Buffer.from("pw").toString("base64")}\n`),
