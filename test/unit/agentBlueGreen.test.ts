@@ -185,13 +185,37 @@ describe("agent: blue/green deploy", () => {
     assert.equal(host.container(WORKER)!.image, A);
   });
 
-  it("a client that dies after its early switch, before the run starts: traffic goes back, one interrupted record, the lock released", async () => {
+  it("a run whose container never runs after the early switch: its client finds it dead, traffic goes back, one interrupted record, the lock released", async () => {
     await releasedAThenB();
     host.runnerNeverStarts = true;
     const r = await deploy(A, { release: { id: "r-1" } });
     assert.deepEqual([r.code, r.verdict!.result, r.verdict!.live], [1, "interrupted", "green"]);
     assert.deepEqual(host.markers(), ["live-green"]);
     assert.deepEqual(host.audit().filter((x) => x.runId === r.verdict!.runId).map((x) => x.result), ["interrupted"]);
+    assert.equal(host.locked(), false);
+  });
+
+  it("a client killed between its early switch and starting the run: recover puts traffic back, one interrupted record, the lock released", async () => {
+    await releasedAThenB();
+    let detachReached = false;
+    const detach = host.launcher.detach;
+    // The run's detach never comes back (the client dies in it); later ones (recover re-arming a retire) go on.
+    host.launcher.detach = async (name, argv) => {
+      if (detachReached) return detach(name, argv);
+      detachReached = true;
+      return new Promise<void>(() => undefined);
+    };
+    void host.deploy(host.request(A, host.stage(), { release: { id: "r-1" } })).catch(() => undefined);
+    while (!detachReached) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(host.markers(), [], "the client had switched to blue");
+    // The client's process is gone (kill -9, SSH dropped): the lock's holder names a process that no longer runs.
+    const holder = JSON.parse(fs.readFileSync(host.layout.lockHolder, "utf8"));
+    fs.writeFileSync(host.layout.lockHolder, JSON.stringify({ ...holder, start: holder.start + 1 }));
+    const r = await host.cli(["recover"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(JSON.parse(r.out[0]).recovered.map((x: { result: string }) => x.result), ["interrupted"]);
+    assert.deepEqual(host.markers(), ["live-green"], "traffic is back on green");
+    assert.equal(host.audit().filter((x) => x.result === "interrupted").length, 1);
     assert.equal(host.locked(), false);
   });
 
