@@ -99,9 +99,50 @@ export function deploySshCommand(layout: RunnerLayout, user: string): string {
   return script(layout, ["deploy-ssh", "--user", user]);
 }
 
-/** Each runner's service state, version, whether it runs a job, and the free disk, as JSON. */
+/** Each runner's service state, version, whether it runs a job, and the free disk: tab-separated lines, read by parseRunnerHealth. */
 export function runnerHealthCommand(layout: RunnerLayout): string {
   return script(layout, ["health"]);
+}
+
+export interface RunnerHealthEntry {
+  name: string;
+  zone: string;
+  user: string;
+  /** The release in place; undefined when none is. */
+  version?: string;
+  service: "active" | "inactive";
+  registered: boolean;
+  busy: boolean;
+}
+
+export interface RunnerHealth {
+  root: string;
+  freeDiskBytes: number;
+  runners: RunnerHealthEntry[];
+}
+
+const yesNo = (v: string, line: number): boolean => {
+  if (v === "yes" || v === "no") return v === "yes";
+  throw new Error(`wepppy-runner health, line ${line}: "${v}" is neither yes nor no`);
+};
+
+/** What `wepppy-runner health` printed (see cmd_health in wepppy-runner.sh). */
+export function parseRunnerHealth(text: string): RunnerHealth {
+  let root: string | undefined;
+  let free: number | undefined;
+  const runners: RunnerHealthEntry[] = [];
+  text.split("\n").forEach((raw, i) => {
+    if (raw.trim() === "") return;
+    const [kind, ...f] = raw.split("\t");
+    const line = i + 1;
+    if (kind === "root" && f.length === 1) root = f[0];
+    else if (kind === "free-disk-bytes" && f.length === 1 && /^\d+$/.test(f[0])) free = Number(f[0]);
+    else if (kind === "runner" && f.length === 7 && (f[4] === "active" || f[4] === "inactive")) {
+      runners.push({ name: f[0], zone: f[1], user: f[2], ...(f[3] === "-" ? {} : { version: f[3] }), service: f[4], registered: yesNo(f[5], line), busy: yesNo(f[6], line) });
+    } else throw new Error(`wepppy-runner health, line ${line}: not a health line: ${JSON.stringify(raw.slice(0, 200))}`);
+  });
+  if (root === undefined || free === undefined) throw new Error("wepppy-runner health printed no root or free-disk-bytes line");
+  return { root, freeDiskBytes: free, runners };
 }
 
 export function cleanupCommand(layout: RunnerLayout, logDays: number): string {

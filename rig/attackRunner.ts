@@ -75,6 +75,8 @@ export function needles(secrets: RunnerSecret[]): { index: number; text: string 
  */
 export function attackScript(root: string): string {
   return `set -u
+# A job has Node.js (the runner's externals, actions/setup-node); without it the attack would see less, so it stops.
+command -v node >/dev/null || { echo "attack: no node on PATH" >&2; exit 3; }
 me="$(id -un)"
 work="$(mktemp -d)"
 needles="\${work}/n"
@@ -100,7 +102,7 @@ awk 'NR > 1 && $8 ~ /^\\// {print $8}' /proc/net/unix | sort -u | while IFS= rea
   if curl -s -m 2 --unix-socket "\${s}" http://localhost/version -o "\${work}/v" 2>/dev/null; then
     if grep -q '"ApiVersion"' "\${work}/v" 2>/dev/null; then
       report SOCKET "\${s}" 1
-      curl -s -m 5 --unix-socket "\${s}" 'http://localhost/containers/json?all=1' | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4 | while IFS= read -r c; do
+      curl -s -m 5 --unix-socket "\${s}" 'http://localhost/containers/json?all=1' | node -e 'let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => { try { for (const c of JSON.parse(t)) console.log(c.Id); } catch {} })' | while IFS= read -r c; do
         curl -s -m 5 --unix-socket "\${s}" "http://localhost/containers/\${c}/json" > "\${work}/c"
         for n in $(match "\${work}/c"); do report FOUND "docker:\${c:0:12}" "\${n}"; done
       done

@@ -112,7 +112,9 @@ export async function registryStorageBytes(): Promise<number> {
 export async function publishDerivedBuild(base: string, build: string, tag: string): Promise<string> {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(build)) throw new Error(`not a build name: ${build}`);
   const local = `wepppy-derived/weppcloud:${build}`;
-  const dockerfile = `FROM ${base}\nRUN sed -i 's/"build": "[^"]*"/"build": "${build}"/' /etc/weppcloud-standin.json\n`;
+  // The stand-in's own Python rewrites its JSON (the build name was checked above: a plain word).
+  const rewrite = `import json; p = "/etc/weppcloud-standin.json"; d = json.load(open(p)); d["build"] = "${build}"; json.dump(d, open(p, "w"))`;
+  const dockerfile = `FROM ${base}\nRUN python3 -c '${rewrite}'\n`;
   const r = await docker(["build", "-q", "-t", local, "-"], { input: dockerfile });
   if (r.code !== 0) throw new Error(`docker build of ${build} failed: ${r.stderr}`);
   return pushImage(local, "rogerlew/wepppy", tag);

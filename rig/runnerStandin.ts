@@ -29,20 +29,50 @@ export interface StandinRelease {
   sha256: string;
 }
 
-// Arguments are plain words here (names, URLs, labels, flags), so JSON needs no escaping.
+/*
+ * The stand-in's one JSON writer, run by the release's own Node.js (externals/node20/bin/node,
+ * as a real release ships one), so no shell in it writes JSON:
+ *   standin.js log <file> <cmd> [<key> <value>]... [-- <arg>...]   one line {cmd, key: value, args}
+ *   standin.js registration <dir> <name> <url>                     .runner and .credentials as
+ *     the runner writes them (IOUtil.SaveObject: indented, with a UTF-8 byte-order mark)
+ */
+const STANDIN_JS = `"use strict";
+const fs = require("fs");
+const path = require("path");
+const [mode, ...rest] = process.argv.slice(2);
+const saveObject = (file, value) => fs.writeFileSync(file, "\\uFEFF" + JSON.stringify(value, null, 2));
+if (mode === "log") {
+  const [file, cmd, ...pairs] = rest;
+  const record = { cmd };
+  const dash = pairs.indexOf("--");
+  const kv = dash < 0 ? pairs : pairs.slice(0, dash);
+  for (let i = 0; i + 1 < kv.length; i += 2) record[kv[i]] = kv[i] === "pid" ? Number(kv[i + 1]) : kv[i + 1];
+  if (dash >= 0) record.args = pairs.slice(dash + 1);
+  fs.appendFileSync(file, JSON.stringify(record) + "\\n");
+} else if (mode === "registration") {
+  const [dir, name, url] = rest;
+  saveObject(path.join(dir, ".runner"), { agentId: 1, agentName: name, poolId: 1, poolName: "Default", serverUrl: "https://pipelines.actions.githubusercontent.com/standin", gitHubUrl: url, workFolder: "_work" });
+  const old = process.umask(0o077);
+  saveObject(path.join(dir, ".credentials"), { scheme: "OAuth", data: { clientId: "standin" } });
+  process.umask(old);
+} else {
+  process.stderr.write("standin.js: unknown mode " + mode + "\\n");
+  process.exit(2);
+}
+`;
+
 const CONFIG_SH = `#!/bin/bash
 # Stand-in config.sh (wepppy-cicd rig): records its arguments, never a token.
 set -euo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$DIR/.standin"
-args_json() { local out="" a; for a in "$@"; do out="$out\${out:+,}\\"$a\\""; done; printf '[%s]' "$out"; }
-log() { printf '%s\\n' "$1" >> "$DIR/.standin/calls.log"; }
+log() { "$DIR/externals/node20/bin/node" "$DIR/externals/standin/standin.js" log "$DIR/.standin/calls.log" "$@"; }
 if [ "\${1:-}" = remove ]; then
-  log "{\\"cmd\\":\\"remove\\",\\"args\\":$(args_json "$@"),\\"user\\":\\"$(id -un)\\"}"
+  log remove user "$(id -un)" -- "$@"
   rm -f "$DIR/.runner" "$DIR/.credentials" "$DIR/.credentials_rsaparams"
   exit 0
 fi
-all="$(args_json "$@")"
+all=("$@")
 name=""; url=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,10 +85,8 @@ done
 [ -n "\${ACTIONS_RUNNER_INPUT_TOKEN:-}" ] || { echo "stand-in config.sh: no registration token" >&2; exit 4; }
 if [ -f "$DIR/.runner" ]; then echo "Cannot configure the runner because it is already configured." >&2; exit 5; fi
 token_sha="$(printf '%s' "$ACTIONS_RUNNER_INPUT_TOKEN" | sha256sum | cut -d' ' -f1)"
-log "{\\"cmd\\":\\"config\\",\\"args\\":$all,\\"tokenSha256\\":\\"$token_sha\\",\\"user\\":\\"$(id -un)\\"}"
-printf '{"agentId": 1, "agentName": "%s", "poolId": 1, "poolName": "Default", "gitHubUrl": "%s", "workFolder": "_work"}\\n' "$name" "$url" > "$DIR/.runner"
-umask 077
-printf '{"scheme": "OAuth", "data": {"clientId": "standin"}}\\n' > "$DIR/.credentials"
+log config tokenSha256 "$token_sha" user "$(id -un)" -- "\${all[@]}"
+"$DIR/externals/node20/bin/node" "$DIR/externals/standin/standin.js" registration "$DIR" "$name" "$url"
 `;
 
 const RUN_SH = `#!/bin/bash
@@ -66,8 +94,9 @@ const RUN_SH = `#!/bin/bash
 DIR="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$DIR/.standin" "$DIR/_diag"
 cp -f "$DIR/run-helper.sh.template" "$DIR/run-helper.sh"
-printf '{"cmd":"run","pid":%s,"user":"%s"}\\n' "$$" "$(id -un)" >> "$DIR/.standin/calls.log"
-stop() { printf '{"cmd":"stop","pid":%s}\\n' "$$" >> "$DIR/.standin/calls.log"; exit 0; }
+log() { "$DIR/externals/node20/bin/node" "$DIR/externals/standin/standin.js" log "$DIR/.standin/calls.log" "$@"; }
+log run pid "$$" user "$(id -un)"
+stop() { log stop pid "$$"; exit 0; }
 trap stop TERM INT
 [ -f "$DIR/.runner" ] || { echo "stand-in run.sh: not configured" >&2; exit 1; }
 echo "$(date -u +%FT%TZ) listener up" >> "$DIR/_diag/Runner_standin.log"
@@ -86,7 +115,7 @@ const SVC_SH = `#!/bin/bash
 # Stand-in svc.sh (wepppy-cicd rig): records its arguments; the stack writes its own unit instead.
 DIR="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$DIR/.standin"
-printf '{"cmd":"svc","args":"%s"}\\n' "$*" >> "$DIR/.standin/calls.log"
+"$DIR/externals/node20/bin/node" "$DIR/externals/standin/standin.js" log "$DIR/.standin/calls.log" svc -- "$@"
 `;
 
 const listener = (version: string) => `#!/bin/bash
@@ -101,8 +130,11 @@ DIR="$(cd "$(dirname "$0")/.." && pwd)"
 while [ -f "$DIR/.standin/job" ]; do sleep 0.2; done
 `;
 
+/** Where the stand-in's externals/node20/bin/node points: Debian's nodejs, on the rig's hosts and here. */
+export const STANDIN_NODE = "/usr/bin/node";
+
 /** The stand-in release of a version, as a .tar.gz and its sha256. */
-export function buildStandinRelease(version: string): StandinRelease {
+export function buildStandinRelease(version: string, node = STANDIN_NODE): StandinRelease {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-standin-"));
   try {
     const files: Record<string, { text: string; mode: number }> = {
@@ -114,11 +146,15 @@ export function buildStandinRelease(version: string): StandinRelease {
       "bin/Runner.Listener": { text: listener(version), mode: 0o755 },
       "bin/Runner.Worker": { text: WORKER, mode: 0o755 },
       "externals/README": { text: `stand-in externals of ${version}\n`, mode: 0o644 },
+      "externals/standin/standin.js": { text: STANDIN_JS, mode: 0o644 },
     };
     for (const [name, f] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       fs.writeFileSync(path.join(dir, name), f.text, { mode: f.mode });
     }
+    // A real release ships its own Node.js here; the stand-in links the host's.
+    fs.mkdirSync(path.join(dir, "externals/node20/bin"), { recursive: true });
+    fs.symlinkSync(node, path.join(dir, "externals/node20/bin/node"));
     const file = `actions-runner-linux-x64-${version}.tar.gz`;
     const out = path.join(os.tmpdir(), `${path.basename(dir)}.tar.gz`);
     execFileSync("tar", ["-czf", out, "--owner=0", "--group=0", "--mtime=2026-01-01", "--sort=name", "-C", dir, "."]);
@@ -160,6 +196,11 @@ export async function serveStandinReleases(releases: StandinRelease[], host = "1
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A runner directory's .runner, read as the runner reads it (UTF-8, a byte-order mark first). */
+export function readStandinRegistration(dir: string): { agentName: string; gitHubUrl: string } {
+  return JSON.parse(fs.readFileSync(path.join(dir, ".runner"), "utf8").replace(/^\uFEFF/, ""));
 }
 
 /** The calls recorded in a stand-in runner's directory. */

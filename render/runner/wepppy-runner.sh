@@ -200,7 +200,23 @@ install_code() { # name user version drain
 
 # --- registration ----------------------------------------------------------------------
 
-registered_name() { sed -n 's/.*"agentName"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1/.runner" | head -n 1; }
+# .runner is JSON the runner wrote (indented, with a UTF-8 byte-order mark: IOUtil.SaveObject).
+# Every actions/runner release ships Node.js under externals/; the newest one reads it, so no
+# shell tool parses JSON here.
+runner_node() { # dir
+  find "$1/externals" -mindepth 3 -maxdepth 3 -path "$1/externals/node*/bin/node" \( -type f -o -type l \) 2>/dev/null | sort -V | tail -n 1
+}
+registered_name() { # dir
+  local node
+  node="$(runner_node "$1")"
+  [ -n "${node}" ] || die "$1 has no externals/node*/bin/node: not a runner release, cannot read its .runner"
+  "${node}" -e '
+    const text = require("fs").readFileSync(process.argv[1], "utf8").replace(/^\uFEFF/, "");
+    const name = JSON.parse(text).agentName;
+    if (typeof name !== "string") throw new Error("no agentName");
+    process.stdout.write(name);' "$1/.runner" 2>/dev/null \
+    || die "$1/.runner is not the runner's registration (JSON with an agentName): move it away to register again"
+}
 
 # Registers the runner unless it is registered already under its name; labels of a
 # registered runner are GitHub's, set by the stack through the API, so they need no token.
@@ -463,25 +479,25 @@ cmd_deploy_ssh() {
   say "deploy account ${user}: $(grep -cv '^#' "${dir}/known_hosts" || true) pinned host key(s)"
 }
 
+# One tab-separated line per fact, read by parseRunnerHealth (render/runnerCommands.ts):
+#   root <dir> | free-disk-bytes <n> | runner <name> <zone> <user> <version> <service> <registered> <busy>
+# Every value was checked against its pattern when the runner was made, so none holds a tab.
 cmd_health() {
-  local dir name user zone version state busy_now first=1 free
-  free="$(df -Pk "${ROOT}" | awk 'NR==2 {print $4 * 1024}')"
-  printf '{"root":"%s","freeDiskBytes":%s,"runners":[' "${ROOT}" "${free:-0}"
+  local dir name user zone version state busy_now registered free
+  free="$(df -B1 --output=avail "${ROOT}" | tail -n 1)"
+  printf 'root\t%s\nfree-disk-bytes\t%s\n' "${ROOT}" "${free// /}"
   for dir in "${ROOT}"/runners/*/; do
     [ -d "${dir}" ] || continue
     dir="${dir%/}"
     name="$(basename "${dir}")"
     user="$(cat "${dir}/.wepppy-user" 2>/dev/null || echo '?')"
     zone="$(cat "${dir}/.wepppy-zone" 2>/dev/null || echo '?')"
-    version="$(cat "${dir}/.wepppy-version" 2>/dev/null || echo '')"
+    version="$(cat "${dir}/.wepppy-version" 2>/dev/null || echo '-')"
     if service_running "${name}"; then state=active; else state=inactive; fi
-    if busy "${name}" "${user}"; then busy_now=true; else busy_now=false; fi
-    [ "${first}" = 1 ] || printf ','
-    first=0
-    printf '{"name":"%s","zone":"%s","user":"%s","version":"%s","service":"%s","registered":%s,"busy":%s}' \
-      "${name}" "${zone}" "${user}" "${version}" "${state}" "$([ -f "${dir}/.runner" ] && echo true || echo false)" "${busy_now}"
+    if busy "${name}" "${user}"; then busy_now=yes; else busy_now=no; fi
+    if [ -f "${dir}/.runner" ]; then registered=yes; else registered=no; fi
+    printf 'runner\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${name}" "${zone}" "${user}" "${version}" "${state}" "${registered}" "${busy_now}"
   done
-  printf ']}\n'
 }
 
 cmd_cleanup() {

@@ -14,7 +14,7 @@ import { runnerIdentities } from "../../config/runnerNames";
 import { runner } from "../../config/sections/runner";
 import { NAMESPACE } from "../../config/environments";
 import { readStackFile } from "../../config/stackFile";
-import { AUTHORIZED_BEGIN } from "../../render/runnerCommands";
+import { AUTHORIZED_BEGIN, parseRunnerHealth } from "../../render/runnerCommands";
 import { ensureRig, forgetStacks } from "./helpers";
 
 /*
@@ -161,8 +161,8 @@ describe("the runner host on the rig's forest", function () {
       assert.equal((await on(`sudo -n kill -0 ${await pid(r.name)} && echo alive`)).trim(), "alive");
     }
     for (const unit of ["wepppy-runner-cleanup.service", "wepppy-runner-cleanup.timer"]) await cat(`/etc/systemd/system/${unit}`);
-    const health = JSON.parse(await on(`sudo -n bash ${ROOT}/bin/wepppy-runner health`));
-    assert.deepEqual(health.runners.map((r: any) => [r.name, r.service, r.version, r.registered]).sort(), runnerIdentities(cfg()).map((r) => [r.name, "active", v1.version, true]).sort());
+    const health = parseRunnerHealth(await on(`sudo -n bash ${ROOT}/bin/wepppy-runner health`));
+    assert.deepEqual(health.runners.map((r) => [r.name, r.service, r.version, r.registered]).sort(), runnerIdentities(cfg()).map((r) => [r.name, "active", v1.version, true]).sort());
     // The CI accounts and the deploy account are distinct, and none holds another's files.
     const users = runnerIdentities(cfg()).map((r) => r.user);
     assert.equal(new Set(users).size, users.length);

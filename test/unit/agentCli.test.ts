@@ -8,7 +8,7 @@ import { EXIT, HostStatus } from "../../host/contract/records";
 import { runCli } from "../../host/agent/commands";
 import { detachedArgs, runtimeFromEnv } from "../../host/agent/launcher";
 import { A, B, CLIENT_PID, FakeHost } from "./fixtures/fakeHost";
-import { requireCondition, requireTool } from "../support/tools";
+import { requireCondition } from "../support/tools";
 
 /*
  * The agent's command line (one function from argv to an exit code) on a host in memory,
@@ -151,11 +151,6 @@ describe("the shell that stays", () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /MOUNT is not an absolute plain path/);
     assert.equal(fs.existsSync(marker), false);
-  });
-
-  it("both scripts pass shellcheck", function () {
-    requireTool(this, "shellcheck");
-    execFileSync("shellcheck", ["-S", "warning", path.join(HOST, "wepppy-deploy.sh"), path.join(HOST, "wepppy-root.sh")], { stdio: "pipe" });
   });
 
   it("no JSON is written or read by printf, sed or awk in the host's shell", () => {

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { RunnerIdentity, jobLabels, runnerIdentities, runnerLayout, runnerTarball } from "../../config/runnerNames";
 import { RunnerConfig, runner } from "../../config/sections/runner";
 import * as rc from "../../render/runnerCommands";
-import { StandinRelease, StandinServer, buildStandinRelease, parseStandinCalls, serveStandinReleases } from "../../rig/runnerStandin";
+import { StandinRelease, StandinServer, buildStandinRelease, parseStandinCalls, readStandinRegistration, serveStandinReleases } from "../../rig/runnerStandin";
 import { requireCondition, requireTool } from "../support/tools";
 
 /*
@@ -365,7 +365,7 @@ describe("the runner host script, under bash as root against a temporary directo
     assert.equal(config[0].tokenSha256, createHash("sha256").update(TOKEN).digest("hex"));
     assert.equal(config[0].user, ci.user);
     assert.ok(!fs.readFileSync(path.join(ci.dir, ".standin", "calls.log"), "utf8").includes(TOKEN));
-    assert.equal(JSON.parse(fs.readFileSync(path.join(ci.dir, ".runner"), "utf8")).agentName, ci.name);
+    assert.equal(readStandinRegistration(ci.dir).agentName, ci.name);
     const env = fs.statSync(path.join(ci.dir, ".env"));
     assert.equal(env.mode & 0o777, 0o600);
     assert.equal(execFileSync("stat", ["-c", "%U", path.join(ci.dir, ".env")], { encoding: "utf8" }).trim(), ci.user);
@@ -375,9 +375,9 @@ describe("the runner host script, under bash as root against a temporary directo
     await until("the runner to run", () => calls(ci).some((c) => c.cmd === "run"));
     assert.ok(alive(pidOf(ci)));
     assert.equal(calls(ci).find((c) => c.cmd === "run")!.user, ci.user);
-    const health = JSON.parse(sh(["health"]).stdout);
+    const health = rc.parseRunnerHealth(sh(["health"]).stdout);
     assert.deepEqual(
-      health.runners.map((r: any) => [r.name, r.zone, r.version, r.service, r.registered, r.busy]),
+      health.runners.map((r) => [r.name, r.zone, r.version, r.service, r.registered, r.busy]),
       [[ci.name, "ci", "2.336.0", "active", true, false]],
     );
     assert.ok(health.freeDiskBytes > 0);
@@ -403,6 +403,29 @@ describe("the runner host script, under bash as root against a temporary directo
     assert.ok(alive(pid));
     assert.equal(fs.readFileSync(path.join(ci.dir, ".wepppy-version"), "utf8").trim(), "2.336.0");
     assert.ok(!fs.existsSync(path.join(cfg.root, "versions", "2.337.0")));
+  });
+
+  it("a .runner registered under another name, or not the runner's JSON, is refused by name; the runner keeps running", async () => {
+    const file = path.join(ci.dir, ".runner");
+    const registration = fs.readFileSync(file, "utf8");
+    assert.ok(registration.startsWith("\uFEFF") && registration.includes("\n  "), "the stand-in writes .runner as the runner does: a byte-order mark, indented");
+    const pid = pidOf(ci);
+    try {
+      fs.writeFileSync(file, "\uFEFF" + JSON.stringify({ agentId: 7, agentName: "someone-else", poolId: 1 }, null, 2));
+      const other = await ensure(ci, {});
+      assert.notEqual(other.status, 0);
+      assert.match(other.stderr, new RegExp(`runner ${ci.name}: ${ci.dir}/\\.runner is registered as 'someone-else'`));
+      fs.writeFileSync(file, '{"agentName": "half');
+      const broken = await ensure(ci, {});
+      assert.notEqual(broken.status, 0);
+      assert.match(broken.stderr, /\.runner is not the runner's registration \(JSON with an agentName\)/);
+      assert.equal(pidOf(ci), pid);
+    } finally {
+      fs.writeFileSync(file, registration);
+    }
+    const again = await ensure(ci, {});
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(calls(ci).filter((c) => c.cmd === "config").length, 1, "not registered again");
   });
 
   it("a version bump waits for a running job (and gives up after drainMinutes, changing nothing)", async () => {
@@ -482,7 +505,7 @@ describe("the runner host script, under bash as root against a temporary directo
     it("has its own account (outside the docker group when runner.deploy.docker is off) and its own registration", () => {
       assert.notEqual(dep.user, ci.user);
       assert.ok(!execFileSync("id", ["-nG", dep.user], { encoding: "utf8" }).split(/\s+/).includes("docker"));
-      assert.equal(JSON.parse(fs.readFileSync(path.join(dep.dir, ".runner"), "utf8")).agentName, dep.name);
+      assert.equal(readStandinRegistration(dep.dir).agentName, dep.name);
       assert.deepEqual(calls(dep).find((c) => c.cmd === "config")!.args.slice(5, 7), ["--labels", "homelab-deploy"]);
     });
 

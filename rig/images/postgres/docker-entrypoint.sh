@@ -62,6 +62,7 @@ if [ "$1" = 'postgres' ]; then
         -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
     fi
     for f in /docker-entrypoint-initdb.d/*; do
+      # shellcheck source=/dev/null
       case "$f" in
         *.sh) . "$f" ;;
         *.sql) as_postgres psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
