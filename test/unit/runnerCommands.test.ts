@@ -421,11 +421,9 @@ describe("the runner host script, under bash as root against a temporary directo
       assert.match(broken.stderr, /\.runner is not the runner's registration \(JSON with an agentName\)/);
       assert.equal(pidOf(ci), pid);
     } finally {
+      // Put back; the version bump below runs ensure on it and checks it was not registered again.
       fs.writeFileSync(file, registration);
     }
-    const again = await ensure(ci, {});
-    assert.equal(again.status, 0, again.stderr);
-    assert.equal(calls(ci).filter((c) => c.cmd === "config").length, 1, "not registered again");
   });
 
   it("a version bump waits for a running job (and gives up after drainMinutes, changing nothing)", async () => {
