@@ -36,6 +36,12 @@ export interface SwitchBenchOptions {
   analysisSeconds: number;
   /** Canary steps (percentages) each release walks before all traffic moves. */
   canary?: number[];
+  /**
+   * Roll back only once the release's other services all run its image: a rollback on a quiet
+   * host. Without it the rollback comes as soon as the release command returns, while the host
+   * still recreates those services (and preempts that).
+   */
+  settle?: boolean;
   log: (line: string) => void;
 }
 
@@ -69,6 +75,8 @@ export interface CycleRecord {
   rollbackFailed: number;
   /** From the rollback command's start until every worker service runs the rolled-back image (null: not within 2 min). */
   workersSeconds: number | null;
+  /** With settle: from the release command's return until its other services all ran its image (null: not within 2 min). */
+  settleSeconds?: number | null;
   requests: number;
 }
 
@@ -215,6 +223,11 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const rel = await releaseOf(image, releaseId(STACK, new Date()).replace(/^prod/, `bench${cycle}`));
       const wr = load.mark();
       if (!rel.result.ok) throw new Error(`cycle ${cycle}: the release failed: ${rel.result.error}`);
+      let settleSeconds: number | null | undefined;
+      if (o.settle) {
+        log(`cycle ${cycle}: waiting for the release's other services to run ${build} before the rollback (--settle)`);
+        settleSeconds = await workersConverged(base, image, Date.now());
+      }
       log(`cycle ${cycle}: rollback`);
       const t0 = Date.now();
       const rb = await rollback({ ...common, now: new Date(), stack, warmth: async () => ({ warm: true }) });
@@ -235,10 +248,11 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
         rollbackSeconds: hostMs === null ? NaN : hostMs / 1000,
         rollbackFailed: wb.failed,
         workersSeconds: workers,
+        ...(o.settle ? { settleSeconds } : {}),
         requests: wr.requests + wb.requests,
       };
       perCycle.push(rec);
-      log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s); workers on it ${rec.workersSeconds ?? "NOT within 120"} s after it started`);
+      log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; ${o.settle ? `settled ${settleSeconds ?? "NOT within 120"} s after the release; ` : ""}rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s); workers on it ${rec.workersSeconds ?? "NOT within 120"} s after it started`);
     }
 
     // A release that passes its gate and then answers 5xx: the analysis window must switch back.
@@ -306,9 +320,10 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       rollbackSeconds: "host side: from the host receiving the rollback's deploy request to the marker switch (switchMs of its audit record)",
       workersSeconds: "from the rollback command's start until every service container besides the colours that ran the release runs the rolled-back image",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
+      settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts then)",
       cycleFailed: String(cycleFailed),
     },
-    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], host: HOST, rig: status.stateDir },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], settle: o.settle === true, host: HOST, rig: status.stateDir },
     samples: t.samples,
     startedAt: new Date(started).toISOString(),
     seconds: seconds(Date.now() - started),
@@ -323,6 +338,7 @@ export function switchBenchTable(r: SwitchBenchReport): string {
     ...FAIL_KINDS.map((k) => [`  ${k}`, String(r.failedByKind[k])] as [string, string]),
     ["switch: both builds served (max s)", r.switchSecondsMax.toFixed(3)],
     ["rollback to warm colour (max s, host)", r.rollbackSecondsMax.toFixed(3)],
+    ["rollback comes", r.settings.settle ? "once the release's services settled" : "as soon as the release command returns"],
     ["rollback command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.rollbackCommandSeconds)).toFixed(1)],
     ["rollback: every worker on its image (max s)", r.perCycle.some((c) => c.workersSeconds === null) ? "NOT within 120" : Math.max(0, ...r.perCycle.map((c) => c.workersSeconds ?? 0)).toFixed(1)],
     ["release command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.releaseCommandSeconds)).toFixed(1)],

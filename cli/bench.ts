@@ -57,13 +57,15 @@ an SSH tunnel and never retry. Prints a table; --json FILE also writes the full 
     .option("--clients <n>", "keep-alive clients", "8")
     .option("--analysis-seconds <s>", "analysis window after each release's switch", "8")
     .option("--canary <p,p>", "canary steps each release walks first, e.g. 10,50")
+    .option("--settle", "roll back only once the release's other services run its image (a rollback on a quiet host)")
     .option("--json <file>", "write the report as JSON")
-    .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; json?: string }) => {
+    .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; settle?: boolean; json?: string }) => {
       const report = await runSwitchBench({
         cycles: wholeNumber("--cycles", opts.cycles, 10, 1, 1000),
         clients: wholeNumber("--clients", opts.clients, 8, 1, 1000),
         analysisSeconds: wholeNumber("--analysis-seconds", opts.analysisSeconds, 8, 1, 3600),
         canary: canarySteps(opts.canary),
+        settle: opts.settle === true,
         log: progress,
       });
       console.log(switchBenchTable(report));
