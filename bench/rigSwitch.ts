@@ -16,6 +16,7 @@ import { rigBackend, rigPassphrase } from "../harness/rehearsal/rigBackend";
 import { ensureRig, rigStack } from "../harness/rehearsal/rigStack";
 import { crypterFor } from "../harness/engine/crypter";
 import { open } from "../harness/engine/secrets";
+import { IndependentLoadResult, startIndependentLoad } from "./independentLoad";
 import { FAIL_KINDS, FailKind, Window, startLoad } from "./load";
 
 /*
@@ -42,6 +43,8 @@ export interface SwitchBenchOptions {
    * still recreates those services (and preempts that).
    */
   settle?: boolean;
+  /** Connections of the independent load tool (wrk) run beside the clients through the cycles. */
+  toolConnections: number;
   log: (line: string) => void;
 }
 
@@ -55,6 +58,8 @@ export interface SwitchBenchReport {
   badRelease: { detectSeconds: number | null; failed: number; switchedBack: boolean; detectedBy: string };
   neverHealthy: { failed: number; liveUnchanged: boolean; refusedBy: string };
   perCycle: CycleRecord[];
+  /** wrk's totals over the release + rollback cycles (it is stopped before the bad releases). */
+  independent: IndependentLoadResult;
   definitions: Record<string, string>;
   settings: Record<string, unknown>;
   samples: string[];
@@ -198,7 +203,10 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   if (!first.ok) throw new Error(`prod did not come up on the rig: ${first.error}`);
 
   const tunnel = await openTunnel(HOST, CADDY_PORT);
-  const load = startLoad({ port: tunnel.port, clients: o.clients, paths: PATHS, headers: { "X-Forwarded-Proto": "https" } });
+  const headers = { "X-Forwarded-Proto": "https" };
+  const load = startLoad({ port: tunnel.port, clients: o.clients, paths: PATHS, headers });
+  const tool = startIndependentLoad({ port: tunnel.port, path: PATHS[0], connections: o.toolConnections, headers });
+  let independent: IndependentLoadResult | undefined;
   const perCycle: CycleRecord[] = [];
   let badRelease: SwitchBenchReport["badRelease"] = { detectSeconds: null, failed: 0, switchedBack: false, detectedBy: "" };
   let neverHealthy: SwitchBenchReport["neverHealthy"] = { failed: 0, liveUnchanged: false, refusedBy: "" };
@@ -254,6 +262,8 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       perCycle.push(rec);
       log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; ${o.settle ? `settled ${settleSeconds ?? "NOT within 120"} s after the release; ` : ""}rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s); workers on it ${rec.workersSeconds ?? "NOT within 120"} s after it started`);
     }
+    independent = await tool.stop();
+    log(`independent load (wrk, ${independent.connections} connections, ${independent.url}): ${independent.requests} requests over the cycles, ${independent.failed} failed`);
 
     // A release that passes its gate and then answers 5xx: the analysis window must switch back.
     {
@@ -294,6 +304,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     }
   } finally {
     await load.stop();
+    if (!independent) await tool.stop().catch(() => undefined);
     tunnel.child.kill();
   }
 
@@ -313,6 +324,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     badRelease,
     neverHealthy,
     perCycle,
+    independent: independent!,
     definitions: {
       requests: "every request the keep-alive clients sent through Caddy, bad releases included",
       failed: "connection errors, timeouts, 5xx and other non-200 answers, except the 5xx the deliberately bad release produced (reported under badRelease.failed)",
@@ -321,6 +333,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       workersSeconds: "from the rollback command's start until every service container besides the colours that ran the release runs the rolled-back image",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
       settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts then)",
+      independent: "wrk beside the clients, keep-alive, through the same tunnel, from before the first cycle to after the last (not through the bad releases): failed is its non-2xx/3xx answers plus its socket errors (connect, read, write, timeout)",
       cycleFailed: String(cycleFailed),
     },
     settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], settle: o.settle === true, host: HOST, rig: status.stateDir },
@@ -338,6 +351,8 @@ export function switchBenchTable(r: SwitchBenchReport): string {
     ...FAIL_KINDS.map((k) => [`  ${k}`, String(r.failedByKind[k])] as [string, string]),
     ["switch: both builds served (max s)", r.switchSecondsMax.toFixed(3)],
     ["rollback to warm colour (max s, host)", r.rollbackSecondsMax.toFixed(3)],
+    [`independent load (wrk, ${r.independent.connections} conn.): requests`, String(r.independent.requests)],
+    ["independent load: failed (non-2xx/3xx, socket errors)", String(r.independent.failed)],
     ["rollback comes", r.settings.settle ? "once the release's services settled" : "as soon as the release command returns"],
     ["rollback command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.rollbackCommandSeconds)).toFixed(1)],
     ["rollback: every worker on its image (max s)", r.perCycle.some((c) => c.workersSeconds === null) ? "NOT within 120" : Math.max(0, ...r.perCycle.map((c) => c.workersSeconds ?? 0)).toFixed(1)],

@@ -51,21 +51,24 @@ per run, the lock released, the release live and served. Prints a table; --json 
 the colour not serving, gated and switched; each rollback a switch back to the warm colour;
 then a release that passes its gate but answers 5xx (switched back by the analysis window)
 and one that never becomes healthy (changes nothing). Clients go through Caddy on wepp1 over
-an SSH tunnel and never retry. Prints a table; --json FILE also writes the full report.`,
+an SSH tunnel and never retry; wrk, an independent load tool, runs beside them through the
+cycles. Prints a table; --json FILE also writes the full report.`,
     )
     .option("--cycles <n>", "release + rollback cycles", "10")
     .option("--clients <n>", "keep-alive clients", "8")
     .option("--analysis-seconds <s>", "analysis window after each release's switch", "8")
     .option("--canary <p,p>", "canary steps each release walks first, e.g. 10,50")
     .option("--settle", "roll back only once the release's other services run its image (a rollback on a quiet host)")
+    .option("--tool-connections <n>", "connections of the independent load tool (wrk) beside the clients", "4")
     .option("--json <file>", "write the report as JSON")
-    .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; settle?: boolean; json?: string }) => {
+    .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; settle?: boolean; toolConnections: string; json?: string }) => {
       const report = await runSwitchBench({
         cycles: wholeNumber("--cycles", opts.cycles, 10, 1, 1000),
         clients: wholeNumber("--clients", opts.clients, 8, 1, 1000),
         analysisSeconds: wholeNumber("--analysis-seconds", opts.analysisSeconds, 8, 1, 3600),
         canary: canarySteps(opts.canary),
         settle: opts.settle === true,
+        toolConnections: wholeNumber("--tool-connections", opts.toolConnections, 4, 1, 1000),
         log: progress,
       });
       console.log(switchBenchTable(report));
@@ -73,7 +76,7 @@ an SSH tunnel and never retry. Prints a table; --json FILE also writes the full 
         writeReport(opts.json, report);
         progress(`report written to ${opts.json}`);
       }
-      const ok = report.failed === 0 && report.badRelease.switchedBack && report.neverHealthy.failed === 0 && report.neverHealthy.liveUnchanged;
+      const ok = report.failed === 0 && report.independent.failed === 0 && report.badRelease.switchedBack && report.neverHealthy.failed === 0 && report.neverHealthy.liveUnchanged;
       cli.exit(ok ? 0 : 1);
     });
 }

@@ -28,6 +28,7 @@ needs=(
   "debootstrap debootstrap"       # rig: its base image
   "dockerd docker.io"             # rig and agent tests: the outer engine (and the docker group)
   "docker docker.io"
+  "wrk wrk"                       # unit and bench switch: the independent load beside the bench's clients
 )
 
 need_root() {

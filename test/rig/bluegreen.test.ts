@@ -20,7 +20,7 @@ describe("blue/green on the rig (prod on wepp1)", function () {
 
   before(async () => {
     await ensureRig();
-    report = await runSwitchBench({ cycles: 1, clients: 4, analysisSeconds: 5, log: (l) => lines.push(l) });
+    report = await runSwitchBench({ cycles: 1, clients: 4, analysisSeconds: 5, toolConnections: 2, log: (l) => lines.push(l) });
   });
 
   it("releases to the idle colour and rolls back to the warm one with no failed request", () => {
@@ -30,6 +30,12 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     const c = report.perCycle[0];
     assert.equal(c.releaseFailed + c.rollbackFailed, 0);
     assert.ok(Number.isFinite(c.rollbackSeconds), "the host recorded the rollback as a switch to the warm colour");
+  });
+
+  it("an independent load tool (wrk) beside the clients, through the release and the rollback, has no failed request either", () => {
+    const w = report.independent;
+    assert.ok(w.requests > 100, `wrk sent ${w.requests} requests`);
+    assert.equal(w.failed, 0, JSON.stringify(w));
   });
 
   it("switches a release that answers 5xx back by itself, and the update fails", () => {
