@@ -91,6 +91,21 @@ describe("agent: blue/green deploy", () => {
     assert.match(host.env(), /^WEPPCLOUD_LIVE_COLOUR=green$/m);
   });
 
+  it("the analysis window ends when its seconds are up, though its checks take time of their own", async () => {
+    assert.equal((await deploy(A)).code, 0);
+    host.execMs = 450;
+    const at: Record<string, number> = {};
+    host.runnerHook = (e) => {
+      if (/^analysis: watching/.test(e.message)) at.start = host.clock.now();
+      if (/^analysis passed/.test(e.message)) at.end = host.clock.now();
+    };
+    const r = await deploy(B);
+    assert.equal(r.code, 0, r.verdict?.reason);
+    const window = host.settings.bluegreen!.analysis.seconds * 1000;
+    // The last wait ends with the window; at most one round of checks (health, postgres, redis: 3 execs) may follow.
+    assert.ok(at.end - at.start >= window && at.end - at.start <= window + 3 * host.execMs, `the window took ${at.end - at.start} ms of ${window}`);
+  });
+
   it("switches back when the analysis window sees 5xx, stops the failed colour, and records one failed deploy with backMs", async () => {
     assert.equal((await deploy(A)).code, 0);
     host.image(C, { status: 500 });
