@@ -33,7 +33,7 @@ describe("the independent load beside bench switch's clients (wrk)", () => {
     try {
       const connections = 2;
       const load = startIndependentLoad({ port: (server.address() as AddressInfo).port, path: "/weppcloud/version", connections, headers: { "X-Forwarded-Proto": "https" } });
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      await new Promise((resolve) => setTimeout(resolve, 400));
       const r = await load.stop();
       assert.ok(fiveXx > 0 && dropped > 0, `the server answered ${served}, ${fiveXx} 5xx, dropped ${dropped}`);
       // At most one answer per connection was in flight when wrk was interrupted.
