@@ -130,7 +130,7 @@ DIR="$(cd "$(dirname "$0")/.." && pwd)"
 while [ -f "$DIR/.standin/job" ]; do sleep 0.2; done
 `;
 
-/** Where the stand-in's externals/node20/bin/node points: Debian's nodejs, on the rig's hosts and here. */
+/** Where the stand-in's externals/node20/bin/node points: /usr/bin/node is on the rig's hosts (Debian's nodejs) and on this machine. */
 export const STANDIN_NODE = "/usr/bin/node";
 
 /** The stand-in release of a version, as a .tar.gz and its sha256. */

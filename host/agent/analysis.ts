@@ -130,7 +130,7 @@ export async function analyse(agent: Agent, settings: DeploySettings, colour: Co
   let from = offset;
   for (;;) {
     // The last wait ends with the window: the checks below take time of their own, and a full
-    // interval after them would hold the release past its window (1.4 s on the rig).
+    // interval after them would hold the release past its window.
     await agent.clock.sleep(Math.max(0, Math.min(a.intervalSeconds * 1000, end - agent.clock.now())));
     const read = await readAccessLog(agent, settings, from);
     if (read) {
