@@ -263,7 +263,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       log(`cycle ${cycle}: ${rec.requests} requests, ${rec.releaseFailed + rec.rollbackFailed} failed; switch overlap ${rec.switchSeconds} s; ${o.settle ? `settled ${settleSeconds ?? "NOT within 120"} s after the release; ` : ""}rollback switch ${rec.rollbackSeconds} s after its deploy started (command ${rbSeconds} s); workers on it ${rec.workersSeconds ?? "NOT within 120"} s after it started`);
     }
     independent = await tool.stop();
-    log(`independent load (wrk, ${independent.connections} connections, ${independent.url}): ${independent.requests} requests over the cycles, ${independent.failed} failed`);
+    log(`independent load (${independent.tool}, ${independent.connections} connections, ${independent.url}): ${independent.requests} requests over the cycles, ${independent.failed} failed`);
 
     // A release that passes its gate and then answers 5xx: the analysis window must switch back.
     {
@@ -351,7 +351,7 @@ export function switchBenchTable(r: SwitchBenchReport): string {
     ...FAIL_KINDS.map((k) => [`  ${k}`, String(r.failedByKind[k])] as [string, string]),
     ["switch: both builds served (max s)", r.switchSecondsMax.toFixed(3)],
     ["rollback to warm colour (max s, host)", r.rollbackSecondsMax.toFixed(3)],
-    [`independent load (wrk, ${r.independent.connections} conn.): requests`, String(r.independent.requests)],
+    [`independent load (${r.independent.tool}, ${r.independent.connections} conn.): requests`, String(r.independent.requests)],
     ["independent load: failed (non-2xx/3xx, socket errors)", String(r.independent.failed)],
     ["rollback comes", r.settings.settle ? "once the release's services settled" : "as soon as the release command returns"],
     ["rollback command (max s, whole update)", Math.max(0, ...r.perCycle.map((c) => c.rollbackCommandSeconds)).toFixed(1)],

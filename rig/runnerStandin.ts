@@ -134,7 +134,7 @@ while [ -f "$DIR/.standin/job" ]; do sleep 0.2; done
 export const STANDIN_NODE = "/usr/bin/node";
 
 /** The stand-in release of a version, as a .tar.gz and its sha256. */
-export function buildStandinRelease(version: string, node = STANDIN_NODE): StandinRelease {
+export function buildStandinRelease(version: string): StandinRelease {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-standin-"));
   try {
     const files: Record<string, { text: string; mode: number }> = {
@@ -154,7 +154,7 @@ export function buildStandinRelease(version: string, node = STANDIN_NODE): Stand
     }
     // A real release ships its own Node.js here; the stand-in links the host's.
     fs.mkdirSync(path.join(dir, "externals/node20/bin"), { recursive: true });
-    fs.symlinkSync(node, path.join(dir, "externals/node20/bin/node"));
+    fs.symlinkSync(STANDIN_NODE, path.join(dir, "externals/node20/bin/node"));
     const file = `actions-runner-linux-x64-${version}.tar.gz`;
     const out = path.join(os.tmpdir(), `${path.basename(dir)}.tar.gz`);
     execFileSync("tar", ["-czf", out, "--owner=0", "--group=0", "--mtime=2026-01-01", "--sort=name", "-C", dir, "."]);
