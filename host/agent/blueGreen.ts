@@ -2,7 +2,7 @@ import type { HostLayout } from "../contract/layout";
 import { Recreated, isDigestPinned } from "../contract/records";
 import type { DeploySettings } from "../contract/settings";
 import type { Agent } from "./agent";
-import { Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
+import { BLUEGREEN_CADDYFILE, CADDYFILE_DIGEST_LABEL, Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
 import { accessLogSize, analyse } from "./analysis";
 import { containerOf } from "./docker";
 import { tail } from "./exec";
@@ -230,6 +230,14 @@ async function switchWarm(ctx: RunContext, plan: Extract<BlueGreenPlan, { kind: 
   };
 }
 
+/** Whether the running Caddy was created from the release's Caddyfile (the stack labels Caddy's service with its sha256). */
+async function caddyRunsCaddyfileOf(ctx: RunContext): Promise<boolean> {
+  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+  if (!want) return false;
+  const caddy = containerOf(await ctx.agent.docker.containers(ctx.settings.compose.project, [ctx.settings.bluegreen!.caddyService]), ctx.settings.bluegreen!.caddyService);
+  return caddy?.running === true && caddy.labels[CADDYFILE_DIGEST_LABEL] === want;
+}
+
 async function release(
   ctx: RunContext,
   plan: Extract<BlueGreenPlan, { kind: "release" }>,
@@ -262,10 +270,16 @@ async function release(
   failIf("gate", failure, `new build failed its health gate on ${target}, no traffic was switched (${stateId(from)} still serving): `);
 
   // Caddy reads its Caddyfile once: a changed one (new canary steps) needs a new container
-  // before traffic moves to states only the new file knows. Compose leaves it alone otherwise.
+  // before traffic moves to states only the new file knows. A Caddy already on this file is
+  // left alone (compose would only spend seconds to find so); the finish brings the rest of
+  // its service up to date once the release is verified.
   await ctx.enter("caddy", `bringing ${bg.caddyService} up to date`);
-  const caddy = await ctx.compose.up([bg.caddyService], { noDeps: true });
-  if (caddy.code !== 0) throw new RunFailure("caddy", `updating ${bg.caddyService} failed: ${tail(caddy.stderr, 4)}`, "caddy");
+  if (await caddyRunsCaddyfileOf(ctx)) {
+    await ctx.say(`${bg.caddyService} already runs this release's Caddyfile`);
+  } else {
+    const caddy = await ctx.compose.up([bg.caddyService], { noDeps: true });
+    if (caddy.code !== 0) throw new RunFailure("caddy", `updating ${bg.caddyService} failed: ${tail(caddy.stderr, 4)}`, "caddy");
+  }
 
   let switchMs: number | undefined;
   const firstSwitch = () => {

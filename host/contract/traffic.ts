@@ -11,6 +11,17 @@ export const COLOURS: readonly Colour[] = ["blue", "green"];
 /** The colour that serves when no marker exists (a fresh host, or a lost directory). */
 export const DEFAULT_COLOUR: Colour = "blue";
 
+/** The Caddyfile a blue/green host's Caddy runs, relative to the compose project directory. */
+export const BLUEGREEN_CADDYFILE = "caddy/Caddyfile.bluegreen";
+
+/**
+ * The label the stack puts on Caddy's compose service: the sha256 of that Caddyfile. Caddy
+ * reads the file once, at start, so the label both makes compose recreate Caddy exactly
+ * when the file changes and tells the agent whether the running Caddy knows a release's
+ * traffic states.
+ */
+export const CADDYFILE_DIGEST_LABEL = "wepppy-cicd.caddyfile-sha256";
+
 /** Canary percentages are multiples of this, 5-95 (it bounds the Caddyfile's upstream list to 100/step entries). */
 export const CANARY_STEP = 5;
 

@@ -1,4 +1,4 @@
-import { CANARY_STEP, Colour, DEFAULT_COLOUR } from "../../host/contract/traffic";
+import { BLUEGREEN_CADDYFILE, CANARY_STEP, CADDYFILE_DIGEST_LABEL, Colour, DEFAULT_COLOUR } from "../../host/contract/traffic";
 
 /**
  * Names shared by every part of blue/green: the Caddyfile transformation, the host-side
@@ -33,7 +33,9 @@ export const BLUEGREEN = {
   /** The generated compose file the host runs instead of wepppy's, relative to the project directory. */
   composeFile: "docker-compose.bluegreen.yml",
   /** The generated Caddyfile, relative to the compose project directory (beside wepppy's). */
-  caddyfile: "caddy/Caddyfile.bluegreen",
+  caddyfile: BLUEGREEN_CADDYFILE,
+  /** The label on Caddy's service carrying that Caddyfile's sha256 (the contract's CADDYFILE_DIGEST_LABEL). */
+  caddyfileLabel: CADDYFILE_DIGEST_LABEL,
   /** The request variable that carries the traffic state through one request. */
   variable: "bluegreen_state",
   /** Prefix of every named matcher the transformation adds. */

@@ -56,7 +56,7 @@ export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Reco
   const digest = createHash("sha256").update(caddy.caddyfile).digest("hex");
   const labels = caddyService.labels;
   caddyService.labels = Array.isArray(labels)
-    ? [...labels, `wepppy-cicd.caddyfile-sha256=${digest}`]
-    : { ...((labels as Record<string, string>) ?? {}), "wepppy-cicd.caddyfile-sha256": digest };
+    ? [...labels, `${BLUEGREEN.caddyfileLabel}=${digest}`]
+    : { ...((labels as Record<string, string>) ?? {}), [BLUEGREEN.caddyfileLabel]: digest };
   return { composeDoc: composed.doc, composeYaml: composeYaml(composed.doc), caddyfilePath: BLUEGREEN.caddyfile, caddyfile: caddy.caddyfile };
 }

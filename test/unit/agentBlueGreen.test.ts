@@ -91,6 +91,41 @@ describe("agent: blue/green deploy", () => {
     assert.match(host.env(), /^WEPPCLOUD_LIVE_COLOUR=green$/m);
   });
 
+  describe("Caddy before the switch (it reads its Caddyfile once)", () => {
+    /** The traffic state each time compose is asked to bring Caddy up. */
+    function caddyUps(): string[][] {
+      const seen: string[][] = [];
+      host.composeUpHook = (services) => {
+        if (services.includes("caddy")) seen.push(host.markers());
+        return undefined;
+      };
+      return seen;
+    }
+
+    it("a release with the Caddyfile Caddy runs leaves Caddy alone until it is verified", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const caddyBefore = host.container("caddy")!.id;
+      const ups = caddyUps();
+      const r = await deploy(B, { release: { id: "r-2" } });
+      assert.equal(r.code, 0, r.err.join("\n"));
+      await Promise.all(host.runs);
+      assert.deepEqual(ups, [["live-green"]], "Caddy's one compose up came after the switch (the finish)");
+      assert.equal(host.container("caddy")!.id, caddyBefore);
+      assert.ok(r.err.some((l) => /caddy already runs this release's Caddyfile/.test(l)), r.err.join("\n"));
+    });
+
+    it("a release with a new Caddyfile recreates Caddy on it before traffic moves", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const caddyBefore = host.container("caddy")!.id;
+      const ups = caddyUps();
+      const r = await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: ":8080 {\n\t# live-blue live-green canary-green-10\n}\n" });
+      assert.equal(r.code, 0, r.err.join("\n"));
+      await Promise.all(host.runs);
+      assert.deepEqual(ups[0], [], "Caddy came up on the new file while blue (no marker) still served");
+      assert.notEqual(host.container("caddy")!.id, caddyBefore, "compose recreated Caddy: its label changed with the file");
+    });
+  });
+
   it("the analysis window ends when its seconds are up, though its checks take time of their own", async () => {
     assert.equal((await deploy(A)).code, 0);
     host.execMs = 450;

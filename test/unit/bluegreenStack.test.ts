@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
@@ -77,7 +78,9 @@ describe("blue/green in the prod stack", () => {
     assert.ok(doc.services[BLUEGREEN.services.blue] && doc.services[BLUEGREEN.services.green]);
     assert.equal(doc.services.weppcloud, undefined);
     const caddyLabels = doc.services.caddy.labels as Record<string, string>;
-    assert.match(caddyLabels["wepppy-cicd.caddyfile-sha256"], /^[0-9a-f]{64}$/);
+    // The agent compares the running Caddy's label with the staged file's digest in the manifest.
+    const caddyfile = stagedText(ev, "prod", `project/${BLUEGREEN.caddyfile}`);
+    assert.equal(caddyLabels[BLUEGREEN.caddyfileLabel], createHash("sha256").update(caddyfile).digest("hex"));
     const settings = JSON.parse(stagedText(ev, "prod", "deploy.json"));
     assert.deepEqual(settings.compose.files, [BLUEGREEN.composeFile]);
     assert.equal(settings.bluegreen.accessLog, `${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`);
