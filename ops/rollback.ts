@@ -99,20 +99,27 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
   result.release = record;
 
   const gate = `up to ${next.health.tries} × ${next.health.intervalSeconds} s = ${next.health.tries * next.health.intervalSeconds} s for the health gate (health.tries × health.intervalSeconds), plus pulling the image if the host no longer has it`;
-  if (config.bluegreen.enabled && targetImage) {
-    const warm = await (options.warmth ?? (async () => undefined))(targetImage).catch(() => undefined);
-    result.notes.push(
-      warm?.warm
-        ? `${warm.colour} still runs ${targetImage}: the rollback is a switch of traffic`
-        : `no colour ${warm ? "runs" : "may still run"} ${targetImage} (its warm time may be over): the host starts it on the colour not serving and waits, ${gate}, before traffic switches`,
-    );
-  } else {
-    result.notes.push(`the rollback redeploys ${targetImage ?? `${which}'s image`}: ${gate}`);
-  }
-  for (const line of result.notes) log(line);
+  const note = (line: string) => {
+    result.notes.push(line);
+    log(line);
+  };
+  // What to expect is only a note: the host's answer arrives while the update runs, not before it.
+  const expectation =
+    config.bluegreen.enabled && targetImage
+      ? (options.warmth ?? (async () => undefined))(targetImage)
+          .catch(() => undefined)
+          .then((warm) =>
+            note(
+              warm?.warm
+                ? `${warm.colour ?? "a colour"} still runs ${targetImage}: the rollback is a switch of traffic`
+                : `no colour ${warm ? "runs" : "may still run"} ${targetImage} (its warm time may be over): the host starts it on the colour not serving and waits, ${gate}, before traffic switches`,
+            ),
+          )
+      : Promise.resolve(note(`the rollback redeploys ${targetImage ?? `${which}'s image`}: ${gate}`));
 
   log(`${name}: rolling back to ${which}${targetImage ? ` (${targetImage})` : ""}; release ${record.id}`);
   const outcome = await recordedUpdate(result, options.stack, before, changes, `rollback ${record.id}: to ${which}`, log);
+  await expectation;
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;
