@@ -41,13 +41,20 @@ export function buildProgram(cli: Cli): Command {
   for (const register of [registerRig, registerRehearse, registerAudit, registerRelease, registerPromote, registerHotfix, registerRecordRelease, registerAdopt, registerRollback, registerStatus, registerValidate, registerCancel, registerConfig, registerPolicy, registerBench]) {
     register(program, cli);
   }
-  // Sub-commands inherit the quiet error output and the override, so every usage error reaches main().
+  // Sub-commands inherit the quiet error output and the override, so every usage error reaches main();
+  // their descriptions are flowed, since commander keeps a source line break and wraps again at its width.
   const quiet = (c: Command) => {
     c.exitOverride().configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    c.configureHelp({ commandDescription: (cmd) => flowed(cmd.description()) });
     c.commands.forEach(quiet);
   };
   program.commands.forEach(quiet);
   return program;
+}
+
+/** Source lines joined into paragraphs; a blank line, an indented line or a list item starts a new line. */
+export function flowed(text: string): string {
+  return text.replace(/([^\n])\n(?![\s*]|- |\d+\. )/g, "$1 ");
 }
 
 function commandName(argv: string[]): string {

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
+import type { Command } from "commander";
 import { buildProgram } from "../../cli/main";
 import { runCli } from "../support/runCli";
 import { A, REPO } from "./fixtures/ops";
@@ -15,6 +16,21 @@ describe("the wepppy-cicd CLI", () => {
       const c = program.commands.find((x) => x.name() === name)!;
       assert.ok(c.options.some((o) => o.short === "-s" && o.long === "--stack"), `${name} -s/--stack`);
       assert.ok(c.options.some((o) => o.long === "--json"), `${name} --json`);
+    }
+  });
+
+  it("wraps every command's description at the help width only, not also where its source line ended", () => {
+    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+    for (const c of all(buildProgram({ exit: () => undefined }))) {
+      const help = c.helpInformation({ error: false });
+      if (!c.description()) continue;
+      const description = help.split("\n\n")[1];
+      const lines = description.split("\n");
+      lines.slice(0, -1).forEach((line, i) => {
+        const next = lines[i + 1].trimStart().split(" ")[0];
+        if (/^[\s*]|^- |^\d+\. /.test(lines[i + 1])) return;
+        assert.ok(line.length + 1 + next.length > 80, `${c.name()}: "${line}" broke before "${next}", which fits on it`);
+      });
     }
   });
 
