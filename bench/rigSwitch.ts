@@ -9,9 +9,7 @@ import { publishDerivedBuild } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
 import { NAMESPACE } from "../config/environments";
 import { recordLeaves, releaseId } from "../ops/common";
-import { readHostStatus, warmColourFor } from "../ops/hostQueries";
 import { rollback } from "../ops/rollback";
-import { rigHostAccess } from "../harness/rigHostAccess";
 import { applyAndUp } from "../ops/update";
 import { rehearse } from "../harness/rehearsal/rehearse";
 import { rigBackend, rigPassphrase } from "../harness/rehearsal/rigBackend";
@@ -240,9 +238,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       }
       log(`cycle ${cycle}: rollback`);
       const t0 = Date.now();
-      // The host's answer on warmth, as the CLI's rollback asks it (a status over SSH).
-      const warmth = async (image: string) => warmColourFor(await readHostStatus(rigHostAccess(STACK, status)), image);
-      const rb = await rollback({ ...common, now: new Date(), stack, warmth });
+      const rb = await rollback({ ...common, now: new Date(), stack });
       const rbSeconds = seconds(Date.now() - t0);
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
       const workers = await workersConverged(image, base, t0);

@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import { readHostStatus, warmColourFor } from "../ops/hostQueries";
 import { rollback } from "../ops/rollback";
 import { backend, currentActor } from "./backend";
 import { progress, stackName } from "./io";
@@ -21,9 +20,8 @@ colour not serving and gates it first. When the update fails the config is put b
     .requiredOption("-s, --stack <env>", "testprod or prod")
     .option("--to <release-or-time>", "the update to go back to: a release id (e.g. prod-20261201-101500) or a start time (ISO, a prefix is enough)")
     .option("--rig", "run against the rig instead of the Pulumi stack")
-    .option("--identity <file>", "private key for the host (default: ~/.ssh/id_ed25519, else the ssh-agent; not with --rig)")
     .option("--json", "print one JSON object (as release --json)")
-    .action(async (opts: { stack: string; to?: string; rig?: boolean; identity?: string; json?: boolean }) => {
+    .action(async (opts: { stack: string; to?: string; rig?: boolean; json?: boolean }) => {
       const stack = stackName(opts.stack);
       const b = backend(Boolean(opts.rig), progress);
       cli.exit(
@@ -32,10 +30,6 @@ colour not serving and gates it first. When the update fails the config is put b
           return rollback({
             stack: await b.open(stack),
             to: opts.to,
-            warmth: async (image) => {
-              progress(`asking ${stack}'s host whether a colour still runs the image ...`);
-              return warmColourFor(await readHostStatus(await b.host(stack, opts.identity)), image);
-            },
             actor: currentActor(),
             now: new Date(),
             log: progress,

@@ -1,7 +1,6 @@
 import type { HostAccess } from "./hostAccess";
 import { auditCommand, statusCommand } from "../render/hostCommands";
 import { runRemote } from "./ssh";
-import type { Colour } from "./common";
 import { digestOf } from "./common";
 import { isObject } from "./configMap";
 import type { AuditEntry } from "./promote";
@@ -58,13 +57,3 @@ export function sameImage(a: unknown, b: string): boolean {
   return da && db ? da === db : a === b;
 }
 
-/** From a host status: the colour that runs the image and is running, if any (`bluegreen.colours` as wepppy-deploy status prints it). */
-export function warmColourFor(status: Record<string, unknown>, image: string): { colour?: Colour; warm: boolean } | undefined {
-  const colours = isObject(status.bluegreen) ? status.bluegreen.colours : undefined;
-  if (!isObject(colours)) return undefined;
-  for (const colour of ["blue", "green"] as Colour[]) {
-    const c = colours[colour];
-    if (isObject(c) && c.running === true && sameImage(c.image, image)) return { colour, warm: true };
-  }
-  return { warm: false };
-}

@@ -1,7 +1,7 @@
 import type { UpdateSummary } from "@pulumi/pulumi/automation";
 import { ROLLBACK_RELEASE_PREFIX } from "../host/contract/records";
 import { digestOf } from "../render/images";
-import { Colour, CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, recordedUpdate, restoreNote, stamp } from "./common";
+import { CommonOptions, OpResult, OpsError, ReleaseRecord, announce, judgeConfig, recordLeaves, recordedUpdate, restoreNote, stamp } from "./common";
 import { describeUpdate, findUpdate, fullHistory, newestSucceeded, releaseOf, startOf } from "./history";
 import { Changes, INTENT_LEAVES, intendedImage, leavesOf, withLeaves } from "./intent";
 import { baseResult, liveFromOutputs, outputsOf } from "./release";
@@ -65,8 +65,6 @@ export interface RollbackOptions extends CommonOptions {
   stack: StackHandle;
   /** Go back to this update: its release id, or its start time (an ISO prefix). */
   to?: string;
-  /** Whether a colour still runs an image (real one: the host's status over SSH); undefined: cannot tell. */
-  warmth?: (image: string) => Promise<{ colour?: Colour; warm?: boolean } | undefined>;
 }
 
 export async function rollback(options: RollbackOptions): Promise<OpResult> {
@@ -99,27 +97,17 @@ export async function rollback(options: RollbackOptions): Promise<OpResult> {
   result.release = record;
 
   const gate = `up to ${next.health.tries} × ${next.health.intervalSeconds} s = ${next.health.tries * next.health.intervalSeconds} s for the health gate (health.tries × health.intervalSeconds), plus pulling the image if the host no longer has it`;
-  const note = (line: string) => {
-    result.notes.push(line);
-    log(line);
-  };
-  // What to expect is only a note: the host's answer arrives while the update runs, not before it.
-  const expectation =
+  // No question to the host first: its own progress says whether it switched to a warm colour
+  // or gates a cold one, and on 2 cores an SSH status beside the update slowed the update.
+  result.notes.push(
     config.bluegreen.enabled && targetImage
-      ? (options.warmth ?? (async () => undefined))(targetImage)
-          .catch(() => undefined)
-          .then((warm) =>
-            note(
-              warm?.warm
-                ? `${warm.colour ?? "a colour"} still runs ${targetImage}: the rollback is a switch of traffic`
-                : `no colour ${warm ? "runs" : "may still run"} ${targetImage} (its warm time may be over): the host starts it on the colour not serving and waits, ${gate}, before traffic switches`,
-            ),
-          )
-      : Promise.resolve(note(`the rollback redeploys ${targetImage ?? `${which}'s image`}: ${gate}`));
+      ? `if a colour still runs ${targetImage}, the host switches traffic to it at once; else it starts it on the colour not serving and waits, ${gate}, before traffic switches`
+      : `the rollback redeploys ${targetImage ?? `${which}'s image`}: ${gate}`,
+  );
+  for (const line of result.notes) log(line);
 
   log(`${name}: rolling back to ${which}${targetImage ? ` (${targetImage})` : ""}; release ${record.id}`);
   const outcome = await recordedUpdate(result, options.stack, before, changes, `rollback ${record.id}: to ${which}`, log);
-  await expectation;
   const after = liveFromOutputs(outcome.outputs ?? {});
   if (outcome.ok) {
     result.ok = true;

@@ -55,34 +55,13 @@ describe("ops: rollback", () => {
     const history = [update(1, "succeeded", prodAt(A, "prod-20261125-090000", { tag: "prod-20261125-090000", version: "2026.11.1" })), update(5, "succeeded", prodAt(B, "prod-20261124-090000", { tag: "prod-20261124-090000", version: "2026.11.0" }))];
     const stack = prodStack(history);
     const spy = notifySpy();
-    const result = await rollback({ ...base, stack, notify: spy.notify, warmth: async (image) => (image === B ? { colour: "blue", warm: true } : { warm: false }) });
+    const result = await rollback({ ...base, stack, notify: spy.notify });
     assert.equal(result.ok, true, result.error);
     assert.equal(section(stack.config, "image").digest, B);
     assert.deepEqual(section(stack.config, "release"), { id: "rollback-20261125-100000", tag: "prod-20261124-090000", version: "2026.11.0", actor: "roger", note: "rollback to release prod-20261124-090000" });
-    assert.match(result.notes.join("\n"), /blue still runs .*a switch of traffic/);
+    assert.match(result.notes.join("\n"), /if a colour still runs .*switches traffic to it at once/);
     assert.equal(result.live, "blue");
     assert.equal(spy.sent[0].event.event, "rollback");
-  });
-
-  it("runs the update without waiting for the host's answer on warmth, which is only a note", async () => {
-    const history = [update(1, "succeeded", prodAt(A, "prod-a")), update(2, "succeeded", prodAt(B, "prod-b"))];
-    let updating!: () => void;
-    const updateStarted = new Promise<void>((resolve) => (updating = resolve));
-    const stack = prodStack(history, checkoutConfig("prod"), async (c) => {
-      updating();
-      return { ok: true, outputs: { imageRef: section(c, "image").digest, bluegreen: { live: "blue", images: { blue: B, green: A } } } };
-    });
-    // The host answers only once the update has started; awaited first, the rollback would wait forever.
-    const warmth = async () => Promise.race([updateStarted.then(() => ({ colour: "blue" as const, warm: true })), new Promise<never>((_, no) => setTimeout(() => no(new Error("never answered")), 2000))]);
-    const result = await rollback({ ...base, stack, warmth });
-    assert.equal(result.ok, true, result.error);
-    assert.match(result.notes.join("\n"), /blue still runs .*a switch of traffic/, "the note still arrives, after the update started");
-  });
-
-  it("says which colour when the host names none", async () => {
-    const stack = prodStack([update(1, "succeeded", prodAt(A, "prod-a")), update(2, "succeeded", prodAt(B, "prod-b"))]);
-    const result = await rollback({ ...base, stack, warmth: async () => ({ warm: true }) });
-    assert.doesNotMatch(result.notes.join("\n"), /undefined/);
   });
 
   it("rolls a registry stack back to an earlier tag", async () => {
