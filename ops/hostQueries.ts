@@ -1,7 +1,6 @@
 import type { HostAccess } from "./hostAccess";
 import { auditCommand, statusCommand } from "../render/hostCommands";
 import { runRemote } from "./ssh";
-import { digestOf } from "./common";
 import { isObject } from "./configMap";
 import type { AuditEntry } from "./promote";
 
@@ -47,13 +46,5 @@ export async function readAuditEntries(access: HostAccess, lines = 500): Promise
   const result = await runRemote(access.connection, auditCommand(access.layout, lines));
   if (result.code !== 0) throw new Error(`wepppy-deploy audit failed on ${access.connection.host} (exit ${result.code})`);
   return parseAuditLines(result.stdout);
-}
-
-/** Same image: same digest where both carry one, else the same text. */
-export function sameImage(a: unknown, b: string): boolean {
-  if (typeof a !== "string" || !a) return false;
-  const da = digestOf(a) || (/^sha256:[0-9a-f]{64}$/.test(a) ? a : "");
-  const db = digestOf(b) || (/^sha256:[0-9a-f]{64}$/.test(b) ? b : "");
-  return da && db ? da === db : a === b;
 }
 
