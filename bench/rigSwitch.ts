@@ -17,7 +17,8 @@ import { ensureRig, rigStack } from "../harness/rehearsal/rigStack";
 import { crypterFor } from "../harness/engine/crypter";
 import { open } from "../harness/engine/secrets";
 import { IndependentLoadResult, startIndependentLoad } from "./independentLoad";
-import { FAIL_KINDS, FailKind, Window, startLoad } from "./load";
+import { FAIL_KINDS, FailKind, Window } from "./load";
+import { startLoadProcess } from "./loadProcess";
 
 /*
  * Blue/green on the rig under keep-alive load (issue 5's benchmark): prod on wepp1 gets N
@@ -38,9 +39,9 @@ export interface SwitchBenchOptions {
   /** Canary steps (percentages) each release walks before all traffic moves. */
   canary?: number[];
   /**
-   * Roll back only once the release's other services all run its image: a rollback on a quiet
-   * host. Without it the rollback comes as soon as the release command returns, while the host
-   * still recreates those services (and preempts that).
+   * Start the first release, and each rollback, only once the other services all run the live
+   * image: both on a quiet host. Without it the rollback comes as soon as the release command
+   * returns, while the host still recreates those services (and preempts that).
    */
   settle?: boolean;
   /** Connections of the independent load tool (wrk) run beside the clients through the cycles. */
@@ -55,7 +56,7 @@ export interface SwitchBenchReport {
   failedByKind: Record<FailKind, number>;
   switchSecondsMax: number;
   rollbackSecondsMax: number;
-  badRelease: { detectSeconds: number | null; failed: number; switchedBack: boolean; detectedBy: string };
+  badRelease: { detectSeconds: number | null; failed: number; minuteRequests: number; minutePercent: number; switchedBack: boolean; detectedBy: string };
   neverHealthy: { failed: number; liveUnchanged: boolean; refusedBy: string };
   perCycle: CycleRecord[];
   /** wrk's totals over the release + rollback cycles (it is stopped before the bad releases). */
@@ -93,6 +94,19 @@ const PATHS = ["/weppcloud/version", "/weppcloud/"];
 
 function seconds(ms: number): number {
   return Math.round(ms) / 1000;
+}
+
+/**
+ * The requests of the minute around a release (issue 10's measure for a bad one): its own,
+ * and the rest of the minute at the rate the clients kept through it. A release longer than
+ * a minute counts its own requests only.
+ */
+export function minuteRequests(requests: number, ms: number): number {
+  return ms >= 60_000 ? requests : Math.round((requests * 60_000) / Math.max(ms, 1));
+}
+
+export function percentOf(part: number, whole: number): number {
+  return whole > 0 ? Math.round((part * 10_000) / whole) / 100 : 0;
 }
 
 async function freePort(): Promise<number> {
@@ -146,7 +160,8 @@ async function trafficState(): Promise<string> {
  * Seconds from `sinceMs` until every service container on wepp1 that ran `from` (the release
  * rolled away from: the workers, besides the colours) runs `to`; null if not within `limitS`.
  */
-async function workersConverged(from: string, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
+/** Seconds until no service besides the colours runs `from` (null: anything but `to`) and one runs `to`. */
+async function workersConverged(from: string | null, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
   const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
   const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
   // The image a container was created from as named (`docker ps` shows a digest reference without its digest).
@@ -156,7 +171,7 @@ async function workersConverged(from: string, to: string, sinceMs: number, limit
     const idList = ids.stdout.trim().split("\n").filter(Boolean);
     const r = idList.length > 0 ? await sshRun(HOST, ["docker", "inspect", "--format", format, ...idList]) : ids;
     const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
-    const left = rows.filter(([, image]) => image === from);
+    const left = rows.filter(([, image]) => (from === null ? image !== to : image === from));
     if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
     if (Date.now() - sinceMs > limitS * 1000) return null;
     await new Promise((done) => setTimeout(done, 500));
@@ -202,18 +217,23 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   const first = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": base, ...recordLeaves({ id: releaseId(STACK, new Date()), actor: "bench" }) }, "bench: start", (l) => log(`    ${l}`));
   if (!first.ok) throw new Error(`prod did not come up on the rig: ${first.error}`);
 
+  if (o.settle) {
+    // The first cycle's release, too, comes to a quiet host.
+    log(`prod: waiting for every other service to run ${base} (--settle)`);
+    if ((await workersConverged(null, base, Date.now())) === null) throw new Error(`prod's other services did not all come to ${base} within 120 s`);
+  }
   const tunnel = await openTunnel(HOST, CADDY_PORT);
   const headers = { "X-Forwarded-Proto": "https" };
-  const load = startLoad({ port: tunnel.port, clients: o.clients, paths: PATHS, headers });
+  const load = await startLoadProcess({ port: tunnel.port, clients: o.clients, paths: PATHS, headers });
   const tool = startIndependentLoad({ port: tunnel.port, path: PATHS[0], connections: o.toolConnections, headers });
   let independent: IndependentLoadResult | undefined;
   const perCycle: CycleRecord[] = [];
-  let badRelease: SwitchBenchReport["badRelease"] = { detectSeconds: null, failed: 0, switchedBack: false, detectedBy: "" };
+  let badRelease: SwitchBenchReport["badRelease"] = { detectSeconds: null, failed: 0, minuteRequests: 0, minutePercent: 0, switchedBack: false, detectedBy: "" };
   let neverHealthy: SwitchBenchReport["neverHealthy"] = { failed: 0, liveUnchanged: false, refusedBy: "" };
   try {
     await new Promise((r) => setTimeout(r, 3000));
-    const warm = load.mark();
-    const baseBuild = load.lastBuild();
+    const warm = await load.mark();
+    const baseBuild = await load.lastBuild();
     if (!baseBuild) throw new Error(`no response through Caddy named its build (X-Weppcloud-Build): ${warm.samples.join("; ") || "no samples"}`);
     log(`load: ${o.clients} keep-alive clients through ${HOST}'s Caddy; ${warm.requests} requests in the first 3 s (${warm.failed} failed), build ${baseBuild}`);
 
@@ -226,10 +246,10 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     for (let cycle = 1; cycle <= o.cycles; cycle++) {
       const build = `bench-c${cycle}-${Date.now().toString(36)}`;
       const image = await publishDerivedBuild(standins["rig-b"], build, build);
-      load.mark();
+      await load.mark();
       log(`cycle ${cycle}/${o.cycles}: release ${build}`);
       const rel = await releaseOf(image, releaseId(STACK, new Date()).replace(/^prod/, `bench${cycle}`));
-      const wr = load.mark();
+      const wr = await load.mark();
       if (!rel.result.ok) throw new Error(`cycle ${cycle}: the release failed: ${rel.result.error}`);
       let settleSeconds: number | null | undefined;
       if (o.settle) {
@@ -242,7 +262,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const rbSeconds = seconds(Date.now() - t0);
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
       const workers = await workersConverged(image, base, t0);
-      const wb = load.mark();
+      const wb = await load.mark();
       const entry = (await audit(5)).reverse().find((e) => e.action === "deploy" && e.result === "ok");
       // switchMs: from the host receiving the rollback's deploy request to traffic on the warm colour.
       const hostMs = entry?.switchMs ?? null;
@@ -269,10 +289,12 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     {
       await set("health.skipSmoke", true);
       const liveBefore = await trafficState();
-      load.mark();
+      await load.mark();
+      const from = Date.now();
       log("bad release: rig-healthy-then-5xx (smoke test skipped, so the analysis window is what must catch it)");
       const rel = await releaseOf(standins["rig-healthy-then-5xx"], `bench-bad-${Date.now().toString(36)}`);
-      const w = load.mark();
+      const w = await load.mark();
+      const minute = minuteRequests(w.requests, Date.now() - from);
       await set("health.skipSmoke", false);
       // One record per run: the failed deploy, with how long after its switch traffic was back.
       const entry = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed" && e.backMs !== undefined);
@@ -280,24 +302,26 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       badRelease = {
         detectSeconds: ms === null ? null : ms / 1000,
         failed: w.failed,
-        switchedBack: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
+        minuteRequests: minute,
+        minutePercent: percentOf(w.failed, minute),
+        switchedBack: !rel.result.ok && (await trafficState()) === liveBefore && (await load.lastBuild()) === baseBuild,
         detectedBy: entry ? `${entry.phase}: ${entry.reason}` : "(no automatic switch back in the audit log)",
       };
-      log(`bad release: switched back ${badRelease.switchedBack ? "yes" : "NO"} after ${badRelease.detectSeconds} s; ${w.failed} failed requests (${w.failedByKind.status5xx} were its 5xx)`);
+      log(`bad release: switched back ${badRelease.switchedBack ? "yes" : "NO"} after ${badRelease.detectSeconds} s; ${w.failed} failed requests (${w.failedByKind.status5xx} were its 5xx), ${badRelease.minutePercent} % of the minute's ${minute}`);
     }
 
     // A release that never becomes healthy: refused at the gate, no request may fail.
     {
       const liveBefore = await trafficState();
-      load.mark();
+      await load.mark();
       log("never-healthy release: rig-never-healthy");
       const rel = await releaseOf(standins["rig-never-healthy"], `bench-never-${Date.now().toString(36)}`);
-      const w = load.mark();
+      const w = await load.mark();
       // The host's own record of why.
       const refusal = (await audit(10)).reverse().find((e) => e.action === "deploy" && e.result === "failed");
       neverHealthy = {
         failed: w.failed,
-        liveUnchanged: !rel.result.ok && (await trafficState()) === liveBefore && load.lastBuild() === baseBuild,
+        liveUnchanged: !rel.result.ok && (await trafficState()) === liveBefore && (await load.lastBuild()) === baseBuild,
         refusedBy: refusal ? `${refusal.gate ?? refusal.phase}: ${refusal.reason}` : "(no failed deploy in the audit log)",
       };
       log(`never-healthy: live unchanged ${neverHealthy.liveUnchanged ? "yes" : "NO"}; ${w.failed} failed requests`);
@@ -308,7 +332,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     tunnel.child.kill();
   }
 
-  const t = load.totals();
+  const t = await load.totals();
   const cycleFailed = perCycle.reduce((n, c) => n + c.releaseFailed + c.rollbackFailed, 0);
   // Failures outside the bad release (whose 5xx are what it is made to produce) count.
   const failedByKind = { ...t.failedByKind };
@@ -331,6 +355,8 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       switchSeconds: "client side: from the first response of the new build to the last response of the old one (how long both served)",
       rollbackSeconds: "host side: from the host receiving the rollback's deploy request to the marker switch (switchMs of its audit record)",
       workersSeconds: "from the rollback command's start until every service container besides the colours that ran the release runs the rolled-back image",
+      "badRelease.minuteRequests": "the requests of the minute around the bad release: those the clients sent during its command, scaled to 60 s at the rate they kept through it",
+      "badRelease.minutePercent": "badRelease.failed as a percentage of badRelease.minuteRequests (issue 10: at most 1)",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
       settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts then)",
       independent: "wrk beside the clients, keep-alive, through the same tunnel, from before the first cycle to after the last (not through the bad releases): failed is its non-2xx/3xx answers plus its socket errors (connect, read, write, timeout)",
@@ -360,6 +386,7 @@ export function switchBenchTable(r: SwitchBenchReport): string {
     ["5xx release: detected and switched back (s)", r.badRelease.detectSeconds === null ? "-" : r.badRelease.detectSeconds.toFixed(3)],
     ["5xx release: switched back", r.badRelease.switchedBack ? "yes" : "NO"],
     ["5xx release: its 5xx answers", String(r.badRelease.failed)],
+    ["5xx release: % of the minute's requests", `${r.badRelease.minutePercent.toFixed(2)} of ${r.badRelease.minuteRequests}`],
     ["never-healthy release: failed requests", String(r.neverHealthy.failed)],
     ["never-healthy release: live unchanged", r.neverHealthy.liveUnchanged ? "yes" : "NO"],
     ["bench duration (s)", r.seconds.toFixed(0)],
