@@ -160,7 +160,7 @@ async function trafficState(): Promise<string> {
  * Seconds from `sinceMs` until every service container on wepp1 that ran `from` (the release
  * rolled away from: the workers, besides the colours) runs `to`; null if not within `limitS`.
  */
-/** Seconds until no service besides the colours runs `from` (null: anything but `to`) and one runs `to`. */
+/** Seconds until no service besides the colours runs `from` (null: any other image of `to`'s repository) and one runs `to`. */
 async function workersConverged(from: string | null, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
   const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
   const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
@@ -171,11 +171,19 @@ async function workersConverged(from: string | null, to: string, sinceMs: number
     const idList = ids.stdout.trim().split("\n").filter(Boolean);
     const r = idList.length > 0 ? await sshRun(HOST, ["docker", "inspect", "--format", format, ...idList]) : ids;
     const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
-    const left = rows.filter(([, image]) => (from === null ? image !== to : image === from));
+    const left = rows.filter(([, image]) => (from === null ? image !== to && repositoryOf(image) === repositoryOf(to) : image === from));
     if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
     if (Date.now() - sinceMs > limitS * 1000) return null;
     await new Promise((done) => setTimeout(done, 500));
   }
+}
+
+/** An image reference without its digest or tag. */
+export function repositoryOf(image: string): string {
+  const named = image.split("@")[0];
+  const slash = named.lastIndexOf("/");
+  const colon = named.lastIndexOf(":");
+  return colon > slash ? named.slice(0, colon) : named;
 }
 
 /** From the first response of `to` to the last of `from` (0 when they do not overlap). */
