@@ -51,7 +51,8 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
     writeJsonAtomic(layout.colourReleases, colours);
     const compose = agent.compose(settings, layout.envFile, preempted);
     if (plan.converge.length > 0) {
-      const before = await containerIds(agent, settings);
+      // Which containers ran before matters only to a secret's recreate; reading them is a docker ps and inspect the converge would wait for.
+      const before = plan.recreateAfter.length > 0 ? await containerIds(agent, settings) : new Map<string, string>();
       const r = await compose.up(plan.converge, { noDeps: true });
       if (preempted?.aborted) return stopped;
       if (r.code !== 0) warnings.push(`converging the other services failed: ${tail(r.stderr, 4)}`);
