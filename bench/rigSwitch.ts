@@ -8,6 +8,7 @@ import { sshArgv } from "../rig/commands";
 import { publishDerivedBuild } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
 import { NAMESPACE } from "../config/environments";
+import { hostLayout } from "../host/contract/layout";
 import { recordLeaves, releaseId } from "../ops/common";
 import { rollback } from "../ops/rollback";
 import { applyAndUp } from "../ops/update";
@@ -88,6 +89,8 @@ export interface CycleRecord {
 
 const STACK = "prod";
 const HOST = "wepp1";
+// The rig's prod stack keeps the agent's default root.
+const LOCK_DIR = hostLayout("/opt/wepppy-cicd", "/opt/wepppy").lockDir;
 const CADDY_PORT = 8080;
 // Pages the app answers (Caddy answers /weppcloud/health itself, so it would hide a switch).
 const PATHS = ["/weppcloud/version", "/weppcloud/"];
@@ -186,6 +189,19 @@ export function repositoryOf(image: string): string {
   return colon > slash ? named.slice(0, colon) : named;
 }
 
+/**
+ * Waits until no run holds the host's lock: a release's run goes on after its other services
+ * run its image (Caddy's compose up, the retire it schedules), and a rollback started beside
+ * that shares the cores with it.
+ */
+async function runEnded(limitS = 120): Promise<void> {
+  const deadline = Date.now() + limitS * 1000;
+  while ((await sshRun(HOST, ["test", "!", "-e", LOCK_DIR])).code !== 0) {
+    if (Date.now() > deadline) throw new Error(`${HOST}: ${LOCK_DIR} was still held ${limitS} s later`);
+    await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
 /** From the first response of `to` to the last of `from` (0 when they do not overlap). */
 function overlapSeconds(w: Window, from: string, to: string): number {
   const a = w.seen[to]?.first;
@@ -229,6 +245,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
     // The first cycle's release, too, comes to a quiet host.
     log(`prod: waiting for every other service to run ${base} (--settle)`);
     if ((await workersConverged(null, base, Date.now())) === null) throw new Error(`prod's other services did not all come to ${base} within 120 s`);
+    await runEnded();
   }
   const tunnel = await openTunnel(HOST, CADDY_PORT);
   const headers = { "X-Forwarded-Proto": "https" };
@@ -263,6 +280,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       if (o.settle) {
         log(`cycle ${cycle}: waiting for the release's other services to run ${build} before the rollback (--settle)`);
         settleSeconds = await workersConverged(base, image, Date.now());
+        await runEnded();
       }
       log(`cycle ${cycle}: rollback`);
       const t0 = Date.now();
