@@ -40,9 +40,9 @@ export interface SwitchBenchOptions {
   /** Canary steps (percentages) each release walks before all traffic moves. */
   canary?: number[];
   /**
-   * Start the first release, and each rollback, only once the other services all run the live
-   * image: both on a quiet host. Without it the rollback comes as soon as the release command
-   * returns, while the host still recreates those services (and preempts that).
+   * Start the first release, and each rollback, on a quiet host: once the other services all
+   * run the live image and the run before has ended. Without it the rollback comes as soon as
+   * the release command returns, while the host still recreates those services (and preempts that).
    */
   settle?: boolean;
   /** Connections of the independent load tool (wrk) run beside the clients through the cycles. */
@@ -161,9 +161,9 @@ async function trafficState(): Promise<string> {
 
 /**
  * Seconds from `sinceMs` until every service container on wepp1 that ran `from` (the release
- * rolled away from: the workers, besides the colours) runs `to`; null if not within `limitS`.
+ * rolled away from: the workers, besides the colours; null: any other image of `to`'s
+ * repository) runs `to`; null if not within `limitS`.
  */
-/** Seconds until no service besides the colours runs `from` (null: any other image of `to`'s repository) and one runs `to`. */
 async function workersConverged(from: string | null, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
   const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
   const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
@@ -384,7 +384,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       "badRelease.minuteRequests": "the requests of the minute around the bad release: those the clients sent during its command, scaled to 60 s at the rate they kept through it",
       "badRelease.minutePercent": "badRelease.failed as a percentage of badRelease.minuteRequests (issue 10: at most 1)",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
-      settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts then)",
+      settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts once the release's run has also ended)",
       independent: "wrk beside the clients, keep-alive, through the same tunnel, from before the first cycle to after the last (not through the bad releases): failed is its non-2xx/3xx answers plus its socket errors (connect, read, write, timeout)",
       cycleFailed: String(cycleFailed),
     },

@@ -58,7 +58,7 @@ cycles. Prints a table; --json FILE also writes the full report.`,
     .option("--clients <n>", "keep-alive clients", "8")
     .option("--analysis-seconds <s>", "analysis window after each release's switch", "8")
     .option("--canary <p,p>", "canary steps each release walks first, e.g. 10,50")
-    .option("--settle", "start each release and rollback only once the other services run the live image (a quiet host)")
+    .option("--settle", "start the first release and each rollback on a quiet host: the other services run the live image, the run before has ended")
     .option("--tool-connections <n>", "connections of the independent load tool (wrk) beside the clients", "4")
     .option("--json <file>", "write the report as JSON")
     .action(async (opts: { cycles: string; clients: string; analysisSeconds: string; canary?: string; settle?: boolean; toolConnections: string; json?: string }) => {
