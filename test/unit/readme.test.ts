@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { REFERENCE_BEGIN, REFERENCE_END, renderConfigReference } from "../../config/reference";
 import { PROJECT_ROOT } from "../../config/paths";
@@ -33,6 +35,23 @@ describe("README", () => {
     assert.match(commands[1], /wepppy-cicd rehearse/);
     for (const command of commands) {
       assert.ok(ci.split("\n").some((line) => line.trim().startsWith(command.trim())), `.ci/run does not run "${command}"`);
+    }
+  });
+
+  it("has .ci/run fail, and stop, when a test tier fails", () => {
+    // npm and npx stand-ins on PATH: `npm test` fails, everything else succeeds; each call is logged.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "ci-run-"));
+    const log = path.join(bin, "calls");
+    try {
+      for (const tool of ["npm", "npx"]) {
+        fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\n[ "$*" = "test" ] && exit 1\nexit 0\n`, { mode: 0o755 });
+      }
+      const r = spawnSync("bash", [path.join(PROJECT_ROOT, ".ci/run")], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+      assert.notEqual(r.status, 0, `.ci/run exited 0 after a failing unit tier; it ran: ${calls.join("; ")}`);
+      assert.deepEqual(calls, ["npm run setup", "npm test", "npx wepppy-cicd rig down"]);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
     }
   });
 });
