@@ -1,4 +1,5 @@
 import { LoadOptions, startLoad } from "./load";
+import type { Ask } from "./loadProcess";
 
 // The child side of loadProcess.ts: runs the clients and answers its parent's questions.
 const send = (m: unknown) => process.send!(m);
@@ -6,7 +7,7 @@ const send = (m: unknown) => process.send!(m);
 process.on("disconnect", () => process.exit());
 try {
   const load = startLoad(JSON.parse(process.argv[2]) as LoadOptions);
-  process.on("message", async (m: { id: number; ask: "mark" | "lastBuild" | "totals" | "stop" }) => {
+  process.on("message", async (m: { id: number; ask: Ask }) => {
     const value = m.ask === "mark" ? load.mark() : m.ask === "lastBuild" ? load.lastBuild() : m.ask === "totals" ? load.totals() : await load.stop();
     send({ id: m.id, value });
   });

@@ -8,7 +8,8 @@ import type { LoadOptions, Window } from "./load";
  * bench times. They still share the machine's cores, as the rig's hosts do.
  */
 
-type Ask = "mark" | "lastBuild" | "totals" | "stop";
+/** What the bench asks the clients' process (loadChild.ts answers). */
+export type Ask = "mark" | "lastBuild" | "totals" | "stop";
 type Reply = { id: number; value: Window | string } | { ready: true } | { error: string };
 
 export interface LoadProcess {

@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { readState } from "../rig";
 import { sshArgv } from "../rig/commands";
+import { imageRepository } from "../rig/composeTransform";
 import { publishDerivedBuild } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
 import { NAMESPACE } from "../config/environments";
@@ -174,19 +175,11 @@ async function workersConverged(from: string | null, to: string, sinceMs: number
     const idList = ids.stdout.trim().split("\n").filter(Boolean);
     const r = idList.length > 0 ? await sshRun(HOST, ["docker", "inspect", "--format", format, ...idList]) : ids;
     const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
-    const left = rows.filter(([, image]) => (from === null ? image !== to && repositoryOf(image) === repositoryOf(to) : image === from));
+    const left = rows.filter(([, image]) => (from === null ? image !== to && imageRepository(image) === imageRepository(to) : image === from));
     if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
     if (Date.now() - sinceMs > limitS * 1000) return null;
     await new Promise((done) => setTimeout(done, 500));
   }
-}
-
-/** An image reference without its digest or tag. */
-export function repositoryOf(image: string): string {
-  const named = image.split("@")[0];
-  const slash = named.lastIndexOf("/");
-  const colon = named.lastIndexOf(":");
-  return colon > slash ? named.slice(0, colon) : named;
 }
 
 /**

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { startLoadProcess } from "../../bench/loadProcess";
-import { minuteRequests, percentOf, repositoryOf } from "../../bench/rigSwitch";
+import { minuteRequests, percentOf } from "../../bench/rigSwitch";
 
 describe("bench switch's clients in their own process", () => {
   it("count, across the process boundary, what the server answered, by build and by failure", async () => {
@@ -48,13 +48,6 @@ describe("bench switch's clients in their own process", () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
-  });
-
-  it("tell an app image's repository from its tag and digest, a registry port kept", () => {
-    assert.equal(repositoryOf("10.213.0.2:5000/rogerlew/wepppy@sha256:797e"), "10.213.0.2:5000/rogerlew/wepppy");
-    assert.equal(repositoryOf("10.213.0.2:5000/rogerlew/wepppy:sha-05ff@sha256:797e"), "10.213.0.2:5000/rogerlew/wepppy");
-    assert.equal(repositoryOf("ghcr.io/rogerlew/wepppy:latest"), "ghcr.io/rogerlew/wepppy");
-    assert.equal(repositoryOf("10.213.0.2:5000/wepppy-rig/caddy"), "10.213.0.2:5000/wepppy-rig/caddy");
   });
 
   it("scale a bad release's requests to the minute around it", () => {
