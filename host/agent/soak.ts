@@ -49,7 +49,12 @@ export interface SoakState {
   health: Record<string, { samples: number; bad: number }>;
   samples: number;
   lastSampleMs: number | null;
-  /** Time not observed: gaps between samples longer than two intervals (the host or the run was down). */
+  /** When the last sample's checks were done (absent in a state file from before it was kept). */
+  lastSampleEndMs?: number | null;
+  /**
+   * Time not observed: a wait from one sample's end to the next's start longer than two
+   * intervals (the host or the run was down). A sample's own docker calls are observation.
+   */
   gapMs: number;
 }
 
@@ -108,7 +113,7 @@ function appServiceOf(settings: DeploySettings, services: string[]): string | un
 /** One sample: the log since the last, the error keys, each watched service's health. */
 async function sample(agent: Agent, settings: DeploySettings, state: SoakState): Promise<void> {
   const now = agent.clock.now();
-  const previous = state.lastSampleMs ?? state.startedMs;
+  const previous = state.lastSampleEndMs ?? state.lastSampleMs ?? state.startedMs;
   if (now - previous > 2 * state.intervalSeconds * 1000) state.gapMs += now - previous - state.intervalSeconds * 1000;
   if (state.accessLog) {
     const read = await readLog(agent, settings, state.accessLog, state.logOffset ?? 0);
@@ -139,6 +144,7 @@ async function sample(agent: Agent, settings: DeploySettings, state: SoakState):
   }
   state.samples++;
   state.lastSampleMs = now;
+  state.lastSampleEndMs = agent.clock.now();
 }
 
 function observedSeconds(state: SoakState): number {
@@ -240,6 +246,7 @@ export async function startSoak(agent: Agent, layout: HostLayout, settings: Depl
     health: {},
     samples: 0,
     lastSampleMs: null,
+    lastSampleEndMs: null,
     gapMs: 0,
   };
   state.errorKeys.max = state.errorKeys.atStart;
@@ -263,14 +270,18 @@ export async function rearmSoak(agent: Agent, layout: HostLayout, settings: Depl
   return `soak of ${state.image} re-armed until ${isoTime(state.endsMs)}`;
 }
 
-/** `soak TOKEN` (the detached sampler): samples until the end, then records the verdict. */
+/**
+ * `soak TOKEN` (the detached sampler): a sample as soon as it starts (so that the time its
+ * container took to start is observed, and a reboot's is not), one every interval after,
+ * until the end; then the verdict.
+ */
 export async function runSoak(agent: Agent, layout: HostLayout, settings: DeploySettings, token: string): Promise<string> {
-  for (;;) {
+  for (let first = true; ; first = false) {
     const state = readSoakState(layout);
     if (state?.token !== token) return "superseded";
     const now = agent.clock.now();
     if (state.lastSampleMs !== null && now >= state.endsMs) break;
-    await agent.clock.sleep(Math.max(0, Math.min(state.intervalSeconds * 1000, state.endsMs - now)));
+    if (!first) await agent.clock.sleep(Math.max(0, Math.min(state.intervalSeconds * 1000, state.endsMs - now)));
     const fresh = readSoakState(layout);
     if (fresh?.token !== token) return "superseded";
     await sample(agent, settings, fresh);

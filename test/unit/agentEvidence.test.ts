@@ -151,14 +151,24 @@ describe("agent: the soak after a deploy", () => {
     assert.ok(host.now - started >= 600_000, "it ran for the soak's time");
     const soak = record.soak as SoakRecord;
     assert.deepEqual([record.result, soak.verdict, soak.complete, soak.reasons], ["ok", "passed", true, []]);
-    assert.equal(soak.samples, 10);
+    assert.equal(soak.samples, 11, "one as the sampler starts, one a minute after for ten minutes");
     assert.equal(soak.digest, A.split("@")[1]);
     assert.equal(soak.runId, verdict.runId);
     assert.ok(soak.requests! >= 2 * 590, `requests ${soak.requests}`);
     assert.deepEqual([soak.errors, soak.errorPercent, soak.appErrors.added], [0, 0, 0]);
     assert.deepEqual(soak.health.map((h) => h.service), ["caddy", "postgres", "redis", "rq-worker", APP]);
-    assert.ok(soak.health.every((h) => h.samples === 10 && h.bad === 0));
+    assert.ok(soak.health.every((h) => h.samples === 11 && h.bad === 0));
     assert.equal(fs.existsSync(host.layout.soakState), false, "the state is gone with its record");
+  });
+
+  it("a sample that takes longer than the interval (a loaded host's docker exec) is observed time, not time the host was down", async () => {
+    // The rig's soak: 18 s, a sample every 3 s; each sample's docker calls take 4-5 s on a loaded CI host.
+    host = new FakeHost({ settings: testprod((s) => (s.soak = { seconds: 18, intervalSeconds: 3, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } })) });
+    host.image(A);
+    const { record } = await soakFor(A, { during: () => (host.execMs = 600) });
+    const soak = record.soak as SoakRecord;
+    assert.deepEqual([soak.verdict, soak.complete, soak.reasons], ["passed", true, []]);
+    assert.ok(soak.observedSeconds >= 15, `observed ${soak.observedSeconds} s of 18`);
   });
 
   it("a release that answers 5xx over the limit fails its soak, as do new error keys and a service that goes down", async () => {
@@ -174,7 +184,7 @@ describe("agent: the soak after a deploy", () => {
     assert.match((keys.record.soak as SoakRecord).reasons.join(), /51 new \*:error:\* keys in Redis \(over 50\)/);
 
     const down = await soakFor(C, { during: () => (host.container("rq-worker")!.running = false) });
-    assert.match((down.record.soak as SoakRecord).reasons.join(), /rq-worker down or unhealthy in 10 of 10 samples/);
+    assert.match((down.record.soak as SoakRecord).reasons.join(), /rq-worker down or unhealthy in 11 of 11 samples/);
   });
 
   it("without an access log the 5xx share is not measured, and that fails the soak: no evidence is not good evidence", async () => {
