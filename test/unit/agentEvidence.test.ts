@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { AuditRecord, DrillRecord, HostStatus, SoakRecord, SuiteEvidence } from "../../host/contract/records";
 import { DeploySettings } from "../../host/contract/settings";
+import { RIG_JOB_SETTINGS, RIG_SOAK_HOURS } from "../../harness/rehearsal/rigJobSettings";
 import { A, APP, B, C, FakeHost, GREEN } from "./fixtures/fakeHost";
 
 /*
@@ -16,8 +17,8 @@ const testprod = (extra: (s: DeploySettings) => void = () => undefined) => (s: D
   extra(s);
 };
 
-const soaking = (seconds = 600) => (s: DeploySettings) => {
-  s.soak = { seconds, intervalSeconds: 60, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } };
+const soaking = (seconds = 600, intervalSeconds = 60) => (s: DeploySettings) => {
+  s.soak = { seconds, intervalSeconds, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } };
 };
 
 function evidenceOf(host: FakeHost): SuiteEvidence[] {
@@ -162,13 +163,15 @@ describe("agent: the soak after a deploy", () => {
   });
 
   it("a sample that takes longer than the interval (a loaded host's docker exec) is observed time, not time the host was down", async () => {
-    // The rig's soak: 18 s, a sample every 3 s; each sample's docker calls take 4-5 s on a loaded CI host.
-    host = new FakeHost({ settings: testprod((s) => (s.soak = { seconds: 18, intervalSeconds: 3, maxErrorPercent: 1, minRequests: 20, maxAppErrors: 50, accessLog: { service: "caddy", path: "/var/log/wepppy-cicd/access.log" } })) });
+    // The rig's soak (what stop 20's CI failed on), with each docker call taking 600 ms: a sample's calls outlast the interval.
+    const seconds = Math.round(RIG_SOAK_HOURS * 3600);
+    const interval = RIG_JOB_SETTINGS.testprod["promotion.soakIntervalSeconds"];
+    host = new FakeHost({ settings: testprod(soaking(seconds, interval)) });
     host.image(A);
     const { record } = await soakFor(A, { during: () => (host.execMs = 600) });
     const soak = record.soak as SoakRecord;
     assert.deepEqual([soak.verdict, soak.complete, soak.reasons], ["passed", true, []]);
-    assert.ok(soak.observedSeconds >= 15, `observed ${soak.observedSeconds} s of 18`);
+    assert.ok(soak.observedSeconds >= seconds - interval, `observed ${soak.observedSeconds} s of ${seconds}`);
   });
 
   it("a release that answers 5xx over the limit fails its soak, as do new error keys and a service that goes down", async () => {
