@@ -2,8 +2,9 @@ import type { HostLayout } from "../contract/layout";
 import { Recreated, isDigestPinned } from "../contract/records";
 import type { DeploySettings } from "../contract/settings";
 import type { Agent } from "./agent";
-import { BLUEGREEN_CADDYFILE, CADDYFILE_DIGEST_LABEL, Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
+import { BLUEGREEN_CADDYFILE, Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
 import { accessLogSize, analyse } from "./analysis";
+import { bringCaddyToFile } from "./caddy";
 import { containerOf } from "./docker";
 import { tail } from "./exec";
 import { appHealthy, gateApp, gateServices, projectContainers } from "./gates";
@@ -18,8 +19,8 @@ import { backupStep, failIf, installStep, migrateStep, pullStep, writeEnvNext } 
 /*
  * A blue/green deploy. The request names the image that must be live; the host's truth
  * (marker, each colour's container) decides what happens (plan.ts). A release goes to the
- * colour not serving: it is gated beside the live one (no traffic has moved), Caddy is
- * brought up to date (it reads its Caddyfile once), the canary steps are walked, traffic
+ * colour not serving: it is gated beside the live one (no traffic has moved), Caddy
+ * reloads the release's Caddyfile (caddy.ts), the canary steps are walked, traffic
  * switches, the smoke test and the analysis window judge it. Anything bad ends the run
  * with a RunFailure; undo.ts then puts traffic back and stops the failed colour. The live
  * colour is never recreated under traffic.
@@ -230,14 +231,6 @@ async function switchWarm(ctx: RunContext, plan: Extract<BlueGreenPlan, { kind: 
   };
 }
 
-/** Whether the running Caddy was created from the release's Caddyfile (the stack labels Caddy's service with its sha256). */
-async function caddyRunsCaddyfileOf(ctx: RunContext): Promise<boolean> {
-  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
-  if (!want) return false;
-  const caddy = containerOf(await ctx.agent.docker.containers(ctx.settings.compose.project, [ctx.settings.bluegreen!.caddyService]), ctx.settings.bluegreen!.caddyService);
-  return caddy?.running === true && caddy.labels[CADDYFILE_DIGEST_LABEL] === want;
-}
-
 async function release(
   ctx: RunContext,
   plan: Extract<BlueGreenPlan, { kind: "release" }>,
@@ -269,17 +262,16 @@ async function release(
   const failure = (app ? await gateApp(agent, s, app.id, (m) => ctx.say(m)) : { gate: "app", reason: `no ${svc} container` }) ?? (await gateServices(agent, s, (m) => ctx.say(m)));
   failIf("gate", failure, `new build failed its health gate on ${target}, no traffic was switched (${stateId(from)} still serving): `);
 
-  // Caddy reads its Caddyfile once: a changed one (new canary steps) needs a new container
-  // before traffic moves to states only the new file knows. A Caddy already on this file is
-  // left alone (compose would only spend seconds to find so); the finish brings the rest of
-  // its service up to date once the release is verified.
-  await ctx.enter("caddy", `bringing ${bg.caddyService} up to date`);
-  if (await caddyRunsCaddyfileOf(ctx)) {
-    await ctx.say(`${bg.caddyService} already runs this release's Caddyfile`);
-  } else {
-    const caddy = await ctx.compose.up([bg.caddyService], { noDeps: true });
-    if (caddy.code !== 0) throw new RunFailure("caddy", `updating ${bg.caddyService} failed: ${tail(caddy.stderr, 4)}`, "caddy");
-  }
+  // Caddy reads its Caddyfile only when it starts or reloads: a changed one (new canary
+  // steps) must be loaded before traffic moves to states only the new file knows. A reload
+  // keeps Caddy's connections (a recreate would drop them all) and is a no-op when the file
+  // is the one it runs.
+  await ctx.enter("caddy", `bringing ${bg.caddyService} onto this release's Caddyfile`);
+  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+  if (!want) throw new RunFailure("caddy", `the release has no ${BLUEGREEN_CADDYFILE}`, "caddy");
+  const caddy = await bringCaddyToFile(agent, s, ctx.compose, want);
+  if (!caddy.ok) throw new RunFailure("caddy", `${bg.caddyService} could not load this release's Caddyfile (${caddy.how}): ${caddy.error}`, "caddy");
+  await ctx.say(`${bg.caddyService} ${caddy.how} on this release's Caddyfile`);
 
   let switchMs: number | undefined;
   const firstSwitch = () => {

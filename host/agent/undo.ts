@@ -1,10 +1,12 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { HostLayout } from "../contract/layout";
 import { DeploySettings, readDeploySettingsText } from "../contract/settings";
-import { parseStateId } from "../contract/traffic";
+import { BLUEGREEN_CADDYFILE, parseStateId } from "../contract/traffic";
+import { bringCaddyToFile } from "./caddy";
 import { Agent } from "./agent";
 import { containerOf } from "./docker";
-import { readTextFile } from "./files";
+import { fileDigest, readTextFile } from "./files";
 import { gateApp, projectContainers } from "./gates";
 import { switchTraffic } from "./markers";
 import { restoreDisplaced } from "./projectFiles";
@@ -37,6 +39,15 @@ export function liveSettings(layout: HostLayout, fallback: DeploySettings): Depl
   }
 }
 
+/** Caddy may have reloaded the failed release's Caddyfile: it loads the live one's again. */
+async function caddyBack(agent: Agent, layout: HostLayout, settings: DeploySettings): Promise<string> {
+  const service = settings.bluegreen!.caddyService;
+  const want = fileDigest(path.join(settings.projectDir, BLUEGREEN_CADDYFILE));
+  if (!want || !fs.existsSync(layout.envFile)) return `${service} keeps its Caddyfile (the host has no live release)`;
+  const r = await bringCaddyToFile(agent, settings, agent.compose(settings, layout.envFile), want);
+  return r.ok ? `${service} ${r.how} on the live release's Caddyfile` : `${service} could not load the live release's Caddyfile (${r.how}): ${r.error}`;
+}
+
 export async function undo(agent: Agent, layout: HostLayout, cp: Checkpoint, settings: DeploySettings, why: "failed" | "interrupted"): Promise<UndoResult> {
   const out: UndoResult = { notes: [] };
   const bg = settings.bluegreen;
@@ -57,6 +68,7 @@ export async function undo(agent: Agent, layout: HostLayout, cp: Checkpoint, set
   if (cp.filesInstalled) {
     const restored = restoreDisplaced(settings.projectDir, runPaths(layout, cp.runId).displaced);
     if (restored.length > 0) out.notes.push(`the live release's files are back (${restored.join(", ")})`);
+    if (bg && restored.includes(BLUEGREEN_CADDYFILE)) out.notes.push(await caddyBack(agent, layout, settings));
     cp.filesInstalled = false;
     saveCheckpoint(layout, cp);
   }

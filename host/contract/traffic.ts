@@ -11,16 +11,20 @@ export const COLOURS: readonly Colour[] = ["blue", "green"];
 /** The colour that serves when no marker exists (a fresh host, or a lost directory). */
 export const DEFAULT_COLOUR: Colour = "blue";
 
-/** The Caddyfile a blue/green host's Caddy runs, relative to the compose project directory. */
-export const BLUEGREEN_CADDYFILE = "caddy/Caddyfile.bluegreen";
-
 /**
- * The label the stack puts on Caddy's compose service: the sha256 of that Caddyfile. Caddy
- * reads the file once, at start, so the label both makes compose recreate Caddy exactly
- * when the file changes and tells the agent whether the running Caddy knows a release's
- * traffic states.
+ * The directory holding the Caddyfile a blue/green host's Caddy runs, relative to the
+ * compose project directory, and where Caddy sees it. A directory, not the file, is
+ * mounted: the agent replaces files by rename, and a single-file bind mount keeps showing
+ * the inode it was created with, so a reload would read the old file.
  */
-export const CADDYFILE_DIGEST_LABEL = "wepppy-cicd.caddyfile-sha256";
+export const BLUEGREEN_CADDY_DIR = "caddy/bluegreen";
+export const CADDY_CONFIG_DIR = "/etc/caddy";
+
+/** The Caddyfile a blue/green host's Caddy runs, relative to the compose project directory. */
+export const BLUEGREEN_CADDYFILE = `${BLUEGREEN_CADDY_DIR}/Caddyfile`;
+
+/** That file as Caddy sees it (the path its image's default command runs). */
+export const CADDYFILE_IN_CADDY = `${CADDY_CONFIG_DIR}/Caddyfile`;
 
 /** Canary percentages are multiples of this, 5-95 (it bounds the Caddyfile's upstream list to 100/step entries). */
 export const CANARY_STEP = 5;

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { assertMerged } from "../composeFile";
+import { CADDY_CONFIG_DIR, CADDYFILE_IN_CADDY } from "../../host/contract/traffic";
 import { BLUEGREEN, COLOURS, Colour } from "./constants";
 
 /**
@@ -20,8 +21,11 @@ export interface BlueGreenComposeOptions {
   appService?: string;
   /** The service running Caddy. Default BLUEGREEN.caddyService (caddy). */
   caddyService?: string;
-  /** The Caddyfile compose mounts at /etc/caddy/Caddyfile (relative to the compose file). Default ./ + BLUEGREEN.caddyfile. */
-  caddyfile?: string;
+  /**
+   * The directory holding the blue/green Caddyfile (relative to the compose file), which
+   * compose mounts at /etc/caddy in place of wepppy's file mount. Default ./ + BLUEGREEN.caddyDir.
+   */
+  caddyDir?: string;
   /** Absolute host directory holding the traffic marker; Caddy mounts it read-only at BLUEGREEN.markerDir. */
   markerHostDir: string;
   /** Absolute host directory for Caddy's access log; mounted read-write at BLUEGREEN.accessLogDir. */
@@ -38,7 +42,7 @@ export interface BlueGreenComposeResult {
   rewrites: string[];
 }
 
-const CADDYFILE_TARGET = "/etc/caddy/Caddyfile";
+const CADDYFILE_TARGET = CADDYFILE_IN_CADDY;
 const DEFAULT_CADDY_PORT = 8080;
 
 function isMap(v: unknown): v is Json {
@@ -227,18 +231,29 @@ function colourService(app: Json, colour: Colour, variable: string): { svc: Json
   return { svc, dropped };
 }
 
-/** Caddy's volumes with the blue/green Caddyfile, the marker directory and the access-log directory. */
-function caddyVolumes(caddy: Json, caddyName: string, opts: Required<Pick<BlueGreenComposeOptions, "caddyfile" | "markerHostDir" | "logHostDir">>): { volumes: unknown[]; rewrites: string[] } {
+/**
+ * Caddy's volumes with the blue/green Caddyfile's directory in place of wepppy's Caddyfile,
+ * the marker directory and the access-log directory. The directory, so that a reload reads
+ * the file the agent last made current (see BLUEGREEN_CADDY_DIR).
+ */
+function caddyVolumes(caddy: Json, caddyName: string, opts: Required<Pick<BlueGreenComposeOptions, "caddyDir" | "markerHostDir" | "logHostDir">>): { volumes: unknown[]; rewrites: string[] } {
   const volumes = Array.isArray(caddy.volumes) ? [...caddy.volumes] : [];
   const rewrites: string[] = [];
   const at = volumes.findIndex((v) => parseVolume(v)?.target === CADDYFILE_TARGET);
   if (at < 0) throw new Error(`blue/green compose: service ${caddyName} mounts nothing at ${CADDYFILE_TARGET}; cannot give it the blue/green Caddyfile`);
+  const inside = volumes.find((v, i) => {
+    const t = parseVolume(v)?.target;
+    return i !== at && t !== undefined && (t === CADDY_CONFIG_DIR || t.startsWith(`${CADDY_CONFIG_DIR}/`));
+  });
+  if (inside !== undefined) {
+    throw new Error(`blue/green compose: service ${caddyName} mounts ${parseVolume(inside)?.target} as well; the blue/green Caddyfile's directory is mounted at ${CADDY_CONFIG_DIR}, so nothing else may be mounted in it`);
+  }
   const old = volumes[at];
   if (typeof old === "string") {
     const parts = splitOutsideInterpolation(old);
-    volumes[at] = [opts.caddyfile, ...parts.slice(1)].join(":");
+    volumes[at] = [opts.caddyDir, CADDY_CONFIG_DIR, ...parts.slice(2)].join(":");
   } else {
-    volumes[at] = { ...(old as Json), source: opts.caddyfile };
+    volumes[at] = { ...(old as Json), source: opts.caddyDir, target: CADDY_CONFIG_DIR };
   }
   rewrites.push(`${caddyName}.volumes: ${typeof old === "string" ? old : JSON.stringify(old)} -> ${typeof volumes[at] === "string" ? volumes[at] : JSON.stringify(volumes[at])}`);
   for (const [dir, target, mode] of [
@@ -295,7 +310,7 @@ export function blueGreenCompose(input: Json, opts: BlueGreenComposeOptions): Bl
   const appName = opts.appService ?? BLUEGREEN.app.service;
   const caddyName = opts.caddyService ?? BLUEGREEN.caddyService;
   const vars = opts.imageVariables ?? BLUEGREEN.imageVariables;
-  const caddyfile = opts.caddyfile ?? `./${BLUEGREEN.caddyfile}`;
+  const caddyDir = opts.caddyDir ?? `./${BLUEGREEN.caddyDir}`;
   checkOptions(opts, vars);
 
   // Merge keys are the reader's job (readComposeDocument applies them as compose does); the copy
@@ -369,7 +384,7 @@ export function blueGreenCompose(input: Json, opts: BlueGreenComposeOptions): Bl
   }
 
   const caddy = out[caddyName] as Json;
-  const { volumes, rewrites: caddyRewrites } = caddyVolumes(caddy, caddyName, { caddyfile, markerHostDir: opts.markerHostDir, logHostDir: opts.logHostDir });
+  const { volumes, rewrites: caddyRewrites } = caddyVolumes(caddy, caddyName, { caddyDir, markerHostDir: opts.markerHostDir, logHostDir: opts.logHostDir });
   caddy.volumes = volumes;
   rewrites.push(...caddyRewrites);
 

@@ -1,4 +1,4 @@
-import { BLUEGREEN_CADDYFILE, CANARY_STEP, CADDYFILE_DIGEST_LABEL, Colour, DEFAULT_COLOUR } from "../../host/contract/traffic";
+import { BLUEGREEN_CADDY_DIR, BLUEGREEN_CADDYFILE, CANARY_STEP, Colour, DEFAULT_COLOUR } from "../../host/contract/traffic";
 
 /**
  * Names shared by every part of blue/green: the Caddyfile transformation, the host-side
@@ -34,8 +34,8 @@ export const BLUEGREEN = {
   composeFile: "docker-compose.bluegreen.yml",
   /** The generated Caddyfile, relative to the compose project directory (beside wepppy's). */
   caddyfile: BLUEGREEN_CADDYFILE,
-  /** The label on Caddy's service carrying that Caddyfile's sha256 (the contract's CADDYFILE_DIGEST_LABEL). */
-  caddyfileLabel: CADDYFILE_DIGEST_LABEL,
+  /** The directory holding it, which compose mounts at Caddy's /etc/caddy (the contract's BLUEGREEN_CADDY_DIR). */
+  caddyDir: BLUEGREEN_CADDY_DIR,
   /** The request variable that carries the traffic state through one request. */
   variable: "bluegreen_state",
   /** Prefix of every named matcher the transformation adds. */

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -35,8 +34,8 @@ export function caddyfileSource(doc: Record<string, unknown>): string {
 /**
  * The compose file and Caddyfile a blue/green host runs, generated from wepppy's own:
  * the app service becomes two colours and Caddy picks one per request by the marker.
- * Caddy carries a label with the Caddyfile's digest so that compose recreates it exactly
- * when its configuration changes (it reads the file once, at start).
+ * Caddy sees the Caddyfile through a directory mount, so that the agent can reload it in
+ * place when a release changes it (a recreated Caddy would drop every open connection).
  */
 export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Record<string, unknown>): BlueGreenFiles {
   const layout = hostLayout(config.deploy.root, config.compose.projectDir);
@@ -46,17 +45,10 @@ export function blueGreenFiles(config: StackConfig, sourceDir: string, doc: Reco
   const caddy = blueGreenCaddyfile(original, { canaryPercents: config.bluegreen.canary, accessLog: accessLogPath() });
   const composed = blueGreenCompose(doc, {
     appService: config.compose.appService,
-    caddyfile: `./${BLUEGREEN.caddyfile}`,
+    caddyDir: `./${BLUEGREEN.caddyDir}`,
     markerHostDir: layout.markerDir,
     logHostDir: layout.accessLogDir,
   });
   for (const w of [...composed.warnings, ...(caddy.warnings ?? [])]) pulumi.log.warn(`blue/green: ${w}`);
-  const services = composed.doc.services as Record<string, Record<string, unknown>>;
-  const caddyService = services[BLUEGREEN.caddyService];
-  const digest = createHash("sha256").update(caddy.caddyfile).digest("hex");
-  const labels = caddyService.labels;
-  caddyService.labels = Array.isArray(labels)
-    ? [...labels, `${BLUEGREEN.caddyfileLabel}=${digest}`]
-    : { ...((labels as Record<string, string>) ?? {}), [BLUEGREEN.caddyfileLabel]: digest };
   return { composeDoc: composed.doc, composeYaml: composeYaml(composed.doc), caddyfilePath: BLUEGREEN.caddyfile, caddyfile: caddy.caddyfile };
 }

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict } from "../../host/contract/records";
+import { BLUEGREEN_CADDYFILE } from "../../host/contract/traffic";
 import { RealHost, StandIns, buildAgentImage, buildAgentImageTag, docker, findStandIns } from "./realEngine";
 import { requireCondition, requireTool, runs } from "../support/tools";
 
@@ -123,14 +124,14 @@ describe("host agent on a real engine", function () {
   });
 
   it("a release that answers 5xx is switched back; the failed colour is stopped; the live release's files stay current", async () => {
-    const caddyfile = fs.readFileSync(path.join(host.projectDir, "caddy/Caddyfile.bluegreen"), "utf8");
+    const caddyfile = fs.readFileSync(path.join(host.projectDir, BLUEGREEN_CADDYFILE), "utf8");
     const r = await host.deploy(host.request(images.broken, host.stage("broken"), "r-broken"));
     assert.equal(r.code, 1);
     assert.deepEqual([r.verdict.result, r.verdict.phase, r.verdict.live], ["failed", "smoke", "blue"]);
     assert.deepEqual(host.markers(), []);
     assert.equal(host.services()["weppcloud-green"].running, false);
     assert.equal(typeof r.verdict.backMs, "number");
-    assert.equal(fs.readFileSync(path.join(host.projectDir, "caddy/Caddyfile.bluegreen"), "utf8"), caddyfile);
+    assert.equal(fs.readFileSync(path.join(host.projectDir, BLUEGREEN_CADDYFILE), "utf8"), caddyfile);
     assert.equal(host.get("/weppcloud/"), "200");
     assert.equal(runRecords(r.verdict.runId).length, 1);
   });

@@ -182,7 +182,7 @@ export class RealHost {
     };
     const caddyfile = "{\n\tadmin off\n\tauto_https off\n}\n:8080 {\n\treverse_proxy weppcloud:8000\n}\n";
     if (this.bluegreen) {
-      this.composeDoc = blueGreenCompose(single, { markerHostDir: this.layout.markerDir, logHostDir: this.layout.accessLogDir, caddyfile: `./${BLUEGREEN.caddyfile}` }).doc;
+      this.composeDoc = blueGreenCompose(single, { markerHostDir: this.layout.markerDir, logHostDir: this.layout.accessLogDir, caddyDir: `./${BLUEGREEN.caddyDir}` }).doc;
       this.caddyfile = blueGreenCaddyfile(caddyfile, { accessLog: accessLogPath() }).caddyfile;
     } else {
       this.composeDoc = single;

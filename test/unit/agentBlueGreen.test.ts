@@ -53,6 +53,7 @@ describe("agent: blue/green deploy", () => {
       const ups = host.calls.filter((c) => c.startsWith("compose up"));
       assert.deepEqual(ups.slice(0, 3), [`compose up --no-deps ${BLUE}`, "compose up --no-deps caddy", "compose up --remove-orphans"]);
       assert.equal(host.container(APP), undefined, "the single app is gone once the colours run");
+      assert.equal(host.caddyLoaded(), host.projectFile("caddy/bluegreen/Caddyfile"), "compose recreated Caddy on the blue/green Caddyfile's directory");
       assert.deepEqual([host.container(BLUE)?.image, host.container(GREEN)?.image, host.container(WORKER)?.image], [A, A, A]);
       assert.deepEqual(host.markers(), [], "all traffic on blue, the default colour");
       assert.equal(r.verdict!.live, "blue");
@@ -91,38 +92,87 @@ describe("agent: blue/green deploy", () => {
     assert.match(host.env(), /^WEPPCLOUD_LIVE_COLOUR=green$/m);
   });
 
-  describe("Caddy before the switch (it reads its Caddyfile once)", () => {
-    /** The traffic state each time compose is asked to bring Caddy up. */
-    function caddyUps(): string[][] {
-      const seen: string[][] = [];
-      host.composeUpHook = (services) => {
-        if (services.includes("caddy")) seen.push(host.markers());
-        return undefined;
+  describe("Caddy before the switch (it reads its Caddyfile at start and at a reload)", () => {
+    const CANARY_FILE = ":8080 {\n\t# live-blue live-green canary-green-10\n}\n";
+
+    /** The Caddyfile the running Caddy runs, each time the traffic state changes. */
+    function loadedAtEachState(): Map<string, string | undefined> {
+      const seen = new Map<string, string | undefined>();
+      host.runnerHook = () => {
+        const m = host.markers().join() || "(default)";
+        if (!seen.has(m)) seen.set(m, host.caddyLoaded());
       };
       return seen;
     }
 
-    it("a release with the Caddyfile Caddy runs leaves Caddy alone until it is verified", async () => {
+    it("a release with the Caddyfile Caddy runs keeps the same Caddy; compose touches it only at the finish", async () => {
       assert.equal((await deploy(A)).code, 0);
       const caddyBefore = host.container("caddy")!.id;
-      const ups = caddyUps();
+      const before = host.calls.length;
       const r = await deploy(B, { release: { id: "r-2" } });
       assert.equal(r.code, 0, r.err.join("\n"));
       await Promise.all(host.runs);
-      assert.deepEqual(ups, [["live-green"]], "Caddy's one compose up came after the switch (the finish)");
+      const calls = host.calls.slice(before);
+      assert.deepEqual(calls.filter((c) => c.includes("caddy")), ["caddy reload", "compose up --no-deps caddy"], "a reload (a no-op in Caddy) before the switch, compose's up-to-date check after it");
+      assert.ok(calls.indexOf("caddy reload") < calls.findIndex((c) => c.startsWith("compose up --no-deps rq-worker") || c.startsWith("compose up --no-deps postgres")));
       assert.equal(host.container("caddy")!.id, caddyBefore);
-      assert.ok(r.err.some((l) => /caddy already runs this release's Caddyfile/.test(l)), r.err.join("\n"));
+      assert.ok(r.err.some((l) => /caddy reloaded on this release's Caddyfile/.test(l)), r.err.join("\n"));
     });
 
-    it("a release with a new Caddyfile recreates Caddy on it before traffic moves", async () => {
+    it("a release with a new Caddyfile is loaded by a reload before traffic moves: the same container, its connections kept", async () => {
+      host.settings.bluegreen!.canary = [10];
       assert.equal((await deploy(A)).code, 0);
       const caddyBefore = host.container("caddy")!.id;
-      const ups = caddyUps();
-      const r = await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: ":8080 {\n\t# live-blue live-green canary-green-10\n}\n" });
+      const seen = loadedAtEachState();
+      const r = await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: CANARY_FILE });
       assert.equal(r.code, 0, r.err.join("\n"));
       await Promise.all(host.runs);
-      assert.deepEqual(ups[0], [], "Caddy came up on the new file while blue (no marker) still served");
-      assert.notEqual(host.container("caddy")!.id, caddyBefore, "compose recreated Caddy: its label changed with the file");
+      assert.equal(seen.get("canary-green-10"), CANARY_FILE, "Caddy ran the new file when the canary began");
+      assert.equal(host.container("caddy")!.id, caddyBefore, "Caddy was not recreated");
+      assert.equal(host.caddyLoaded(), CANARY_FILE);
+    });
+
+    it("a Caddy that cannot see the current file (mounted as a file by an earlier stack) is recreated on it before traffic moves", async () => {
+      host.caddySingleFileMount = true;
+      assert.equal((await deploy(A)).code, 0);
+      host.caddySingleFileMount = false;
+      const caddyBefore = host.container("caddy")!.id;
+      host.settings.bluegreen!.canary = [10];
+      const seen = loadedAtEachState();
+      const r = await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: CANARY_FILE });
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.equal(seen.get("canary-green-10"), CANARY_FILE);
+      assert.notEqual(host.container("caddy")!.id, caddyBefore);
+      assert.ok(host.calls.includes("compose up --no-deps --force-recreate caddy"));
+      assert.ok(r.err.some((l) => /caddy recreated on this release's Caddyfile/.test(l)), r.err.join("\n"));
+    });
+
+    it("a Caddyfile Caddy refuses to load fails the release before any traffic moves; the live release's files stay current", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const file = host.projectFile("caddy/bluegreen/Caddyfile");
+      host.caddyReloadFails = true;
+      const r = await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: CANARY_FILE });
+      assert.equal(r.code, 1);
+      assert.deepEqual([r.verdict!.result, r.verdict!.phase, r.verdict!.live], ["failed", "caddy", "blue"]);
+      assert.match(r.verdict!.reason!, /caddy could not load this release's Caddyfile \(reloaded\): .*unrecognized directive/);
+      assert.deepEqual(host.markers(), []);
+      assert.equal(host.projectFile("caddy/bluegreen/Caddyfile"), file);
+      assert.equal(host.container(GREEN)!.running, false, "the colour that was never judged is stopped");
+      assert.equal(host.locked(), false);
+    });
+
+    it("a release switched back after Caddy loaded its new Caddyfile leaves Caddy on the live release's file again", async () => {
+      host.settings.bluegreen!.canary = [10];
+      assert.equal((await deploy(A)).code, 0);
+      const liveFile = host.caddyLoaded();
+      host.image(C, { status: 500 });
+      const seen = loadedAtEachState();
+      const r = await deploy(C, { skipSmoke: true }, { bluegreenCaddyfile: CANARY_FILE });
+      assert.deepEqual([r.verdict!.result, r.verdict!.phase], ["failed", "canary"]);
+      assert.equal(seen.get("canary-green-10"), CANARY_FILE);
+      assert.equal(host.projectFile("caddy/bluegreen/Caddyfile"), liveFile);
+      assert.equal(host.caddyLoaded(), liveFile, "Caddy reloaded the file that is current again");
+      assert.ok(r.err.some((l) => /caddy reloaded on the live release's Caddyfile/.test(l)), r.err.join("\n"));
     });
   });
 

@@ -111,14 +111,23 @@ describe("blue/green compose transformation", () => {
     it("gives Caddy the blue/green Caddyfile, the marker directory read-only and the access-log directory", () => {
       const caddy = (blueGreenCompose(prod(), OPTS).doc.services as Json).caddy;
       assert.deepEqual(caddy.volumes, [
-        "./caddy/Caddyfile.bluegreen:/etc/caddy/Caddyfile:ro",
+        "./caddy/bluegreen:/etc/caddy:ro",
         "../wepppy/weppcloud/static:/srv/weppcloud/static:ro",
         "../wepppy/weppcloud/routes/usersum/static:/srv/usersum/static:ro",
         "/srv/wepppy/bluegreen:/srv/bluegreen:ro",
         `/srv/wepppy/caddy-log:${BLUEGREEN.accessLogDir}`,
       ]);
-      const other = (blueGreenCompose(prod(), { ...OPTS, caddyfile: "./Caddyfile.bg" }).doc.services as Json).caddy;
-      assert.equal(other.volumes[0], "./Caddyfile.bg:/etc/caddy/Caddyfile:ro");
+      const other = (blueGreenCompose(prod(), { ...OPTS, caddyDir: "./bg" }).doc.services as Json).caddy;
+      assert.equal(other.volumes[0], "./bg:/etc/caddy:ro");
+    });
+
+    it("refuses a Caddy that mounts something else under /etc/caddy: the Caddyfile's directory takes its place", () => {
+      for (const extra of ["./certs:/etc/caddy/certs:ro", "./all:/etc/caddy"]) {
+        const doc = prod();
+        const caddy = (doc.services as Record<string, Json>).caddy;
+        caddy.volumes = [...(caddy.volumes as string[]), extra];
+        assert.throws(() => blueGreenCompose(doc, OPTS), new RegExp(`mounts ${extra.split(":")[1]} as well; .* nothing else may be mounted in it`));
+      }
     });
 
     it("warns about what the two colours now share or lose", () => {
@@ -206,7 +215,7 @@ describe("blue/green compose transformation", () => {
       assert.deepEqual(s.caddy.depends_on, [BLUE, GREEN]);
       // Only the app's own host:port is rewritten, through Caddy's container port (80 here).
       assert.deepEqual(s.worker.environment, ["CALLBACK=http://caddy:80/hook", "OTHER=http://weppcloud:80001/"]);
-      assert.deepEqual(s.caddy.volumes[0], { type: "bind", source: "./caddy/Caddyfile.bluegreen", target: "/etc/caddy/Caddyfile", read_only: true });
+      assert.deepEqual(s.caddy.volumes[0], { type: "bind", source: "./caddy/bluegreen", target: "/etc/caddy", read_only: true });
       assert.ok(warnings.some((w) => w.includes("./data:/data") && w.includes("already shared read-write with worker")));
       assert.equal(warnings.filter((w) => w.includes("./conf")).length, 0, "read-only mounts are not shared writes");
       assert.ok(warnings.some((w) => w.includes("worker.environment[1] still names weppcloud")));

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { BLUEGREEN } from "../../render/bluegreen/constants";
@@ -77,10 +76,9 @@ describe("blue/green in the prod stack", () => {
     const doc = parse(stagedText(ev, "prod", `project/${BLUEGREEN.composeFile}`)) as { services: Record<string, Record<string, unknown>> };
     assert.ok(doc.services[BLUEGREEN.services.blue] && doc.services[BLUEGREEN.services.green]);
     assert.equal(doc.services.weppcloud, undefined);
-    const caddyLabels = doc.services.caddy.labels as Record<string, string>;
-    // The agent compares the running Caddy's label with the staged file's digest in the manifest.
-    const caddyfile = stagedText(ev, "prod", `project/${BLUEGREEN.caddyfile}`);
-    assert.equal(caddyLabels[BLUEGREEN.caddyfileLabel], createHash("sha256").update(caddyfile).digest("hex"));
+    // Caddy sees the staged Caddyfile's directory (a reload reads the file the agent renamed into place).
+    assert.ok(stagedText(ev, "prod", `project/${BLUEGREEN.caddyDir}/Caddyfile`).length > 0);
+    assert.ok((doc.services.caddy.volumes as string[]).includes(`./${BLUEGREEN.caddyDir}:/etc/caddy:ro`), JSON.stringify(doc.services.caddy.volumes));
     const settings = JSON.parse(stagedText(ev, "prod", "deploy.json"));
     assert.deepEqual(settings.compose.files, [BLUEGREEN.composeFile]);
     assert.equal(settings.bluegreen.accessLog, `${BLUEGREEN.accessLogDir}/${BLUEGREEN.accessLogFile}`);

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { BLUEGREEN_CADDYFILE } from "../../host/contract/traffic";
 import { Evaluation, RegisteredResource, ResourceRequest, evaluateStack, isWireSecret, plainStrings } from "../../harness/evaluate";
 import { createLocally } from "../../harness/localProviders";
 import {
@@ -161,7 +162,7 @@ describe("ComposeDeployment", () => {
   it("adds the soak's JSON access log to the one-colour Caddyfile testprod stages, and only there", () => {
     const caddy = stagedText(testprod, "testprod", "project/caddy/Caddyfile");
     assert.match(caddy, /^http:\/\/:8080 \{\n.*\n\s+log \{\n\s+output file \/var\/log\/wepppy-cicd\/access\.log \{\n(?:.*\n){3}\s+format json\n/m);
-    assert.doesNotMatch(stagedText(prod, "prod", "project/caddy/Caddyfile.bluegreen"), /wepppy-cicd\/access\.log/);
+    assert.doesNotMatch(stagedText(prod, "prod", `project/${BLUEGREEN_CADDYFILE}`), /wepppy-cicd\/access\.log/);
   });
 
   it("confines the test-support API to Caddy's validation listener on the host's loopback where it is on, and stages nothing of it where it is off", async () => {
