@@ -2,8 +2,9 @@ import * as fs from "node:fs";
 import type { HostLayout } from "../contract/layout";
 import type { DeployRequest, ReleaseRecord } from "../contract/records";
 import type { DeploySettings } from "../contract/settings";
-import { Colour, otherColour } from "../contract/traffic";
+import { BLUEGREEN_CADDYFILE, Colour, otherColour } from "../contract/traffic";
 import { Agent } from "./agent";
+import { bringCaddyToFile } from "./caddy";
 import { isoTime } from "./clock";
 import { tail } from "./exec";
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./files";
@@ -18,7 +19,8 @@ import { ENV_FILE_MODE, recordSecretDigests } from "./secrets";
  * that died here): the env file, the release's files and settings become current, the
  * other services follow the release (Caddy alone and last: compose v1 recreates a service
  * whose dependencies were recreated in the same call, and a recreated Caddy drops every
- * open connection), and the previous colour is scheduled to retire.
+ * open connection; then Caddy reloads the release's Caddyfile, a no-op when it runs it
+ * already), and the previous colour is scheduled to retire.
  */
 
 export type ColourReleases = Partial<Record<Colour, { image: string; releaseKey: string; release: ReleaseRecord | null; since: string }>>;
@@ -66,6 +68,13 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
     const caddy = await compose.up([bg.caddyService], { noDeps: true });
     if (preempted?.aborted) return stopped;
     if (caddy.code !== 0) warnings.push(`${bg.caddyService}: ${tail(caddy.stderr, 4)}`);
+    else {
+      // compose recreates Caddy only when its service changed, not its Caddyfile: an update
+      // that moved no traffic (or a rollback to the warm colour) made a new file current.
+      const want = release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+      const loaded = want ? await bringCaddyToFile(agent, settings, compose, want) : undefined;
+      if (loaded && !loaded.ok) warnings.push(`${bg.caddyService} could not load the release's Caddyfile (${loaded.how}): ${loaded.error}`);
+    }
     cancelRetire(layout, plan.live);
     if (plan.retire && plan.retire !== plan.live) await scheduleRetire(agent, layout, settings, plan.retire);
   }

@@ -113,7 +113,7 @@ describe("agent: blue/green deploy", () => {
       assert.equal(r.code, 0, r.err.join("\n"));
       await Promise.all(host.runs);
       const calls = host.calls.slice(before);
-      assert.deepEqual(calls.filter((c) => c.includes("caddy")), ["caddy reload", "compose up --no-deps caddy"], "a reload (a no-op in Caddy) before the switch, compose's up-to-date check after it");
+      assert.deepEqual(calls.filter((c) => c.includes("caddy")), ["caddy reload", "compose up --no-deps caddy", "caddy reload"], "a reload (a no-op in Caddy) before the switch; compose's up-to-date check and a reload at the finish");
       assert.ok(calls.indexOf("caddy reload") < calls.findIndex((c) => c.startsWith("compose up --no-deps rq-worker") || c.startsWith("compose up --no-deps postgres")));
       assert.equal(host.container("caddy")!.id, caddyBefore);
       assert.ok(r.err.some((l) => /caddy reloaded on this release's Caddyfile/.test(l)), r.err.join("\n"));
@@ -130,6 +130,28 @@ describe("agent: blue/green deploy", () => {
       assert.equal(seen.get("canary-green-10"), CANARY_FILE, "Caddy ran the new file when the canary began");
       assert.equal(host.container("caddy")!.id, caddyBefore, "Caddy was not recreated");
       assert.equal(host.caddyLoaded(), CANARY_FILE);
+    });
+
+    it("an update that moves no traffic but changes the Caddyfile has Caddy reload it at the finish, the same container", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const caddyBefore = host.container("caddy")!.id;
+      const r = await deploy(A, { release: { id: "r-2" } }, { bluegreenCaddyfile: CANARY_FILE });
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.match(r.verdict!.message, /^no traffic change/);
+      await Promise.all(host.runs);
+      assert.equal(host.caddyLoaded(), CANARY_FILE);
+      assert.equal(host.container("caddy")!.id, caddyBefore);
+    });
+
+    it("a rollback to the warm colour leaves Caddy on the rolled-back release's Caddyfile", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const fileOfA = host.caddyLoaded();
+      assert.equal((await deploy(B, { release: { id: "r-2" } }, { bluegreenCaddyfile: CANARY_FILE })).code, 0);
+      assert.equal(host.caddyLoaded(), CANARY_FILE);
+      const r = await deploy(A, { release: { id: "r-3" } });
+      assert.match(r.verdict!.message, /^switched to warm blue/);
+      await Promise.all(host.runs);
+      assert.equal(host.caddyLoaded(), fileOfA);
     });
 
     it("a Caddy that cannot see the current file (mounted as a file by an earlier stack) is recreated on it before traffic moves", async () => {
