@@ -89,12 +89,12 @@ export interface CycleRecord {
 }
 
 const STACK = "prod";
-const HOST = "wepp1";
+export const HOST = "wepp1";
 // The rig's prod stack keeps the agent's default root.
 const LOCK_DIR = hostLayout("/opt/wepppy-cicd", "/opt/wepppy").lockDir;
-const CADDY_PORT = 8080;
+export const CADDY_PORT = 8080;
 // Pages the app answers (Caddy answers /weppcloud/health itself, so it would hide a switch).
-const PATHS = ["/weppcloud/version", "/weppcloud/"];
+export const PATHS = ["/weppcloud/version", "/weppcloud/"];
 
 function seconds(ms: number): number {
   return Math.round(ms) / 1000;
@@ -125,7 +125,7 @@ async function freePort(): Promise<number> {
 }
 
 /** ssh -L to Caddy's loopback port on the host, with the rig's pinned known_hosts. */
-async function openTunnel(host: string, remotePort: number): Promise<{ port: number; child: ChildProcess }> {
+export async function openTunnel(host: string, remotePort: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const argv = sshArgv(sshTarget(host), ["true"], ["-N", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=15", "-L", `127.0.0.1:${port}:127.0.0.1:${remotePort}`]);
   // -N: no remote command; drop the "-- true" that sshArgv appends.
@@ -233,6 +233,11 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); putting ${base} live`);
   const first = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": base, ...recordLeaves({ id: releaseId(STACK, new Date()), actor: "bench" }) }, "bench: start", (l) => log(`    ${l}`));
   if (!first.ok) throw new Error(`prod did not come up on the rig: ${first.error}`);
+  // The bench's own settings may change the Caddyfile, and the finish of that update (after its
+  // verdict) has Caddy reload it, which closes idle keep-alive connections: that is the bench's
+  // set-up, not a release it measures (bench caddy-reload measures what a reload costs).
+  log("prod: waiting for the run of the bench's own first update to end on the host");
+  await runEnded();
 
   if (o.settle) {
     // The first cycle's release, too, comes to a quiet host.

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { bluegreen } from "../config/sections/bluegreen";
 import { runSwitchBench, switchBenchTable, writeReport } from "../bench/rigSwitch";
 import { DROP_PHASES, DropPhase, dropBenchTable, runDropBench, writeDropReport } from "../bench/rigDrop";
+import { CaddyChangeWay, caddyReloadTable, runCaddyReloadBench, writeCaddyReloadReport } from "../bench/rigCaddyReload";
 import { UsageError, progress, wholeNumber } from "./io";
 import type { Cli } from "./main";
 
@@ -16,7 +17,7 @@ function canarySteps(text: string | undefined): number[] {
 }
 
 export function registerBench(program: Command, cli: Cli): void {
-  const bench = program.command("bench").summary("benchmarks on the rig: bench switch, bench drop");
+  const bench = program.command("bench").summary("benchmarks on the rig: bench switch, bench drop, bench caddy-reload");
   bench
     .command("drop")
     .summary("a deploy survives its client: kill the CLI at each phase of a prod release, restart the host")
@@ -78,5 +79,36 @@ cycles. Prints a table; --json FILE also writes the full report.`,
       }
       const ok = report.failed === 0 && report.independent.failed === 0 && report.badRelease.switchedBack && report.neverHealthy.failed === 0 && report.neverHealthy.liveUnchanged;
       cli.exit(ok ? 0 : 1);
+    });
+  bench
+    .command("caddy-reload")
+    .summary("what a changed Caddyfile costs the requests under way: Caddy's reload against a restart")
+    .description(
+      `prod's Caddy on wepp1 (blue/green, from bench switch or the rig tier) under wrk's keep-alive
+load through an SSH tunnel gets a changed Caddyfile N times, renamed into place as the agent
+does, loaded once by the agent's own reload and once by restarting Caddy's container (what a
+recreate costs). The host ends on its own Caddyfile. Prints a table; --json FILE writes
+{ways: [{way, changes, applied, requests, failed, failedPerChange, socketErrors}]}.`,
+    )
+    .option("--changes <n>", "Caddyfile changes per way", "8")
+    .option("--connections <n>", "wrk's keep-alive connections", "8")
+    .option("--ways <w,w>", "reload, restart, or both", "reload,restart")
+    .option("--json <file>", "write the report as JSON")
+    .action(async (opts: { changes: string; connections: string; ways: string; json?: string }) => {
+      const ways = opts.ways.split(",");
+      const unknown = ways.filter((w) => w !== "reload" && w !== "restart");
+      if (unknown.length || ways.length === 0) throw new UsageError(`--ways: expected reload, restart or both (e.g. reload,restart), got "${opts.ways}"`);
+      const report = await runCaddyReloadBench({
+        changes: wholeNumber("--changes", opts.changes, 8, 1, 1000),
+        connections: wholeNumber("--connections", opts.connections, 8, 1, 1000),
+        ways: ways as CaddyChangeWay[],
+        log: progress,
+      });
+      console.log(caddyReloadTable(report));
+      if (opts.json) {
+        writeCaddyReloadReport(opts.json, report);
+        progress(`report written to ${opts.json}`);
+      }
+      cli.exit(report.ways.every((w) => w.applied === w.changes) ? 0 : 1);
     });
 }

@@ -1,8 +1,13 @@
 import * as assert from "node:assert/strict";
 import { SwitchBenchReport, runSwitchBench } from "../../bench/rigSwitch";
 import { sshRun } from "../../rig";
-import { cli, ensureRig } from "./helpers";
+import { cli, ensureRig, waitFor } from "./helpers";
+import { hostLayout } from "../../host/contract/layout";
 import type { AuditRecord } from "../../host/contract/records";
+import { NAMESPACE } from "../../config/environments";
+import { rigStack } from "../../harness/rehearsal/rigStack";
+import { recordLeaves, releaseId } from "../../ops/common";
+import { applyAndUp } from "../../ops/update";
 
 /*
  * Issue 5 on the rig, short: one release + rollback cycle of prod's blue/green under
@@ -12,6 +17,8 @@ import type { AuditRecord } from "../../host/contract/records";
  */
 
 const SCRIPT = "/opt/wepppy-cicd/bin/wepppy-deploy";
+// The rig's prod stack keeps the agent's default root.
+const LOCK_DIR = hostLayout("/opt/wepppy-cicd", "/opt/wepppy").lockDir;
 
 describe("blue/green on the rig (prod on wepp1)", function () {
   this.timeout(1_800_000);
@@ -70,5 +77,25 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     assert.match(text, /"traffic":"(blue|green)"/);
     assert.match(text, /weppcloud-blue/);
     assert.match(text, /weppcloud-green/);
+  });
+
+  it("a new canary step changes the Caddyfile: the running Caddy reloads it, and is not recreated", async () => {
+    const caddy = async () => (await sshRun("wepp1", ["docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.service=caddy"])).stdout.trim();
+    const loaded = async (id: string) => (await sshRun("wepp1", ["docker", "exec", id, "curl", "-sS", "http://127.0.0.1:2019/config/"])).stdout;
+    const before = await caddy();
+    assert.match(before, /^[0-9a-f]{64}$/, "one Caddy container");
+    assert.doesNotMatch(await loaded(before), /canary-(blue|green)-10/);
+    const s = JSON.parse(cli(["status", "--stack", "prod", "--rig", "--json"]).stdout);
+    const stack = await rigStack("prod", await ensureRig());
+    await stack.setConfig(`${NAMESPACE}:bluegreen.canary[0]`, { value: "10" }, true);
+    const log: string[] = [];
+    const r = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": s.intent.image, ...recordLeaves({ id: releaseId("prod", new Date()), actor: "rig-test" }) }, "rig test: a canary step", (l) => log.push(l));
+    assert.ok(r.ok, `${r.error}\n${log.join("\n")}`);
+    // The update returns at the verdict; the finish (the files made current, Caddy's reload) runs after it.
+    await waitFor("the host's run to end", async () => (await sshRun("wepp1", ["test", "!", "-e", LOCK_DIR])).code === 0, 120_000);
+    assert.equal(await caddy(), before, `Caddy was recreated\n${log.join("\n")}`);
+    const config = await loaded(before);
+    assert.match(config, /canary-green-10/);
+    assert.match(config, /canary-blue-10/);
   });
 });
