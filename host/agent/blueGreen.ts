@@ -127,14 +127,12 @@ async function first(ctx: RunContext, live: Colour, image: string): Promise<Fini
   // --remove-orphans: the single app service of before blue/green would keep its port.
   const up = await ctx.compose.up([], { removeOrphans: true });
   if (up.code !== 0) throw new RunFailure("up", `compose up failed: ${tail(up.stderr, 8)}`);
-  // A Caddy compose did not recreate (its service unchanged) still runs the file it last loaded.
-  await caddyOntoRelease(ctx);
   await ctx.enter("gate", `gating ${live}`);
   const app = containerOf(await projectContainers(ctx.agent, s), s.bluegreen!.services[live]);
   const failure = (app ? await gateApp(ctx.agent, s, app.id, (m) => ctx.say(m)) : { gate: "app", reason: `no ${s.bluegreen!.services[live]} container` }) ?? (await gateServices(ctx.agent, s, (m) => ctx.say(m)));
   failIf("gate", failure, `first blue/green release failed its health gate on ${live}; nothing serves until a release passes: `);
   await smokeStep(ctx, live);
-  return { image, envText, live, images, retire: null, converge: [], recreateAfter: [], recreated: [], message: `first release on ${live}`, backup, caddyOnFile: true, warnings: [] };
+  return { image, envText, live, images, retire: null, converge: [], recreateAfter: [], recreated: [], message: `first release on ${live}`, backup, warnings: [] };
 }
 
 /**
@@ -233,16 +231,6 @@ async function switchWarm(ctx: RunContext, plan: Extract<BlueGreenPlan, { kind: 
   };
 }
 
-/** Caddy onto the release's Caddyfile (installed already): a reload, or a start or recreate where a reload cannot do (caddy.ts). */
-async function caddyOntoRelease(ctx: RunContext): Promise<void> {
-  const service = ctx.settings.bluegreen!.caddyService;
-  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
-  if (!want) throw new RunFailure("caddy", `the release has no ${BLUEGREEN_CADDYFILE}`, "caddy");
-  const caddy = await bringCaddyToFile(ctx.agent, ctx.settings, ctx.compose, want);
-  if (!caddy.ok) throw new RunFailure("caddy", `${service} could not load this release's Caddyfile (${caddy.how}): ${caddy.error}`, "caddy");
-  await ctx.say(`${service} ${caddy.how} on this release's Caddyfile`);
-}
-
 async function release(
   ctx: RunContext,
   plan: Extract<BlueGreenPlan, { kind: "release" }>,
@@ -279,7 +267,11 @@ async function release(
   // keeps Caddy's connections (a recreate would drop them all) and is a no-op when the file
   // is the one it runs.
   await ctx.enter("caddy", `bringing ${bg.caddyService} onto this release's Caddyfile`);
-  await caddyOntoRelease(ctx);
+  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+  if (!want) throw new RunFailure("caddy", `the release has no ${BLUEGREEN_CADDYFILE}`, "caddy");
+  const caddy = await bringCaddyToFile(agent, s, ctx.compose, want);
+  if (!caddy.ok) throw new RunFailure("caddy", `${bg.caddyService} could not load this release's Caddyfile (${caddy.how}): ${caddy.error}`, "caddy");
+  await ctx.say(`${bg.caddyService} ${caddy.how} on this release's Caddyfile`);
 
   let switchMs: number | undefined;
   const firstSwitch = () => {
@@ -323,7 +315,6 @@ async function release(
     switchMs,
     backup,
     analysis,
-    caddyOnFile: true,
     warnings: [],
   };
 }

@@ -68,7 +68,7 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
     const caddy = await compose.up([bg.caddyService], { noDeps: true });
     if (preempted?.aborted) return stopped;
     if (caddy.code !== 0) warnings.push(`${bg.caddyService}: ${tail(caddy.stderr, 4)}`);
-    else if (!plan.caddyOnFile) {
+    else {
       // compose recreates Caddy only when its service changed, not its Caddyfile: an update
       // that moved no traffic (or a rollback to the warm colour) made a new file current.
       const want = release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;

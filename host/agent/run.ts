@@ -34,8 +34,6 @@ export interface FinishPlan {
   switchMs?: number;
   /** Blue/green: the image was already running on the colour switched to (a rollback within warmSeconds): only traffic moved. */
   warm?: boolean;
-  /** Blue/green: this run brought Caddy onto the release's Caddyfile already; the finish need not reload it. */
-  caddyOnFile?: boolean;
   backup?: { file: string; bytes: number };
   analysis?: { requests: number; errors: number };
   warnings: string[];

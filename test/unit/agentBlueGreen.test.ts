@@ -113,7 +113,7 @@ describe("agent: blue/green deploy", () => {
       assert.equal(r.code, 0, r.err.join("\n"));
       await Promise.all(host.runs);
       const calls = host.calls.slice(before);
-      assert.deepEqual(calls.filter((c) => c.includes("caddy")), ["caddy reload", "compose up --no-deps caddy"], "a reload (a no-op in Caddy) before the switch, compose's up-to-date check at the finish");
+      assert.deepEqual(calls.filter((c) => c.includes("caddy")), ["caddy reload", "compose up --no-deps caddy", "caddy reload"], "a reload (a no-op in Caddy) before the switch; compose's up-to-date check and a reload at the finish");
       assert.ok(calls.indexOf("caddy reload") < calls.findIndex((c) => c.startsWith("compose up --no-deps rq-worker") || c.startsWith("compose up --no-deps postgres")));
       assert.equal(host.container("caddy")!.id, caddyBefore);
       assert.ok(r.err.some((l) => /caddy reloaded on this release's Caddyfile/.test(l)), r.err.join("\n"));
