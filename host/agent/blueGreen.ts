@@ -4,7 +4,7 @@ import type { DeploySettings } from "../contract/settings";
 import type { Agent } from "./agent";
 import { BLUEGREEN_CADDYFILE, Colour, TrafficState, allTo, canaryTo, majorityColour, otherColour, stateId } from "../contract/traffic";
 import { accessLogSize, analyse } from "./analysis";
-import { bringCaddyToFile } from "./caddy";
+import { bringCaddyToFile, releaseCaddyfileDigest } from "./caddy";
 import { containerOf } from "./docker";
 import { tail } from "./exec";
 import { appHealthy, gateApp, gateServices, projectContainers } from "./gates";
@@ -267,7 +267,7 @@ async function release(
   // keeps Caddy's connections (a recreate would drop them all) and is a no-op when the file
   // is the one it runs.
   await ctx.enter("caddy", `bringing ${bg.caddyService} onto this release's Caddyfile`);
-  const want = ctx.release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+  const want = releaseCaddyfileDigest(ctx.release);
   if (!want) throw new RunFailure("caddy", `the release has no ${BLUEGREEN_CADDYFILE}`, "caddy");
   const caddy = await bringCaddyToFile(agent, s, ctx.compose, want);
   if (!caddy.ok) throw new RunFailure("caddy", `${bg.caddyService} could not load this release's Caddyfile (${caddy.how}): ${caddy.error}`, "caddy");

@@ -1,9 +1,10 @@
 import type { DeploySettings } from "../contract/settings";
-import { CADDYFILE_IN_CADDY } from "../contract/traffic";
+import { BLUEGREEN_CADDYFILE, CADDYFILE_IN_CADDY } from "../contract/traffic";
 import type { Agent } from "./agent";
 import type { Compose } from "./compose";
 import { containerOf } from "./docker";
-import { tail } from "./exec";
+import { CmdResult, tail } from "./exec";
+import type { StagedRelease } from "./releases";
 
 /*
  * Bringing Caddy onto the Caddyfile the project directory holds, without dropping the
@@ -35,8 +36,37 @@ export function parseDigest(stdout: string): string | undefined {
   return m?.[1];
 }
 
-/** `want`: the sha256 of the file the project directory holds now (the release's or, after an undo, the live one's). */
-export async function bringCaddyToFile(agent: Agent, settings: DeploySettings, compose: Compose, want: string): Promise<CaddyResult> {
+/** The sha256 of the blue/green Caddyfile a release brings, from its manifest. */
+export function releaseCaddyfileDigest(release: StagedRelease): string | undefined {
+  return release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
+}
+
+/*
+ * A Caddy container that compose has just started answers on its sites before its admin
+ * endpoint listens, and `caddy reload` then fails with "performing request ... connection refused":
+ * the reload is tried again for a few seconds. Any other refusal (a Caddyfile Caddy rejects)
+ * is final at once.
+ */
+const RELOAD_TRIES = 20;
+const RELOAD_RETRY_MS = 250;
+const adminNotUp = (r: CmdResult) => /performing request|connection refused|dial tcp/i.test(`${r.stderr}\n${r.stdout}`);
+
+async function reload(agent: Agent, id: string): Promise<CmdResult> {
+  let r = await agent.docker.exec(id, caddyReloadArgv());
+  for (let i = 1; i < RELOAD_TRIES && r.code !== 0 && adminNotUp(r); i++) {
+    await agent.clock.sleep(RELOAD_RETRY_MS);
+    r = await agent.docker.exec(id, caddyReloadArgv());
+  }
+  return r;
+}
+
+/**
+ * `want`: the sha256 of the file the project directory holds now (the release's or, after an
+ * undo, the live one's). `idBefore`: the id Caddy's container had before a compose call the
+ * caller just made; a container with another id was created by that call, has read the
+ * current file as it started, and needs no reload.
+ */
+export async function bringCaddyToFile(agent: Agent, settings: DeploySettings, compose: Compose, want: string, idBefore?: string): Promise<CaddyResult> {
   const service = settings.bluegreen!.caddyService;
   const caddy = containerOf(await agent.docker.containers(settings.compose.project, [service]), service);
   if (!caddy?.running) {
@@ -48,6 +78,7 @@ export async function bringCaddyToFile(agent: Agent, settings: DeploySettings, c
     const up = await compose.up([service], { noDeps: true, forceRecreate: true });
     return up.code === 0 ? { how: "recreated", ok: true } : { how: "recreated", ok: false, error: tail(up.stderr, 4) };
   }
-  const r = await agent.docker.exec(caddy.id, caddyReloadArgv());
+  if (idBefore !== undefined && caddy.id !== idBefore) return { how: "recreated", ok: true };
+  const r = await reload(agent, caddy.id);
   return r.code === 0 ? { how: "reloaded", ok: true } : { how: "reloaded", ok: false, error: tail(r.stderr || r.stdout, 4) };
 }

@@ -2,9 +2,10 @@ import * as fs from "node:fs";
 import type { HostLayout } from "../contract/layout";
 import type { DeployRequest, ReleaseRecord } from "../contract/records";
 import type { DeploySettings } from "../contract/settings";
-import { BLUEGREEN_CADDYFILE, Colour, otherColour } from "../contract/traffic";
+import { Colour, otherColour } from "../contract/traffic";
 import { Agent } from "./agent";
-import { bringCaddyToFile } from "./caddy";
+import { bringCaddyToFile, releaseCaddyfileDigest } from "./caddy";
+import { containerOf } from "./docker";
 import { isoTime } from "./clock";
 import { tail } from "./exec";
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./files";
@@ -65,14 +66,15 @@ export async function finish(agent: Agent, layout: HostLayout, settings: DeployS
       }
     }
     if (preempted?.aborted) return stopped;
+    const idBefore = containerOf(await agent.docker.containers(settings.compose.project, [bg.caddyService]), bg.caddyService)?.id ?? "";
     const caddy = await compose.up([bg.caddyService], { noDeps: true });
     if (preempted?.aborted) return stopped;
     if (caddy.code !== 0) warnings.push(`${bg.caddyService}: ${tail(caddy.stderr, 4)}`);
     else {
       // compose recreates Caddy only when its service changed, not its Caddyfile: an update
       // that moved no traffic (or a rollback to the warm colour) made a new file current.
-      const want = release.manifest.project.find((f) => f.path === BLUEGREEN_CADDYFILE)?.sha256;
-      const loaded = want ? await bringCaddyToFile(agent, settings, compose, want) : undefined;
+      const want = releaseCaddyfileDigest(release);
+      const loaded = want ? await bringCaddyToFile(agent, settings, compose, want, idBefore) : undefined;
       if (loaded && !loaded.ok) warnings.push(`${bg.caddyService} could not load the release's Caddyfile (${loaded.how}): ${loaded.error}`);
     }
     cancelRetire(layout, plan.live);

@@ -83,7 +83,7 @@ describe("host agent on a real engine", function () {
     assert.deepEqual([s["weppcloud-blue"].image, s["rq-worker"].image, s.caddy.running, s.postgres.running], [images.a, images.a, true, true]);
     assert.equal(host.get("/weppcloud/"), "200");
     assert.deepEqual(runRecords(r.verdict.runId).map((x) => x.result), ["ok"]);
-    assert.equal(host.locked(), false);
+    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
     assert.deepEqual(host.agentContainers(), [], "the detached run's container is gone (--rm)");
   });
 
@@ -109,7 +109,7 @@ describe("host agent on a real engine", function () {
     assert.equal(host.services()["weppcloud-blue"].running, true, "blue stays warm");
     assert.match(again.verdict.backup!.file, /pre-deploy-.*\.dump$/, "a verified pre-deploy backup of the running database");
     assert.equal(runRecords(again.verdict.runId).length, 1, "exactly one audit record");
-    assert.equal(host.locked(), false);
+    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
     assert.equal(fs.readdirSync(host.layout.runsDir).length, 2, "no second run was started");
     assert.ok(host.agentContainers().some((n) => n === `${host.project}-retire-blue`), "blue's retire waits for its warm time");
   });
@@ -155,7 +155,7 @@ describe("host agent on a real engine", function () {
     assert.match(again.stderr, /had stopped without a verdict; recovered: the run stopped during (smoke|analysis)/);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([again.verdict.result, again.verdict.live], ["ok", "green"]);
-    assert.equal(host.locked(), false);
+    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
   });
 
   it("boot-hook keeps recover run at every dockerd start; a restart of it runs recover again", async () => {

@@ -299,6 +299,13 @@ export class RealHost {
     return fs.existsSync(this.layout.lockDir);
   }
 
+  /** Whether the lock is free within `limitMs`: a run hands its client the verdict, then converges the rest with the lock held. */
+  async unlocked(limitMs = 60_000): Promise<boolean> {
+    const deadline = Date.now() + limitMs;
+    while (this.locked() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    return !this.locked();
+  }
+
   /** Containers of this project, by compose service: image and state. */
   services(): Record<string, { image: string; running: boolean; id: string }> {
     const ids = docker(["ps", "-aq", "--no-trunc", "--filter", `label=com.docker.compose.project=${this.project}`, "--filter", "label=com.docker.compose.oneoff=False"]).split("\n").filter(Boolean);

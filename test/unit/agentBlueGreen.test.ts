@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeployVerdict, EXIT } from "../../host/contract/records";
 import { allTo } from "../../host/contract/traffic";
+import { bringCaddyToFile } from "../../host/agent/caddy";
 import { switchTraffic } from "../../host/agent/markers";
 import { A, APP, B, BLUE, C, FakeHost, GREEN, RUNNER_PID, WORKER } from "./fixtures/fakeHost";
 
@@ -181,6 +183,36 @@ describe("agent: blue/green deploy", () => {
       assert.equal(host.projectFile("caddy/bluegreen/Caddyfile"), file);
       assert.equal(host.container(GREEN)!.running, false, "the colour that was never judged is stopped");
       assert.equal(host.locked(), false);
+    });
+
+    it("a Caddy whose admin endpoint is still starting is reloaded once it listens; a Caddyfile it refuses is tried once", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const caddy = host.container("caddy")!;
+      const want = crypto.createHash("sha256").update(host.projectFile("caddy/bluegreen/Caddyfile")!).digest("hex");
+      const agent = host.agent();
+      const compose = agent.compose(host.settings, host.layout.envFile);
+      caddy.adminRefusals = 3;
+      const before = host.calls.length;
+      assert.deepEqual(await bringCaddyToFile(agent, host.settings, compose, want), { how: "reloaded", ok: true });
+      assert.equal(host.calls.slice(before).filter((c) => c === "caddy reload").length, 4);
+      host.caddyReloadFails = true;
+      const refused = await bringCaddyToFile(agent, host.settings, compose, want);
+      assert.deepEqual([refused.ok, refused.how], [false, "reloaded"]);
+      assert.match(refused.error!, /unrecognized directive/);
+      assert.equal(host.calls.slice(before).filter((c) => c === "caddy reload").length, 5, "a refused Caddyfile is not tried again");
+    });
+
+    it("a Caddy the caller's compose call has just created is not reloaded: it read the current file as it started", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const idBefore = host.container("caddy")!.id;
+      const want = crypto.createHash("sha256").update(host.projectFile("caddy/bluegreen/Caddyfile")!).digest("hex");
+      const agent = host.agent();
+      const compose = agent.compose(host.settings, host.layout.envFile);
+      host.caddyAdminLag = 1000;
+      assert.equal((await compose.up(["caddy"], { noDeps: true, forceRecreate: true })).code, 0);
+      const before = host.calls.length;
+      assert.deepEqual(await bringCaddyToFile(agent, host.settings, compose, want, idBefore), { how: "recreated", ok: true });
+      assert.deepEqual(host.calls.slice(before).filter((c) => c.includes("caddy")), []);
     });
 
     it("a release switched back after Caddy loaded its new Caddyfile leaves Caddy on the live release's file again", async () => {
