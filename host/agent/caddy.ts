@@ -44,10 +44,11 @@ export function releaseCaddyfileDigest(release: StagedRelease): string | undefin
 /*
  * A Caddy container that compose has just started answers on its sites before its admin
  * endpoint listens, and `caddy reload` then fails with "performing request ... connection refused":
- * the reload is tried again for a few seconds. Any other refusal (a Caddyfile Caddy rejects)
- * is final at once.
+ * the reload is tried again for a few seconds. A Caddy whose endpoint never answers (a
+ * Caddyfile with `admin off`) is recreated instead. Any other refusal (a Caddyfile Caddy
+ * rejects) is final at once.
  */
-const RELOAD_TRIES = 20;
+const RELOAD_TRIES = 12;
 const RELOAD_RETRY_MS = 250;
 const adminNotUp = (r: CmdResult) => /performing request|connection refused|dial tcp/i.test(`${r.stderr}\n${r.stdout}`);
 
@@ -73,12 +74,14 @@ export async function bringCaddyToFile(agent: Agent, settings: DeploySettings, c
     const up = await compose.up([service], { noDeps: true });
     return up.code === 0 ? { how: "started", ok: true } : { how: "started", ok: false, error: tail(up.stderr, 4) };
   }
-  const seen = await agent.docker.exec(caddy.id, caddyfileDigestArgv());
-  if (seen.code !== 0 || parseDigest(seen.stdout) !== want) {
+  const recreate = async (): Promise<CaddyResult> => {
     const up = await compose.up([service], { noDeps: true, forceRecreate: true });
     return up.code === 0 ? { how: "recreated", ok: true } : { how: "recreated", ok: false, error: tail(up.stderr, 4) };
-  }
+  };
+  const seen = await agent.docker.exec(caddy.id, caddyfileDigestArgv());
+  if (seen.code !== 0 || parseDigest(seen.stdout) !== want) return recreate();
   if (idBefore !== undefined && caddy.id !== idBefore) return { how: "recreated", ok: true };
   const r = await reload(agent, caddy.id);
+  if (r.code !== 0 && adminNotUp(r)) return recreate();
   return r.code === 0 ? { how: "reloaded", ok: true } : { how: "reloaded", ok: false, error: tail(r.stderr || r.stdout, 4) };
 }

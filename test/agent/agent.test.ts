@@ -83,8 +83,8 @@ describe("host agent on a real engine", function () {
     assert.deepEqual([s["weppcloud-blue"].image, s["rq-worker"].image, s.caddy.running, s.postgres.running], [images.a, images.a, true, true]);
     assert.equal(host.get("/weppcloud/"), "200");
     assert.deepEqual(runRecords(r.verdict.runId).map((x) => x.result), ["ok"]);
-    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
-    assert.deepEqual(host.agentContainers(), [], "the detached run's container is gone (--rm)");
+    assert.ok(await host.runEnded(), "the run let go of the lock and its container once it had converged");
+    assert.deepEqual(host.agentContainers(), [], "the detached run's container is gone (--rm), and no retire was scheduled");
   });
 
   it("a release whose client is killed mid-deploy goes on to its verdict; the same request again reattaches and gets it", async () => {
@@ -105,11 +105,11 @@ describe("host agent on a real engine", function () {
     assert.deepEqual([again.verdict.result, again.verdict.live], ["ok", "green"]);
     assert.deepEqual(host.markers(), ["live-green"]);
     assert.equal(host.services()["weppcloud-green"].image, images.b);
-    assert.equal(host.services()["rq-worker"].image, images.b);
+    assert.ok(await host.runEnded(), "the run let go of the lock and its container once it had converged");
+    assert.equal(host.services()["rq-worker"].image, images.b, "the other services converged before the run ended");
     assert.equal(host.services()["weppcloud-blue"].running, true, "blue stays warm");
     assert.match(again.verdict.backup!.file, /pre-deploy-.*\.dump$/, "a verified pre-deploy backup of the running database");
     assert.equal(runRecords(again.verdict.runId).length, 1, "exactly one audit record");
-    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
     assert.equal(fs.readdirSync(host.layout.runsDir).length, 2, "no second run was started");
     assert.ok(host.agentContainers().some((n) => n === `${host.project}-retire-blue`), "blue's retire waits for its warm time");
   });
@@ -119,7 +119,8 @@ describe("host agent on a real engine", function () {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.verdict.message, /^switched to warm blue \d+ ms after the deploy started/);
     assert.deepEqual(host.markers(), []);
-    assert.equal(host.services()["rq-worker"].image, images.a);
+    assert.ok(await host.runEnded(), "the run let go of the lock and its container once it had converged");
+    assert.equal(host.services()["rq-worker"].image, images.a, "the other services converged before the run ended");
     assert.equal(host.get("/weppcloud/"), "200");
   });
 
@@ -155,7 +156,7 @@ describe("host agent on a real engine", function () {
     assert.match(again.stderr, /had stopped without a verdict; recovered: the run stopped during (smoke|analysis)/);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([again.verdict.result, again.verdict.live], ["ok", "green"]);
-    assert.ok(await host.unlocked(), "the run let go of the lock once it had converged");
+    assert.ok(await host.runEnded(), "the run let go of the lock and its container once it had converged");
   });
 
   it("boot-hook keeps recover run at every dockerd start; a restart of it runs recover again", async () => {

@@ -180,7 +180,7 @@ export class RealHost {
       },
       secrets: { postgres_password: { file: "./secrets/postgres_password" }, redis_password: { file: "./secrets/redis_password" } },
     };
-    const caddyfile = "{\n\tadmin off\n\tauto_https off\n}\n:8080 {\n\treverse_proxy weppcloud:8000\n}\n";
+    const caddyfile = "{\n\tauto_https off\n}\n:8080 {\n\treverse_proxy weppcloud:8000\n}\n";
     if (this.bluegreen) {
       this.composeDoc = blueGreenCompose(single, { markerHostDir: this.layout.markerDir, logHostDir: this.layout.accessLogDir, caddyDir: `./${BLUEGREEN.caddyDir}` }).doc;
       this.caddyfile = blueGreenCaddyfile(caddyfile, { accessLog: accessLogPath() }).caddyfile;
@@ -299,11 +299,16 @@ export class RealHost {
     return fs.existsSync(this.layout.lockDir);
   }
 
-  /** Whether the lock is free within `limitMs`: a run hands its client the verdict, then converges the rest with the lock held. */
-  async unlocked(limitMs = 60_000): Promise<boolean> {
+  /**
+   * Whether the run has ended within `limitMs`: its lock free and its detached container gone
+   * (a run hands its client the verdict, then converges the rest with the lock held, and
+   * docker removes its --rm container after it exits).
+   */
+  async runEnded(limitMs = 60_000): Promise<boolean> {
+    const running = () => this.locked() || this.agentContainers().some((n) => n.startsWith(`${this.project}-deploy-`));
     const deadline = Date.now() + limitMs;
-    while (this.locked() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    return !this.locked();
+    while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    return !running();
   }
 
   /** Containers of this project, by compose service: image and state. */

@@ -215,6 +215,17 @@ describe("agent: blue/green deploy", () => {
       assert.deepEqual(host.calls.slice(before).filter((c) => c.includes("caddy")), []);
     });
 
+    it("a Caddy whose admin endpoint never answers (admin off) is recreated on the file instead", async () => {
+      assert.equal((await deploy(A)).code, 0);
+      const caddy = host.container("caddy")!;
+      const want = crypto.createHash("sha256").update(host.projectFile("caddy/bluegreen/Caddyfile")!).digest("hex");
+      const agent = host.agent();
+      caddy.adminRefusals = 1000;
+      assert.deepEqual(await bringCaddyToFile(agent, host.settings, agent.compose(host.settings, host.layout.envFile), want), { how: "recreated", ok: true });
+      assert.notEqual(host.container("caddy")!.id, caddy.id);
+      assert.equal(host.caddyLoaded(), host.projectFile("caddy/bluegreen/Caddyfile"));
+    });
+
     it("a release switched back after Caddy loaded its new Caddyfile leaves Caddy on the live release's file again", async () => {
       host.settings.bluegreen!.canary = [10];
       assert.equal((await deploy(A)).code, 0);
