@@ -6,12 +6,18 @@ import {
 } from "../../rig/commands";
 import { hosts, network, registry } from "../../rig/config";
 import { putFileScript } from "../../rig/ssh";
+import { redactSecrets } from "../../ops/redact";
 import { buildInputsHash, standinBuildArgs } from "../../rig/images";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 describe("rig command builders", () => {
+  it("the registry username (a secret, cut out of every update's output) is no part of the words and names that output holds", () => {
+    const line = `prod-compose-deploy: replace (stdin, triggers) ... deploy ${registry.address}/wepppy-rig/weppcloud@sha256:${"0".repeat(64)} on ${hosts.map((h) => h.name).join(", ")} via /opt/wepppy-cicd/bin/wepppy-deploy (rig-registry)`;
+    assert.equal(redactSecrets(line, [registry.username]), line);
+  });
+
   describe("shellQuote", () => {
     it("round-trips awkward arguments through a real shell", () => {
       const args = ["plain", "with space", "it's", "$(touch /tmp/pwned)", "a\"b", "", "*", "new\nline"];
