@@ -17,15 +17,15 @@ import { ensureRig } from "../harness/rehearsal/rigStack";
  * `wepppy-cicd bench drop` (issue 10): a deploy must survive its client. prod on wepp1 gets a
  * release per case, each run as a CI job runs it (the CLI in its own process); the client is
  * killed (SIGKILL, its SSH sessions with it) when the host's run reaches a phase: after the
- * lock, during the backup, the pull, the gate, just after the switch, during the analysis
- * window, during convergence. The backend then holds the killed CLI's lock, as the file
+ * lock, during the backup, the pull, the gate, a canary step, just after the switch, during
+ * the analysis window, during convergence. The backend then holds the killed CLI's lock, as the file
  * backend does: `wepppy-cicd cancel` removes it, and the same update runs again, which must
  * attach to the host's run or take its verdict, never start a second. The host itself is
  * restarted once mid-release (at the gate) and once while idle. Every case is checked on
  * the host: one verdict per run, the lock released, the release live and verified.
  */
 
-export const DROP_PHASES = ["lock", "backup", "pull", "gate", "switch", "analysis", "converge"] as const;
+export const DROP_PHASES = ["lock", "backup", "pull", "gate", "canary", "switch", "analysis", "converge"] as const;
 export type DropPhase = (typeof DROP_PHASES)[number];
 
 /** The host's phases at which a kill counts as "at" each case: "switch" is the switch itself or its smoke test just after. */
@@ -34,6 +34,7 @@ const KILL_AT: Record<DropPhase, string[]> = {
   backup: ["backup"],
   pull: ["pull"],
   gate: ["gate"],
+  canary: ["canary"],
   switch: ["switch", "smoke"],
   analysis: ["analysis"],
   converge: ["converge"],
@@ -71,6 +72,8 @@ const ROOT = "/opt/wepppy-cicd";
 const SETTINGS = [
   "bluegreen.analysis.seconds=8",
   "bluegreen.analysis.intervalSeconds=1",
+  // prod's canary steps (Pulumi.prod.yaml), each judged long enough for a kill to land in it.
+  "bluegreen.analysis.stepSeconds=5",
   "bluegreen.warmSeconds=3600",
   "health.intervalSeconds=1",
   "backup.preDeploy=true",

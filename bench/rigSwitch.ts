@@ -228,6 +228,8 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   await set("bluegreen.enabled", true);
   await set("bluegreen.warmSeconds", 3600);
   for (const [k, v] of Object.entries({ seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 })) await set(`bluegreen.analysis.${k}`, v);
+  // The bench's steps replace the stack's own (prod declares some): none given, none walked.
+  await stack.removeConfig(`${NAMESPACE}:bluegreen.canary`, true);
   for (const [i, p] of (o.canary ?? []).entries()) await set(`bluegreen.canary[${i}]`, p);
   for (const [k, v] of Object.entries({ tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false })) await set(`health.${k}`, v);
   log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); putting ${base} live`);

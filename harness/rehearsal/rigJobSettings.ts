@@ -4,15 +4,16 @@ import { hostLayout } from "../../host/contract/layout";
 
 /*
  * What rig jobs set for themselves where the stack files say hours (WEPPPY_RIG_SET, read by
- * rigStack.ts): prod judges a release in seconds; testprod soaks a release for 18 s with its
- * test-support API on (the create-run suite needs it), and prod's promote requires that soak.
- * The rig pipeline and the rig tests use the same values, so what one proves the other runs.
+ * rigStack.ts): prod judges a release, and each of its canary steps, in seconds; testprod
+ * soaks a release for 18 s with its test-support API on (the create-run suite needs it), and
+ * prod's promote requires that soak. The rig pipeline and the rig tests use the same values,
+ * so what one proves the other runs.
  */
 export const RIG_SOAK_HOURS = 0.005;
 
 export const RIG_JOB_SETTINGS = {
   testprod: { "features.TEST_SUPPORT_ENABLED": true, "promotion.soakHours": RIG_SOAK_HOURS, "promotion.soakIntervalSeconds": 3 },
-  prod: { "bluegreen.analysis.seconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2, "promotion.soakHours": RIG_SOAK_HOURS },
+  prod: { "bluegreen.analysis.seconds": 3, "bluegreen.analysis.stepSeconds": 3, "bluegreen.warmSeconds": 3600, "health.intervalSeconds": 2, "promotion.soakHours": RIG_SOAK_HOURS },
 } as const;
 
 /** The WEPPPY_RIG_SET value for a job on `stack`. */
