@@ -160,23 +160,43 @@ async function trafficState(): Promise<string> {
   return (JSON.parse(r.stdout) as { state: string }).state;
 }
 
-/**
- * Seconds from `sinceMs` until every service container on wepp1 that ran `from` (the release
- * rolled away from: the workers, besides the colours; null: any other image of `to`'s
- * repository) runs `to`; null if not within `limitS`.
- */
-async function workersConverged(from: string | null, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
+/** prod's service containers on wepp1, besides the colours and one-off runs: [service, image as named, running]. */
+async function otherContainers(): Promise<Array<[string, string, boolean]> | null> {
   const settings = JSON.parse((await sshRun(HOST, ["cat", "/opt/wepppy-cicd/deploy.json"])).stdout) as { compose: { project: string }; bluegreen?: { services: Record<string, string> } };
   const colours = new Set(Object.values(settings.bluegreen?.services ?? {}));
+  const ids = await sshRun(HOST, ["docker", "ps", "-aq", "--filter", `label=com.docker.compose.project=${settings.compose.project}`, "--filter", "label=com.docker.compose.oneoff=False"]);
+  const idList = ids.stdout.trim().split("\n").filter(Boolean);
+  if (ids.code !== 0) return null;
+  if (idList.length === 0) return [];
   // The image a container was created from as named (`docker ps` shows a digest reference without its digest).
-  const format = '{{index .Config.Labels "com.docker.compose.service"}} {{.Config.Image}}';
+  const r = await sshRun(HOST, ["docker", "inspect", "--format", '{{index .Config.Labels "com.docker.compose.service"}} {{.Config.Image}} {{.State.Running}}', ...idList]);
+  if (r.code !== 0) return null; // a container went between the two calls
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" "))
+    .filter(([service]) => !colours.has(service))
+    .map(([service, image, running]) => [service, image, running === "true"]);
+}
+
+/** The services besides the colours whose containers run an image of `image`'s repository (the app image's workers). */
+async function appServices(image: string): Promise<Set<string>> {
+  const rows = (await otherContainers()) ?? [];
+  return new Set(rows.filter(([, i]) => imageRepository(i) === imageRepository(image)).map(([service]) => service));
+}
+
+/**
+ * Seconds from `sinceMs` until each of `services` has a running container on `to` and none on
+ * any other image; null if not within `limitS`. A service whose old container is gone and whose
+ * new one has not started yet is not there.
+ */
+async function workersConverged(services: Set<string>, to: string, sinceMs: number, limitS = 120): Promise<number | null> {
   for (;;) {
-    const ids = await sshRun(HOST, ["docker", "ps", "-q", "--filter", `label=com.docker.compose.project=${settings.compose.project}`]);
-    const idList = ids.stdout.trim().split("\n").filter(Boolean);
-    const r = idList.length > 0 ? await sshRun(HOST, ["docker", "inspect", "--format", format, ...idList]) : ids;
-    const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ")).filter(([service]) => !colours.has(service));
-    const left = rows.filter(([, image]) => (from === null ? image !== to && imageRepository(image) === imageRepository(to) : image === from));
-    if (r.code === 0 && left.length === 0 && rows.some(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
+    const rows = await otherContainers();
+    const running = (rows ?? []).filter(([service, , up]) => up && services.has(service));
+    const on = new Set(running.filter(([, image]) => image === to).map(([service]) => service));
+    if (rows && services.size > 0 && [...services].every((sv) => on.has(sv)) && running.every(([, image]) => image === to)) return seconds(Date.now() - sinceMs);
     if (Date.now() - sinceMs > limitS * 1000) return null;
     await new Promise((done) => setTimeout(done, 500));
   }
@@ -241,10 +261,13 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   log("prod: waiting for the run of the bench's own first update to end on the host");
   await runEnded();
 
+  // Every service on the app image, besides the colours (compose has created them all by now, running or not).
+  const workers = await appServices(base);
+  if (workers.size === 0) throw new Error(`no prod service on wepp1 besides the colours runs an image of ${imageRepository(base)}`);
   if (o.settle) {
     // The first cycle's release, too, comes to a quiet host.
     log(`prod: waiting for every other service to run ${base} (--settle)`);
-    if ((await workersConverged(null, base, Date.now())) === null) throw new Error(`prod's other services did not all come to ${base} within 120 s`);
+    if ((await workersConverged(workers, base, Date.now())) === null) throw new Error(`prod's other services did not all come to ${base} within 120 s`);
     await runEnded();
   }
   const tunnel = await openTunnel(HOST, CADDY_PORT);
@@ -279,7 +302,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       let settleSeconds: number | null | undefined;
       if (o.settle) {
         log(`cycle ${cycle}: waiting for the release's other services to run ${build} before the rollback (--settle)`);
-        settleSeconds = await workersConverged(base, image, Date.now());
+        settleSeconds = await workersConverged(workers, image, Date.now());
         await runEnded();
       }
       log(`cycle ${cycle}: rollback`);
@@ -287,7 +310,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       const rb = await rollback({ ...common, now: new Date(), stack });
       const rbSeconds = seconds(Date.now() - t0);
       if (!rb.ok) throw new Error(`cycle ${cycle}: the rollback failed: ${rb.error}`);
-      const workers = await workersConverged(image, base, t0);
+      const workersSeconds = await workersConverged(workers, base, t0);
       const wb = await load.mark();
       const entry = (await audit(5)).reverse().find((e) => e.action === "deploy" && e.result === "ok");
       // switchMs: from the host receiving the rollback's deploy request to traffic on the warm colour.
@@ -301,7 +324,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
         rollbackCommandSeconds: rbSeconds,
         rollbackSeconds: hostMs === null ? NaN : hostMs / 1000,
         rollbackFailed: wb.failed,
-        workersSeconds: workers,
+        workersSeconds,
         ...(o.settle ? { settleSeconds } : {}),
         requests: wr.requests + wb.requests,
       };
@@ -380,15 +403,15 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       failed: "connection errors, timeouts, 5xx and other non-200 answers, except the 5xx the deliberately bad release produced (reported under badRelease.failed)",
       switchSeconds: "client side: from the first response of the new build to the last response of the old one (how long both served)",
       rollbackSeconds: "host side: from the host receiving the rollback's deploy request to the marker switch (switchMs of its audit record)",
-      workersSeconds: "from the rollback command's start until every service container besides the colours that ran the release runs the rolled-back image",
+      workersSeconds: "from the rollback command's start until each service besides the colours that runs the app image (workers, Go and Flask services alike) has a running container on the rolled-back image and none on another",
       "badRelease.minuteRequests": "the requests of the minute around the bad release: those the clients sent during its command, scaled to 60 s at the rate they kept through it",
       "badRelease.minutePercent": "badRelease.failed as a percentage of badRelease.minuteRequests (issue 10: at most 1)",
       "badRelease.detectSeconds": "host side: from the switch to the new colour to the switch back (backMs of the failed deploy's audit record)",
-      settleSeconds: "with settle: from the release command's return until every service container besides the colours runs the release's image (the rollback starts once the release's run has also ended)",
+      settleSeconds: "with settle: from the release command's return until each of those services has a running container on the release's image and none on another (the rollback starts once the release's run has also ended)",
       independent: "wrk beside the clients, keep-alive, through the same tunnel, from before the first cycle to after the last (not through the bad releases): failed is its non-2xx/3xx answers plus its socket errors (connect, read, write, timeout)",
       cycleFailed: String(cycleFailed),
     },
-    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], settle: o.settle === true, host: HOST, rig: status.stateDir },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], workers: [...workers].sort(), settle: o.settle === true, host: HOST, rig: status.stateDir },
     samples: t.samples,
     startedAt: new Date(started).toISOString(),
     seconds: seconds(Date.now() - started),
