@@ -10,7 +10,7 @@ import { publishDerivedBuild } from "../rig/registry";
 import { sshRun, sshTarget } from "../rig/ssh";
 import { NAMESPACE } from "../config/environments";
 import { hostLayout } from "../host/contract/layout";
-import { recordLeaves, releaseId } from "../ops/common";
+import { judgeConfig, recordLeaves, releaseId } from "../ops/common";
 import { rollback } from "../ops/rollback";
 import { applyAndUp } from "../ops/update";
 import { rehearse } from "../harness/rehearsal/rehearse";
@@ -36,9 +36,9 @@ import { startLoadProcess } from "./loadProcess";
 export interface SwitchBenchOptions {
   cycles: number;
   clients: number;
-  /** Analysis window after each release's switch (the bad release is judged in it). */
+  /** Analysis window after each release's switch (the bad release is judged in it, or in a canary step). */
   analysisSeconds: number;
-  /** Canary steps (percentages) each release walks before all traffic moves. */
+  /** Canary steps (percentages) each release walks before all traffic moves; undefined: those the stack declares. */
   canary?: number[];
   /**
    * Start the first release, and each rollback, on a quiet host: once the other services all
@@ -248,11 +248,14 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
   await set("bluegreen.enabled", true);
   await set("bluegreen.warmSeconds", 3600);
   for (const [k, v] of Object.entries({ seconds: o.analysisSeconds, intervalSeconds: 1, maxErrorPercent: 5, minRequests: 20, stepSeconds: 3 })) await set(`bluegreen.analysis.${k}`, v);
-  // The bench's steps replace the stack's own (prod declares some): none given, none walked.
-  await stack.removeConfig(`${NAMESPACE}:bluegreen.canary`, true);
-  for (const [i, p] of (o.canary ?? []).entries()) await set(`bluegreen.canary[${i}]`, p);
+  // Steps given replace the stack's own; none given, a release walks those prod declares.
+  if (o.canary) {
+    await stack.removeConfig(`${NAMESPACE}:bluegreen.canary`, true);
+    for (const [i, p] of o.canary.entries()) await set(`bluegreen.canary[${i}]`, p);
+  }
+  const canary = judgeConfig(STACK, await stack.getAllConfig()).bluegreen.canary;
   for (const [k, v] of Object.entries({ tries: 30, intervalSeconds: 1, monitoring: true, skipSmoke: false })) await set(`health.${k}`, v);
-  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${(o.canary ?? []).join("/") || "none"}, gate 30 × 1 s, warm 3600 s); putting ${base} live`);
+  log(`prod: bench settings (analysis ${o.analysisSeconds} s, canary ${canary.join("/") || "none"}${o.canary ? "" : " (the stack's)"}, gate 30 × 1 s, warm 3600 s); putting ${base} live`);
   const first = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": base, ...recordLeaves({ id: releaseId(STACK, new Date()), actor: "bench" }) }, "bench: start", (l) => log(`    ${l}`));
   if (!first.ok) throw new Error(`prod did not come up on the rig: ${first.error}`);
   // The bench's own settings may change the Caddyfile, and the finish of that update (after its
@@ -411,7 +414,7 @@ export async function runSwitchBench(o: SwitchBenchOptions): Promise<SwitchBench
       independent: "wrk beside the clients, keep-alive, through the same tunnel, from before the first cycle to after the last (not through the bad releases): failed is its non-2xx/3xx answers plus its socket errors (connect, read, write, timeout)",
       cycleFailed: String(cycleFailed),
     },
-    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary: o.canary ?? [], workers: [...workers].sort(), settle: o.settle === true, host: HOST, rig: status.stateDir },
+    settings: { clients: o.clients, paths: PATHS, analysisSeconds: o.analysisSeconds, canary, workers: [...workers].sort(), settle: o.settle === true, host: HOST, rig: status.stateDir },
     samples: t.samples,
     startedAt: new Date(started).toISOString(),
     seconds: seconds(Date.now() - started),

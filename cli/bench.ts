@@ -7,12 +7,13 @@ import { CaddyChangeWay, caddyReloadTable, runCaddyReloadBench, writeCaddyReload
 import { UsageError, progress, wholeNumber } from "./io";
 import type { Cli } from "./main";
 
-/** --canary 10,50, judged by the stack schema's own rule. */
-function canarySteps(text: string | undefined): number[] {
-  if (text === undefined) return [];
+/** --canary 10,50 (or none), judged by the stack schema's own rule; not given: the stack's own steps. */
+function canarySteps(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === "none") return [];
   const steps = text.split(",").map(Number);
   const r = (bluegreen.shape.canary as z.ZodType).safeParse(steps);
-  if (!r.success) throw new UsageError(`--canary expects rising percentages, multiples of 5 between 5 and 95 (e.g. 10,50), got "${text}"`);
+  if (!r.success) throw new UsageError(`--canary expects rising percentages, multiples of 5 between 5 and 95 (e.g. 10,50), or none, got "${text}"`);
   return steps;
 }
 
@@ -58,7 +59,7 @@ cycles. Prints a table; --json FILE also writes the full report.`,
     .option("--cycles <n>", "release + rollback cycles", "10")
     .option("--clients <n>", "keep-alive clients", "8")
     .option("--analysis-seconds <s>", "analysis window after each release's switch", "8")
-    .option("--canary <p,p>", "canary steps each release walks first, e.g. 10,50")
+    .option("--canary <p,p|none>", "canary steps each release walks first, e.g. 10,50, or none (default: the steps prod declares)")
     .option("--settle", "start the first release and each rollback on a quiet host: the other services run the live image, the run before has ended")
     .option("--tool-connections <n>", "connections of the independent load tool (wrk) beside the clients", "4")
     .option("--json <file>", "write the report as JSON")

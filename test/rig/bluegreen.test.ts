@@ -65,7 +65,7 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && colour(e) && typeof e.switchMs === "number"), "a release switched to its colour");
     // A rollback is a stack update whose image is warm on the other colour: the host only moves traffic.
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "ok" && e.warm === true && colour(e) && typeof e.switchMs === "number"), "a rollback to the warm colour");
-    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && e.gate === "analysis" && typeof e.backMs === "number"), "the 5xx release switched back by itself");
+    assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && (e.gate === "analysis" || e.gate === "canary") && typeof e.backMs === "number"), "the 5xx release switched back by itself");
     assert.ok(entries.some((e) => e.action === "deploy" && e.result === "failed" && /health gate/.test(e.reason ?? "")), "the never-healthy release refused at the gate");
   });
 
@@ -79,15 +79,16 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     assert.match(text, /weppcloud-green/);
   });
 
-  it("a new canary step changes the Caddyfile: the running Caddy reloads it, and is not recreated", async () => {
+  it("a changed canary step changes the Caddyfile: the running Caddy reloads it, and is not recreated", async () => {
     const caddy = async () => (await sshRun("wepp1", ["docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.service=caddy"])).stdout.trim();
     const loaded = async (id: string) => (await sshRun("wepp1", ["docker", "exec", id, "curl", "-sS", "http://127.0.0.1:2019/config/"])).stdout;
     const before = await caddy();
     assert.match(before, /^[0-9a-f]{64}$/, "one Caddy container");
-    assert.doesNotMatch(await loaded(before), /canary-(blue|green)-10/);
+    // prod declares 10 % then 50 %: the first step becomes 20 %.
+    assert.doesNotMatch(await loaded(before), /canary-(blue|green)-20/);
     const s = JSON.parse(cli(["status", "--stack", "prod", "--rig", "--json"]).stdout);
     const stack = await rigStack("prod", await ensureRig());
-    await stack.setConfig(`${NAMESPACE}:bluegreen.canary[0]`, { value: "10" }, true);
+    await stack.setConfig(`${NAMESPACE}:bluegreen.canary[0]`, { value: "20" }, true);
     const log: string[] = [];
     const r = await applyAndUp(stack, await stack.getAllConfig(), { "image.digest": s.intent.image, ...recordLeaves({ id: releaseId("prod", new Date()), actor: "rig-test" }) }, "rig test: a canary step", (l) => log.push(l));
     assert.ok(r.ok, `${r.error}\n${log.join("\n")}`);
@@ -95,7 +96,8 @@ describe("blue/green on the rig (prod on wepp1)", function () {
     await waitFor("the host's run to end", async () => (await sshRun("wepp1", ["test", "!", "-e", LOCK_DIR])).code === 0, 120_000);
     assert.equal(await caddy(), before, `Caddy was recreated\n${log.join("\n")}`);
     const config = await loaded(before);
-    assert.match(config, /canary-green-10/);
-    assert.match(config, /canary-blue-10/);
+    assert.match(config, /canary-green-20/);
+    assert.match(config, /canary-blue-20/);
+    assert.doesNotMatch(config, /canary-(blue|green)-10/);
   });
 });

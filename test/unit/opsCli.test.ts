@@ -44,6 +44,8 @@ describe("the wepppy-cicd CLI", () => {
       ["status", "--stack", "prod", "--verbose"],
       ["validate"],
       ["validate", "-s", "staging"],
+      ["bench", "switch", "--canary", "10,7"],
+      ["bench", "switch", "--canary", "nothing"],
       ["no-such-command"],
     ]) {
       const r = await run(argv);
