@@ -18,11 +18,11 @@ import { ensureRig } from "../harness/rehearsal/rigStack";
  * release per case, each run as a CI job runs it (the CLI in its own process); the client is
  * killed (SIGKILL, its SSH sessions with it) when the host's run reaches a phase: after the
  * lock, during the backup, the pull, the gate, a canary step, just after the switch, during
- * the analysis window, during convergence. The backend then holds the killed CLI's lock, as the file
- * backend does: `wepppy-cicd cancel` removes it, and the same update runs again, which must
- * attach to the host's run or take its verdict, never start a second. The host itself is
- * restarted once mid-release (at the gate) and once while idle. Every case is checked on
- * the host: one verdict per run, the lock released, the release live and verified.
+ * the analysis window, during convergence. The backend then holds the killed CLI's lock, as
+ * the file backend does: `wepppy-cicd cancel` removes it, and the same update runs again,
+ * which must attach to the host's run or take its verdict, never start a second. The host
+ * itself is restarted once mid-release (at the gate) and once while idle. Every case is
+ * checked on the host: one verdict per run, the lock released, the release live and verified.
  */
 
 export const DROP_PHASES = ["lock", "backup", "pull", "gate", "canary", "switch", "analysis", "converge"] as const;
