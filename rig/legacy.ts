@@ -3,7 +3,7 @@
  * with wepppy's docker/ (the prod compose file adapted for compose v1 by the rig's tested
  * transformation, defaults.env, caddy/Caddyfile, redis-entrypoint.sh), its .env and secret files
  * with random values as wctl leaves them, images tagged as wctl builds them on the host, the
- * stack started as wctl starts it (docker-compose -p <project> -f ... up -d in docker/, as the
+ * stack started as wctl starts it (docker compose -p <project> -f ... up -d in docker/, as the
  * deploy user), Postgres rows written under the existing password, Redis keys, and a run
  * directory under /wc1. Nothing of wepppy-cicd is on such a host.
  *
@@ -253,8 +253,8 @@ export async function seedLegacy(host: string, opts: LegacyOptions = {}): Promis
   }
 
   // 5. The stack, started as wctl starts it.
-  log(`${host}: docker-compose -p ${r.project} -f ${r.compose} up -d (in ${r.dockerDir}, as the deploy user)`);
-  await onHost(host, `cd ${shellJoin([r.dockerDir])} && docker-compose -p ${shellJoin([r.project])} -f ${shellJoin([r.compose])} up -d`, "starting the stack", { timeoutMs: 900_000 });
+  log(`${host}: docker compose -p ${r.project} -f ${r.compose} up -d (in ${r.dockerDir}, as the deploy user)`);
+  await onHost(host, `cd ${shellJoin([r.dockerDir])} && docker compose -p ${shellJoin([r.project])} -f ${shellJoin([r.compose])} up -d`, "starting the stack", { timeoutMs: 900_000 });
   await waitHealthy(host, r.project, ["postgres", "redis"], log);
 
   // 6. Data: rows under the existing password (over TCP, scram), Redis keys, a run directory.

@@ -27,7 +27,7 @@ export interface StagedStack {
   dir: string;
   project: string;
   transform: TransformResult;
-  /** docker-compose argv (on the host, in dir) for `args`. */
+  /** `docker compose` (v2, as on wepppy's hosts) argv (on the host, in dir) for `args`. */
   compose(args: string[]): string[];
 }
 
@@ -84,11 +84,11 @@ export async function stageStack(
     dir,
     project: proj,
     transform,
-    compose: (args) => ["docker-compose", "--project-directory", dir, "-p", proj, "-f", `${dir}/docker-compose.yml`, ...args],
+    compose: (args) => ["docker", "compose", "--project-directory", dir, "-p", proj, "-f", `${dir}/docker-compose.yml`, ...args],
   };
 }
 
-/** Runs docker-compose for a staged stack on its host (in its directory). */
+/** Runs compose for a staged stack on its host (in its directory). */
 export function composeOnHost(stack: StagedStack, args: string[], timeoutMs = 600_000) {
   return sshRun(stack.host, { script: `cd ${shellJoin([stack.dir])} && ${shellJoin(stack.compose(args))}` }, { timeoutMs });
 }

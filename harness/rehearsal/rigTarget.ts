@@ -78,7 +78,6 @@ export function rigOverrides(status: RigStatus, config: StackConfig, sourceDir: 
     { key: `${NAMESPACE}:deploy.sshUser`, value: host.sshUser },
     { key: `${NAMESPACE}:deploy.hostKey`, value: hostKeyOf(host.hostKey) },
     { key: `${NAMESPACE}:deployKey`, value: fs.readFileSync(host.privateKey, "utf8"), secret: true },
-    { key: `${NAMESPACE}:compose.command`, value: "docker-compose" },
     { key: `${NAMESPACE}:compose.sourceDir`, value: sourceDir },
     // The rig stages wepppy's reference files (adapted for compose v1); they are no git checkout.
     { key: `${NAMESPACE}:compose.sourceAt`, value: "checkout" },

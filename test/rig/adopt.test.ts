@@ -12,7 +12,7 @@ import { cli, curl, ensureRig } from "./helpers";
 
 /*
  * Issue 12 on the rig: forest1 as wepppy runs it today (`rig seed-legacy`: wctl's checkout,
- * .env and random secret files, the stack started with docker-compose -p wepppy, Postgres rows
+ * .env and random secret files, the stack started with docker compose -p wepppy, Postgres rows
  * under the existing password, Redis keys, a run directory under /wc1), then, in one CI job's
  * fresh checkout (its stack file is where adopt stores; only the state backend is carried):
  * `adopt testprod --rig` and `rehearse testprod`, the stack's first up on that host; then wepp1

@@ -89,7 +89,7 @@ describe("deployments rehearsed on the rig", function () {
     assert.ok(deploy.ok && !deploy.skipped && deploy.host === "forest1");
     assert.ok(first.hostCommandsRun >= 10);
     assert.equal(await servedBuild(forest1), "rig-a");
-    const running = await ok("forest1", `docker image inspect -f '{{json .RepoDigests}}' "$(docker inspect -f '{{.Image}}' wepppy_weppcloud_1)"`);
+    const running = await ok("forest1", `docker image inspect -f '{{json .RepoDigests}}' "$(docker inspect -f '{{.Image}}' "$(docker ps -q --filter label=com.docker.compose.project=wepppy --filter label=com.docker.compose.service=weppcloud)")"`);
     assert.ok(running.includes(first.digest), `weppcloud runs ${running}, not ${first.digest}`);
     // Secret files as wepppy's services read them: 0600, owned by the UID:GID they run as (runAs), every one of the compose file's.
     const modes = (await ok("forest1", "sudo stat -c '%n %a %u:%g' /opt/wepppy/docker/secrets/*")).trim().split("\n");

@@ -100,7 +100,7 @@ describe("wepppy stacks on the rig", function () {
       }
     });
 
-    it("passes docker-compose config", async () => {
+    it("passes docker compose config", async () => {
       const r = await composeOnHost(stack, ["config", "-q"]);
       assert.equal(r.code, 0, r.stderr);
     });
