@@ -52,8 +52,14 @@ export function writeAgentBundle(file: string): string {
   return b.sha256;
 }
 
-/** A tag for the agent image that changes exactly when its Dockerfile or base changes. */
-export function agentImageTag(base: string, repository = "wepppy-cicd/agent"): string {
-  const h = createHash("sha256").update(fs.readFileSync(AGENT_DOCKERFILE)).update(`\0${base}`).digest("hex").slice(0, 12);
-  return `${repository}:${h}`;
+/**
+ * A tag for the agent image that changes exactly when its Dockerfile, base or build args (the
+ * compose plugin's URL and digest) change: the host builds only a tag it does not have, so a
+ * plugin changed in the stack would otherwise never reach the image. No build args, the tag of
+ * the Dockerfile and base alone (hosts keep the image they have).
+ */
+export function agentImageTag(base: string, buildArgs: Record<string, string> = {}, repository = "wepppy-cicd/agent"): string {
+  const h = createHash("sha256").update(fs.readFileSync(AGENT_DOCKERFILE)).update(`\0${base}`);
+  for (const [k, v] of Object.entries(buildArgs).sort(([a], [b]) => a.localeCompare(b))) h.update(`\0${k}=${v}`);
+  return `${repository}:${h.digest("hex").slice(0, 12)}`;
 }

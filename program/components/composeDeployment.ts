@@ -133,9 +133,9 @@ export class ComposeDeployment extends pulumi.ComponentResource {
     const agentFile = copy("agent", new pulumi.asset.StringAsset(bundle.code), layout.agentBundle, bundle.code, [setup]);
     const agentDockerfile = copy("agent-dockerfile", new pulumi.asset.FileAsset(AGENT_DOCKERFILE), path.posix.join(layout.root, "agent", "Dockerfile"), dockerfile, [setup]);
 
-    // The agent's image, built on the host unless it has it (the tag is the Dockerfile's and base's digest).
-    const imageTag = agentImageTag(config.agent.base);
+    // The agent's image, built on the host unless it has it (the tag is the Dockerfile's, base's and build args' digest).
     const buildArgs: Record<string, string> = config.agent.composePlugin ? { COMPOSE_PLUGIN_URL: config.agent.composePlugin.url, COMPOSE_PLUGIN_SHA256: config.agent.composePlugin.sha256 } : {};
+    const imageTag = agentImageTag(config.agent.base, buildArgs);
     const agentImage = new remote.Command(
       `${name}-agent-image`,
       { connection, create: host.ensureAgentImageCommand(layout, imageTag, config.agent.base, buildArgs), triggers: [target, imageTag] },

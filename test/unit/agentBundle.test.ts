@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildAgentBundle } from "../../host/agent/bundle";
+import { agentImageTag, buildAgentBundle } from "../../host/agent/bundle";
 
 /*
  * The agent ships as one JS file: the same bytes from the same sources (its sha256 is the
@@ -27,5 +27,16 @@ describe("agent bundle", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("has an image tag that changes with the compose plugin's build args, and not with their order", () => {
+    const base = "debian:bookworm-slim";
+    const plugin = { COMPOSE_PLUGIN_URL: "https://example.org/docker-compose-linux-x86_64", COMPOSE_PLUGIN_SHA256: "a".repeat(64) };
+    const plain = agentImageTag(base);
+    assert.match(plain, /^wepppy-cicd\/agent:[0-9a-f]{12}$/);
+    assert.notEqual(agentImageTag(base, plugin), plain);
+    assert.notEqual(agentImageTag(base, { ...plugin, COMPOSE_PLUGIN_SHA256: "b".repeat(64) }), agentImageTag(base, plugin));
+    assert.equal(agentImageTag(base, { COMPOSE_PLUGIN_SHA256: plugin.COMPOSE_PLUGIN_SHA256, COMPOSE_PLUGIN_URL: plugin.COMPOSE_PLUGIN_URL }), agentImageTag(base, plugin));
+    assert.notEqual(agentImageTag("debian:trixie-slim"), plain);
   });
 });
