@@ -1,5 +1,6 @@
 /** The stand-in weppcloud image: the contract the pipeline relies on, and its broken builds. */
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import { sshRun } from "../../rig";
 import { loginOnHost, rigStandins } from "../../rig/stacks";
 import { curl, ensureRig, randomName, waitFor } from "./helpers";
@@ -42,6 +43,27 @@ describe("stand-in weppcloud image", function () {
     assert.match(h.stdout, /X-Weppcloud-Build: rig-a/);
     assert.match(h.stdout, /\r\n\r\n"OK"\s*$/);
     assert.equal(JSON.parse((await curl([`${url}/version`])).stdout).build, "rig-a");
+  });
+
+  it("answers while connections it accepted sit idle (as Caddy's proxy parks spare ones)", async () => {
+    const url = await start("rig-a");
+    await up(url);
+    const p = Number(new URL(url).port);
+    // More idle connections than the stand-in has threads: bookworm's gunicorn 20.1 answered none
+    // of the requests after them, /health included, until they closed.
+    const idle = await Promise.all(
+      Array.from({ length: 8 }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(p, address, () => resolve(s));
+        s.on("error", reject);
+      })),
+    );
+    try {
+      await new Promise((done) => setTimeout(done, 500));
+      const h = await curl(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", `${url}/health`]);
+      assert.equal(h.stdout, "200", `with 8 idle connections open, /health gave ${h.stdout || "no answer"} within 5 s`);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 
   it("test-support API: 403 when disabled; ping, create-run 201, run page, delete when enabled", async () => {
